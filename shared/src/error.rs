@@ -1,0 +1,61 @@
+//! The crate's error type.
+
+use std::fmt;
+
+use crate::wire::WireError;
+
+/// What went wrong in a `multiproc` call, said so that the reader knows what
+/// to do next.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// `fork` was refused: the process has more than one thread.
+    Multithreaded {
+        /// The thread count read from `/proc/self/status`.
+        threads: usize,
+    },
+    /// A system call failed.
+    Os(&'static str, nix::errno::Errno),
+    /// Reading `/proc` or another plain I/O operation failed.
+    Io(std::io::Error),
+    /// A message could not cross a pipe or socket.
+    Wire(WireError),
+    /// The call is not allowed in the object's current state (for example,
+    /// `Pool::join` before `Pool::close`).
+    State(&'static str),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Multithreaded { threads } => write!(
+                f,
+                "refusing to fork: this process has {threads} threads. A forked child gets a copy \
+                 of the calling thread only, so a lock another thread holds (the allocator's, \
+                 stdout's, a rayon pool's) stays locked in the child forever. Fork before starting \
+                 any thread or rayon pool."
+            ),
+            Error::Os(call, errno) => write!(f, "{call} failed: {}", errno.desc()),
+            Error::Io(e) => write!(f, "{e}"),
+            Error::Wire(e) => write!(f, "{e}"),
+            Error::State(what) => f.write_str(what),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Os(_, errno) => Some(errno),
+            Error::Io(e) => Some(e),
+            Error::Wire(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<WireError> for Error {
+    fn from(e: WireError) -> Self {
+        Error::Wire(e)
+    }
+}

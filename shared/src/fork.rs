@@ -1,0 +1,159 @@
+//! The one place the crate calls `fork(2)`, and the rules around it.
+//!
+//! A forked child holds a copy of only the thread that called `fork`. Any lock
+//! another thread held at that moment (the allocator's, stdout's, a rayon
+//! pool's) stays locked in the child forever. So the crate forks only while the
+//! process is single-threaded, flushes stdout and stderr first (or buffered
+//! text would be printed by both processes), runs the child's body under
+//! `catch_unwind`, and ends the child with `_exit` so it never returns into the
+//! parent's code path or runs the parent's exit handlers.
+
+use std::io::Write;
+use std::os::fd::RawFd;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid, fork};
+
+use crate::Error;
+
+/// How many threads this process has now, from `Threads:` in
+/// `/proc/self/status`. Python 3.12 reads the same number before it warns that
+/// `fork()` in a multithreaded process may deadlock.
+pub fn thread_count() -> std::io::Result<usize> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| std::io::Error::other("no Threads: line in /proc/self/status"))
+}
+
+/// Returns `Ok` if this process has exactly one thread, and an
+/// [`Error::Multithreaded`] otherwise.
+///
+/// A thread that was just joined can still be counted for a few microseconds:
+/// `join` returns once the thread has cleared its tid, slightly before the
+/// kernel removes it from the thread group. So a count above one is read again
+/// for up to 100 ms before the answer is no.
+///
+/// Python counterpart: the `DeprecationWarning` that Python 3.12 gives for
+/// `os.fork()` in a multithreaded process; here it is a refusal.
+pub fn ensure_single_threaded() -> Result<(), Error> {
+    let give_up = Instant::now() + Duration::from_millis(100);
+    loop {
+        let threads = thread_count().map_err(Error::Io)?;
+        if threads == 1 {
+            return Ok(());
+        }
+        if Instant::now() >= give_up {
+            return Err(Error::Multithreaded { threads });
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Flushes stdout and stderr, forks, and runs `child_body` in the child under
+/// `catch_unwind`, then `_exit`s with the code it returned (1 if it panicked,
+/// as Python's `exitcode` is 1 after an uncaught exception). Returns the
+/// child's pid in the parent. Refuses unless the process is single-threaded.
+pub(crate) fn fork_child(child_body: impl FnOnce() -> i32) -> Result<Pid, Error> {
+    ensure_single_threaded()?;
+    flush_std_streams();
+    // Safety: the process is single-threaded (checked just above), so the child
+    // is a complete copy and no lock can be held by a thread it lacks. The child
+    // never returns from this function: it leaves through `_exit`.
+    match unsafe { fork() }.map_err(|e| Error::Os("fork", e))? {
+        ForkResult::Parent { child } => Ok(child),
+        ForkResult::Child => {
+            close_parent_only_fds();
+            let code = panic::catch_unwind(AssertUnwindSafe(child_body)).unwrap_or(1);
+            exit_child(code)
+        }
+    }
+}
+
+/// Ends a forked child: flushes what it printed, then `_exit`, which skips the
+/// parent's `atexit` handlers and destructors that were copied into the child.
+pub(crate) fn exit_child(code: i32) -> ! {
+    flush_std_streams();
+    // Safety: `_exit` is async-signal-safe and takes no pointers.
+    unsafe { libc::_exit(code) }
+}
+
+/// Flushes Rust's stdout buffer (stderr is unbuffered) so nothing buffered is
+/// copied into a child and printed twice.
+pub fn flush_std_streams() {
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+}
+
+/// How a child ended, in Python's `Process.exitcode` convention: the exit
+/// status, or `-N` when signal N killed it.
+pub(crate) fn exitcode_of(status: WaitStatus) -> Option<i32> {
+    match status {
+        WaitStatus::Exited(_, code) => Some(code),
+        WaitStatus::Signaled(_, signal, _) => Some(-(signal as i32)),
+        _ => None,
+    }
+}
+
+/// Waits for `pid` to end and returns its exitcode, retrying `EINTR`.
+pub(crate) fn reap(pid: Pid) -> Result<i32, Error> {
+    loop {
+        match waitpid(pid, None) {
+            Ok(status) => {
+                if let Some(code) = exitcode_of(status) {
+                    return Ok(code);
+                }
+            }
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(Error::Os("waitpid", e)),
+        }
+    }
+}
+
+/// Reaps `pid` if it has ended; `Ok(None)` if it is still running.
+pub(crate) fn try_reap(pid: Pid) -> Result<Option<i32>, Error> {
+    match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+        Ok(WaitStatus::StillAlive) => Ok(None),
+        Ok(status) => Ok(exitcode_of(status)),
+        Err(e) => Err(Error::Os("waitpid", e)),
+    }
+}
+
+/// Descriptors that only the process that created them may hold: the parent's
+/// ends of pool workers' sockets, for example. A child forked later would
+/// otherwise inherit a copy, and a worker waiting for end-of-stream on its
+/// socket would wait for as long as that unrelated child lived.
+static PARENT_ONLY_FDS: Mutex<Vec<RawFd>> = Mutex::new(Vec::new());
+
+/// Marks `fd` to be closed in every child forked from now on.
+pub(crate) fn register_parent_only(fd: RawFd) {
+    lock_parent_only().push(fd);
+}
+
+/// Forgets `fd` (call it before the fd is closed, so a reused number is not
+/// closed by mistake in a later child).
+pub(crate) fn unregister_parent_only(fd: RawFd) {
+    lock_parent_only().retain(|&known| known != fd);
+}
+
+fn lock_parent_only() -> std::sync::MutexGuard<'static, Vec<RawFd>> {
+    // A panic while the lock was held leaves a plain Vec behind: still valid.
+    PARENT_ONLY_FDS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn close_parent_only_fds() {
+    let fds = std::mem::take(&mut *lock_parent_only());
+    for fd in fds {
+        // Safety: these descriptors belong to objects of the parent that the
+        // child never uses; closing the child's copies leaves the parent's
+        // open. A close error only means the fd was already gone.
+        unsafe { libc::close(fd) };
+    }
+}

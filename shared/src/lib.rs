@@ -1,0 +1,34 @@
+//! A small, honest multiprocessing library for Linux, written for the course
+//! "Processes vs threads". Its names follow Python's `multiprocessing`, so
+//! `Pool.apply_async` is [`Pool::apply_async`]; its failures are Rust's:
+//! `Result`s that say what happened, never a silent hang.
+//!
+//! | Python                                   | here                         |
+//! |------------------------------------------|------------------------------|
+//! | `multiprocessing.Process(target=f)`      | [`Process::start`]           |
+//! | `multiprocessing.Pool(n)`                | [`Pool::new`]                |
+//! | `ProcessPoolExecutor(n).submit(f, x)`    | [`Pool::apply_async`]        |
+//! | `concurrent.futures.as_completed(fs)`    | [`as_completed`]             |
+//! | pickle + `Connection` framing            | [`wire`] (postcard, framed)  |
+//!
+//! Linux only: it forks, reads `/proc`, and uses Linux's `poll(2)` semantics.
+//!
+//! Every child is created by `fork(2)` while the process is single-threaded
+//! (see [`ensure_single_threaded`]), runs under `catch_unwind`, ends with
+//! `_exit`, and is reaped, also when its handle is dropped.
+
+#![cfg(target_os = "linux")]
+#![warn(missing_docs)]
+
+mod error;
+mod fork;
+pub mod lesson;
+mod pool;
+mod process;
+mod sys;
+pub mod wire;
+
+pub use error::Error;
+pub use fork::{ensure_single_threaded, flush_std_streams, thread_count};
+pub use pool::{AsyncResult, Pool, TaskError, as_completed};
+pub use process::Process;

@@ -1,0 +1,551 @@
+//! [`Pool`]: a fixed set of forked worker processes that run tasks, the
+//! counterpart of Python's `multiprocessing.Pool` and of
+//! `concurrent.futures.ProcessPoolExecutor`.
+//!
+//! # Design (simpler than Python's)
+//! CPython's Pool runs three helper threads in the parent (task handler,
+//! result handler, worker handler) around two shared queues. This pool has no
+//! helper thread: each worker has its own socket to the parent, and the parent
+//! does the bookkeeping itself whenever it waits for a result (in
+//! [`AsyncResult::get`], [`as_completed`], [`Pool::join`]): hand the next task
+//! to each idle worker, `poll(2)` the busy workers' sockets, store what
+//! arrived. Everything happens on the parent's own thread, so the parent stays
+//! single-threaded and can go on forking.
+//!
+//! A task names a plain function, `fn(A) -> R`. A forked worker is a copy of
+//! the parent's memory image, so the function's address means the same code in
+//! the worker; the argument and the result cross the socket as postcard
+//! frames. Only non-capturing functions and closures coerce to `fn`, so no
+//! borrowed state can be smuggled along.
+//!
+//! Errors are values: a task that panics gives [`TaskError::Panicked`] with the
+//! worker's message, and the worker goes on serving; a worker that dies mid-task
+//! (say, `SIGKILL`) fails that task with [`TaskError::WorkerDied`] and is
+//! replaced. CPython's `Pool` hangs forever in that case.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::marker::PhantomData;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+use crate::fork::{register_parent_only, unregister_parent_only};
+use crate::process::Process;
+use crate::sys::poll_readable;
+use crate::wire::{WireError, recv_value, send_value};
+
+/// Why a task gave no value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TaskError {
+    /// The task panicked in the worker; the message is the worker's panic
+    /// message with its source location. Python: the exception re-raised by
+    /// `AsyncResult.get()`.
+    Panicked(String),
+    /// The worker running the task died before it answered.
+    WorkerDied {
+        /// The worker's process id.
+        pid: i32,
+        /// Its exitcode: `-N` if signal N killed it.
+        exitcode: i32,
+    },
+    /// [`AsyncResult::get_timeout`] ran out of time; the task may still finish.
+    /// Python: `multiprocessing.TimeoutError`.
+    Timeout,
+    /// The pool was terminated, or could not replace dead workers, before the
+    /// task ran. Python's `ProcessPoolExecutor` raises `BrokenProcessPool`.
+    PoolGone(String),
+}
+
+impl std::fmt::Display for TaskError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TaskError::Panicked(message) => write!(f, "the task panicked in its worker: {message}"),
+            TaskError::WorkerDied { pid, exitcode } if *exitcode < 0 => write!(
+                f,
+                "worker pid={pid} died (signal {}) while running the task",
+                -exitcode
+            ),
+            TaskError::WorkerDied { pid, exitcode } => write!(
+                f,
+                "worker pid={pid} died (exit status {exitcode}) while running the task"
+            ),
+            TaskError::Timeout => write!(f, "timed out waiting for the task's result"),
+            TaskError::PoolGone(why) => write!(f, "the task never ran: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for TaskError {}
+
+/// A pool of worker processes. See the [module documentation](self) for the
+/// design.
+///
+/// Python counterpart: `multiprocessing.Pool(processes=n)`, or
+/// `concurrent.futures.ProcessPoolExecutor(max_workers=n)`.
+#[derive(Debug)]
+pub struct Pool {
+    state: RefCell<State>,
+}
+
+#[derive(Debug)]
+struct Worker {
+    process: Process,
+    conn: UnixStream,
+    running: Option<u64>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    workers: Vec<Worker>,
+    /// Encoded tasks waiting for an idle worker, oldest first.
+    backlog: VecDeque<(u64, Vec<u8>)>,
+    /// Results that arrived and are still wanted: the encoded `R`, or why not.
+    finished: HashMap<u64, Result<Vec<u8>, TaskError>>,
+    /// Tasks whose `AsyncResult` was dropped: their results are thrown away.
+    abandoned: HashSet<u64>,
+    next_id: u64,
+    closed: bool,
+    /// Set once no worker is left to run tasks; says why.
+    gone: Option<String>,
+}
+
+/// What the parent sends a worker: a trampoline that knows the task's types,
+/// the task function, and its encoded argument.
+#[derive(Serialize, Deserialize)]
+struct TaskMessage {
+    call: usize,
+    func: usize,
+    arg: Vec<u8>,
+}
+
+/// What a worker answers: the encoded result, or the panic message.
+type Reply = Result<Vec<u8>, String>;
+
+type Trampoline = fn(usize, &[u8]) -> Reply;
+
+impl Pool {
+    /// Forks `processes` workers. Refuses unless the process is
+    /// single-threaded (see [`crate::ensure_single_threaded`]).
+    pub fn new(processes: usize) -> Result<Pool, Error> {
+        if processes == 0 {
+            return Err(Error::State("a pool needs at least one worker process"));
+        }
+        let mut workers = Vec::with_capacity(processes);
+        for _ in 0..processes {
+            workers.push(spawn_worker()?);
+        }
+        Ok(Pool {
+            state: RefCell::new(State {
+                workers,
+                ..State::default()
+            }),
+        })
+    }
+
+    /// The worker processes' ids, in the order they were started.
+    pub fn worker_pids(&self) -> Vec<i32> {
+        self.state
+            .borrow()
+            .workers
+            .iter()
+            .map(|w| w.process.pid())
+            .collect()
+    }
+
+    /// Queues `func(arg)` to run in a worker and returns a handle to its
+    /// result. Python: `Pool.apply_async(func, (arg,))`, or
+    /// `ProcessPoolExecutor.submit(func, arg)`.
+    pub fn apply_async<A, R>(&self, func: fn(A) -> R, arg: A) -> Result<AsyncResult<'_, R>, Error>
+    where
+        A: Serialize + DeserializeOwned,
+        R: Serialize + DeserializeOwned,
+    {
+        let mut state = self.state.borrow_mut();
+        if state.closed {
+            return Err(Error::State(
+                "the pool is closed: no new tasks (Python raises ValueError: Pool not running)",
+            ));
+        }
+        let message = TaskMessage {
+            call: trampoline::<A, R> as Trampoline as usize,
+            func: func as usize,
+            arg: postcard::to_allocvec(&arg).map_err(|e| Error::Wire(WireError::Encode(e)))?,
+        };
+        let encoded =
+            postcard::to_allocvec(&message).map_err(|e| Error::Wire(WireError::Encode(e)))?;
+        let id = state.next_id;
+        state.next_id += 1;
+        state.backlog.push_back((id, encoded));
+        state.dispatch();
+        Ok(AsyncResult {
+            pool: self,
+            id,
+            result_type: PhantomData,
+        })
+    }
+
+    /// No more tasks may be queued; those queued still run. Python:
+    /// `Pool.close()`.
+    pub fn close(&self) {
+        self.state.borrow_mut().closed = true;
+    }
+
+    /// Waits for every queued task to finish, then for the workers to exit.
+    /// Refused unless [`Pool::close`] was called first, as in Python.
+    /// Results stay available through their handles. Python: `Pool.join()`.
+    pub fn join(&self) -> Result<(), Error> {
+        if !self.state.borrow().closed {
+            return Err(Error::State(
+                "Pool::join called before Pool::close: close the pool first \
+                 (Python raises ValueError: Pool is still running)",
+            ));
+        }
+        loop {
+            let idle = {
+                let state = self.state.borrow();
+                state.backlog.is_empty() && state.workers.iter().all(|w| w.running.is_none())
+            };
+            if idle {
+                break;
+            }
+            self.pump(None)?;
+        }
+        let workers = std::mem::take(&mut self.state.borrow_mut().workers);
+        for worker in workers {
+            let Worker {
+                mut process, conn, ..
+            } = worker;
+            // End of stream on its socket is the worker's signal to exit.
+            unregister_parent_only(conn.as_raw_fd());
+            drop(conn);
+            if process.join_timeout(Duration::from_secs(5))?.is_none() {
+                process.kill()?;
+                process.join()?;
+            }
+        }
+        let mut state = self.state.borrow_mut();
+        state.gone = Some("the pool was joined".into());
+        Ok(())
+    }
+
+    /// Stops the workers at once with `SIGTERM` and reaps them; tasks not yet
+    /// finished fail with [`TaskError::PoolGone`]. Python: `Pool.terminate()`.
+    pub fn terminate(&self) {
+        let mut state = self.state.borrow_mut();
+        let workers = std::mem::take(&mut state.workers);
+        for worker in workers {
+            let Worker {
+                mut process,
+                conn,
+                running,
+            } = worker;
+            unregister_parent_only(conn.as_raw_fd());
+            drop(conn);
+            let _ = process.terminate();
+            let _ = process.join();
+            if let Some(id) = running {
+                state.finish(
+                    id,
+                    Err(TaskError::PoolGone("the pool was terminated".into())),
+                );
+            }
+        }
+        state.fail_backlog("the pool was terminated");
+        state.closed = true;
+    }
+
+    /// Hands out queued tasks, then waits until at least one busy worker has
+    /// answered or died, or until `deadline`.
+    fn pump(&self, deadline: Option<Instant>) -> Result<(), Error> {
+        let mut state = self.state.borrow_mut();
+        state.dispatch();
+        let busy: Vec<usize> = (0..state.workers.len())
+            .filter(|&i| state.workers[i].running.is_some())
+            .collect();
+        if busy.is_empty() {
+            return Ok(());
+        }
+        let fds: Vec<_> = busy
+            .iter()
+            .map(|&i| state.workers[i].conn.as_raw_fd())
+            .collect();
+        let ready = poll_readable(&fds, deadline)?;
+        // Collect from the highest index down: a worker that died is replaced
+        // in place, so the indices of the others stay valid.
+        for (&i, _) in busy.iter().zip(ready).filter(|(_, ready)| *ready).rev() {
+            state.collect(i);
+        }
+        state.dispatch();
+        Ok(())
+    }
+}
+
+impl Drop for Pool {
+    /// Terminates and reaps the workers, as Python's `with Pool() as p:` does
+    /// on leaving the block. Call [`Pool::close`] and [`Pool::join`] first to
+    /// let queued tasks finish.
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
+
+impl State {
+    /// Gives the oldest queued task to each idle worker.
+    fn dispatch(&mut self) {
+        let mut i = 0;
+        while i < self.workers.len() && !self.backlog.is_empty() {
+            if self.workers[i].running.is_none() {
+                let (id, task) = self.backlog.pop_front().expect("backlog is not empty");
+                let worker = &mut self.workers[i];
+                match crate::wire::write_frame(&mut worker.conn, &task) {
+                    Ok(()) => worker.running = Some(id),
+                    Err(_) => {
+                        // The worker died while idle: it never got the task.
+                        self.backlog.push_front((id, task));
+                        self.replace_dead_worker(i);
+                        continue;
+                    }
+                }
+            }
+            i += 1;
+        }
+        if self.workers.is_empty() {
+            let why = self
+                .gone
+                .clone()
+                .unwrap_or_else(|| "the pool has no workers".into());
+            self.fail_backlog(&why);
+        }
+    }
+
+    /// Reads worker `i`'s answer, or learns that it died.
+    fn collect(&mut self, i: usize) {
+        let worker = &mut self.workers[i];
+        let Some(id) = worker.running else { return };
+        match recv_value::<Reply>(&mut worker.conn) {
+            Ok(reply) => {
+                worker.running = None;
+                self.finish(id, reply.map_err(TaskError::Panicked));
+            }
+            Err(_) => {
+                // End of stream, a torn frame or garbage: the worker is gone.
+                let (pid, exitcode) = self.replace_dead_worker(i);
+                self.finish(id, Err(TaskError::WorkerDied { pid, exitcode }));
+            }
+        }
+    }
+
+    /// Reaps dead worker `i` and forks a replacement in its slot (Python's Pool
+    /// does the same). If the process can no longer fork (a thread was
+    /// started), the slot is removed. Returns the dead worker's pid and
+    /// exitcode.
+    fn replace_dead_worker(&mut self, i: usize) -> (i32, i32) {
+        let dead = &mut self.workers[i];
+        unregister_parent_only(dead.conn.as_raw_fd());
+        let pid = dead.process.pid();
+        // Its socket is closed, so it has exited or is exiting: this does not
+        // block for long. Kill it in case it is wedged but closed the socket.
+        let exitcode = match dead.process.join_timeout(Duration::from_secs(1)) {
+            Ok(Some(code)) => code,
+            _ => {
+                let _ = dead.process.kill();
+                dead.process.join().unwrap_or(-9)
+            }
+        };
+        match spawn_worker() {
+            Ok(fresh) => self.workers[i] = fresh,
+            Err(e) => {
+                self.workers.remove(i);
+                self.gone = Some(format!("a worker died and could not be replaced: {e}"));
+            }
+        }
+        (pid, exitcode)
+    }
+
+    fn finish(&mut self, id: u64, result: Result<Vec<u8>, TaskError>) {
+        if !self.abandoned.remove(&id) {
+            self.finished.insert(id, result);
+        }
+    }
+
+    fn fail_backlog(&mut self, why: &str) {
+        while let Some((id, _)) = self.backlog.pop_front() {
+            self.finish(id, Err(TaskError::PoolGone(why.to_string())));
+        }
+    }
+}
+
+/// A handle to one task's result. Python: `multiprocessing.pool.AsyncResult`,
+/// or `concurrent.futures.Future`.
+#[must_use = "a task's result is only seen through its AsyncResult"]
+pub struct AsyncResult<'pool, R> {
+    pool: &'pool Pool,
+    id: u64,
+    result_type: PhantomData<fn() -> R>,
+}
+
+impl<R: DeserializeOwned> AsyncResult<'_, R> {
+    /// Waits for the result. Python: `AsyncResult.get()`.
+    pub fn get(&self) -> Result<R, TaskError> {
+        self.wait_until(None)
+    }
+
+    /// Waits at most `timeout`; [`TaskError::Timeout`] after that. Python:
+    /// `AsyncResult.get(timeout)`.
+    pub fn get_timeout(&self, timeout: Duration) -> Result<R, TaskError> {
+        self.wait_until(Some(Instant::now() + timeout))
+    }
+
+    /// True once the result (or its error) has arrived, without waiting.
+    /// Python: `AsyncResult.ready()`.
+    pub fn ready(&self) -> bool {
+        // A poll with a deadline of now collects anything already answered.
+        let _ = self.pool.pump(Some(Instant::now()));
+        self.pool.state.borrow().finished.contains_key(&self.id)
+    }
+
+    fn wait_until(&self, deadline: Option<Instant>) -> Result<R, TaskError> {
+        loop {
+            if let Some(result) = self.pool.state.borrow().finished.get(&self.id) {
+                let bytes = result.as_ref().map_err(Clone::clone)?;
+                return postcard::from_bytes(bytes).map_err(|e| {
+                    TaskError::Panicked(format!("could not decode the task's result: {e}"))
+                });
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(TaskError::Timeout);
+            }
+            self.pool
+                .pump(deadline)
+                .map_err(|e| TaskError::PoolGone(e.to_string()))?;
+        }
+    }
+}
+
+impl<R> Drop for AsyncResult<'_, R> {
+    fn drop(&mut self) {
+        let mut state = self.pool.state.borrow_mut();
+        if state.finished.remove(&self.id).is_none() {
+            state.abandoned.insert(self.id);
+        }
+    }
+}
+
+/// Yields the handles as their tasks finish, first finished first. Python:
+/// `concurrent.futures.as_completed(futures)`.
+pub fn as_completed<'pool, R: DeserializeOwned>(
+    handles: Vec<AsyncResult<'pool, R>>,
+) -> impl Iterator<Item = AsyncResult<'pool, R>> {
+    let mut waiting = handles;
+    std::iter::from_fn(move || {
+        let pool = waiting.first()?.pool;
+        loop {
+            let done = {
+                let state = pool.state.borrow();
+                waiting
+                    .iter()
+                    .position(|h| state.finished.contains_key(&h.id))
+            };
+            if let Some(i) = done {
+                return Some(waiting.remove(i));
+            }
+            if pool.pump(None).is_err() {
+                // Let the caller see the error through `get`.
+                return Some(waiting.remove(0));
+            }
+        }
+    })
+}
+
+/// Forks one worker with its own socket to the parent.
+fn spawn_worker() -> Result<Worker, Error> {
+    let (parent_end, child_end) = UnixStream::pair().map_err(Error::Io)?;
+    // Registered before the fork, so this worker closes its copy of the
+    // parent's end too, and sees end of stream when the parent closes it.
+    register_parent_only(parent_end.as_raw_fd());
+    let process = Process::start_with_code(move || worker_loop(child_end));
+    match process {
+        Ok(process) => Ok(Worker {
+            process,
+            conn: parent_end,
+            running: None,
+        }),
+        Err(e) => {
+            unregister_parent_only(parent_end.as_raw_fd());
+            Err(e)
+        }
+    }
+}
+
+/// The worker's whole life: read a task, run it, answer; exit at end of stream.
+fn worker_loop(mut conn: UnixStream) -> i32 {
+    // Panics become answers, not noise on the worker's stderr (Python's Pool
+    // also sends the exception back rather than printing it).
+    panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        *lock_last_panic() = Some(location);
+    }));
+    loop {
+        let task: TaskMessage = match recv_value(&mut conn) {
+            Ok(task) => task,
+            Err(WireError::Eof) => return 0,
+            Err(_) => return 1,
+        };
+        // Safety: `call` was made in `apply_async` from
+        // `trampoline::<A, R> as Trampoline`, in the parent that forked this
+        // worker; the worker is a copy of that memory image, so the address
+        // names the same function here.
+        let call = unsafe { std::mem::transmute::<usize, Trampoline>(task.call) };
+        let reply = panic::catch_unwind(AssertUnwindSafe(|| call(task.func, &task.arg)))
+            .unwrap_or_else(|payload| {
+                let location = lock_last_panic().take().unwrap_or_default();
+                Err(format!("{}{location}", panic_message(payload.as_ref())))
+            });
+        if send_value(&mut conn, &reply).is_err() {
+            return 1;
+        }
+    }
+}
+
+/// Decodes the argument, calls the task function, encodes the result: the one
+/// place that knows the task's types, instantiated for each `(A, R)`.
+fn trampoline<A: DeserializeOwned, R: Serialize>(func: usize, arg: &[u8]) -> Reply {
+    // Safety: `func` was made in `apply_async` from a `fn(A) -> R` with these
+    // very `A` and `R` (this instance of the trampoline was chosen with it), in
+    // the parent whose memory image this worker is a copy of.
+    let func = unsafe { std::mem::transmute::<usize, fn(A) -> R>(func) };
+    let arg: A = postcard::from_bytes(arg)
+        .map_err(|e| format!("could not decode the task's argument: {e}"))?;
+    postcard::to_allocvec(&func(arg))
+        .map_err(|e| format!("could not encode the task's result: {e}"))
+}
+
+static LAST_PANIC_LOCATION: Mutex<Option<String>> = Mutex::new(None);
+
+fn lock_last_panic() -> std::sync::MutexGuard<'static, Option<String>> {
+    LAST_PANIC_LOCATION
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+}
+
+/// The text of a panic payload (`panic!("...")` makes a `&str` or a `String`).
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-text payload".to_string()
+    }
+}

@@ -1,0 +1,151 @@
+//! [`Process`]: a forked child running one function, the counterpart of
+//! Python's `multiprocessing.Process` with the fork start method.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use nix::fcntl::OFlag;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::{Pid, pipe2};
+
+use crate::Error;
+use crate::fork::{exitcode_of, fork_child, reap, try_reap};
+use crate::sys::poll_readable;
+
+/// A child process running one function.
+///
+/// Python counterpart: `multiprocessing.Process(target=f, args=(...))`, then
+/// `start()` (here [`Process::start`] does both), `pid`, `join`, `exitcode`.
+///
+/// The parent also holds the read end of a *sentinel* pipe whose write end
+/// only the child has. When the child ends, for any reason, the pipe reports
+/// hang-up, so [`Process::join_timeout`] is a `poll(2)` with a timeout followed
+/// by a `waitpid` that cannot block: the same design as CPython's
+/// `popen_fork.Popen.wait`.
+///
+/// Dropping a `Process` that is still running kills it with `SIGKILL` and
+/// reaps it, so no child outlives its handle as a zombie or an orphan. Join it
+/// first if it must finish its work.
+#[must_use = "a Process should be joined; dropping it kills the child"]
+#[derive(Debug)]
+pub struct Process {
+    pid: Pid,
+    sentinel: OwnedFd,
+    exitcode: Option<i32>,
+}
+
+impl Process {
+    /// Forks a child that runs `body`, then exits with status 0 (or 1 if
+    /// `body` panicked: Python's exitcode after an uncaught exception).
+    ///
+    /// Refuses with [`Error::Multithreaded`] unless this process has one
+    /// thread. Flushes stdout and stderr first, so nothing buffered is printed
+    /// twice.
+    pub fn start(body: impl FnOnce()) -> Result<Process, Error> {
+        Process::start_with_code(|| {
+            body();
+            0
+        })
+    }
+
+    /// Like [`Process::start`], but the child exits with the status `body`
+    /// returns: the counterpart of calling `sys.exit(code)` in the target.
+    pub fn start_with_code(body: impl FnOnce() -> i32) -> Result<Process, Error> {
+        let (sentinel, child_end) = pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::Os("pipe2", e))?;
+        let pid = fork_child(move || {
+            // The child keeps the write end open until it exits; it never
+            // writes to it. Its read end would only be a stray descriptor.
+            let _keep_until_exit = child_end;
+            body()
+        })?;
+        // The parent drops its copy of the write end (`child_end` moved into
+        // the closure, which the parent never runs and now drops), so the
+        // child is the only holder and its exit is what makes the pipe hang up.
+        Ok(Process {
+            pid,
+            sentinel,
+            exitcode: None,
+        })
+    }
+
+    /// The child's process id. Python: `Process.pid`.
+    pub fn pid(&self) -> i32 {
+        self.pid.as_raw()
+    }
+
+    /// Waits for the child to end and returns its exitcode. Python:
+    /// `Process.join()` then `Process.exitcode`.
+    pub fn join(&mut self) -> Result<i32, Error> {
+        if let Some(code) = self.exitcode {
+            return Ok(code);
+        }
+        let code = reap(self.pid)?;
+        self.exitcode = Some(code);
+        Ok(code)
+    }
+
+    /// Waits at most `timeout`; `Ok(None)` if the child is still running.
+    /// Python: `Process.join(timeout)` followed by a look at `exitcode`.
+    pub fn join_timeout(&mut self, timeout: Duration) -> Result<Option<i32>, Error> {
+        if let Some(code) = self.exitcode {
+            return Ok(Some(code));
+        }
+        let deadline = Instant::now() + timeout;
+        let hung_up = poll_readable(&[self.sentinel.as_raw_fd()], Some(deadline))?;
+        if hung_up[0] {
+            return self.join().map(Some);
+        }
+        Ok(None)
+    }
+
+    /// True until the child has ended. Python: `Process.is_alive()`.
+    pub fn is_alive(&mut self) -> bool {
+        if self.exitcode.is_some() {
+            return false;
+        }
+        match try_reap(self.pid) {
+            Ok(Some(code)) => {
+                self.exitcode = Some(code);
+                false
+            }
+            Ok(None) => true,
+            Err(_) => false,
+        }
+    }
+
+    /// The exit status once the child has been joined: 0, the code it exited
+    /// with, or `-N` if signal N killed it. `None` before that. Python:
+    /// `Process.exitcode`.
+    pub fn exitcode(&self) -> Option<i32> {
+        self.exitcode
+    }
+
+    /// Sends `SIGTERM`. Python: `Process.terminate()`.
+    pub fn terminate(&self) -> Result<(), Error> {
+        self.signal(Signal::SIGTERM)
+    }
+
+    /// Sends `SIGKILL`. Python: `Process.kill()`.
+    pub fn kill(&self) -> Result<(), Error> {
+        self.signal(Signal::SIGKILL)
+    }
+
+    fn signal(&self, signal: Signal) -> Result<(), Error> {
+        if self.exitcode.is_some() {
+            // Reaped: the pid may already belong to another process.
+            return Ok(());
+        }
+        kill(self.pid, signal).map_err(|e| Error::Os("kill", e))
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if self.exitcode.is_none() {
+            let _ = kill(self.pid, Signal::SIGKILL);
+            if let Ok(status) = nix::sys::wait::waitpid(self.pid, None) {
+                self.exitcode = exitcode_of(status);
+            }
+        }
+    }
+}
