@@ -1,0 +1,145 @@
+//! One lesson run checked against its golden files: the check that
+//! `cargo xtask verify` and `cargo test` share.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::diff::unified;
+use crate::golden::{self, Golden};
+use crate::runner::{self, Run};
+use crate::workspace::Lesson;
+
+/// Why a lesson failed verification.
+#[derive(Debug)]
+pub struct Failure {
+    /// One sentence saying why, naming the lesson.
+    pub reason: String,
+    /// A unified diff of golden against normalised output (may be empty).
+    pub diff: String,
+    /// The run, when there was one (for saving its raw output).
+    pub run: Option<Box<Run>>,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.reason)?;
+        if !self.diff.is_empty() {
+            write!(f, "\n{}", self.diff.trim_end())?;
+        }
+        Ok(())
+    }
+}
+
+/// The golden files of a lesson, parsed.
+pub struct Goldens {
+    /// `golden.stdout`.
+    pub stdout: Golden,
+    /// Where it was read from.
+    pub stdout_path: PathBuf,
+    /// `golden.stderr`, if there is one.
+    pub stderr: Option<(Golden, PathBuf)>,
+}
+
+/// Reads and parses a lesson's golden files (from `goldens` instead of the
+/// lesson folder, when given).
+pub fn load_goldens(lesson: &Lesson, goldens: Option<&Path>) -> Result<Goldens, String> {
+    let read = |path: &Path| -> Result<Golden, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        golden::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let stdout_path = lesson.golden_stdout(goldens);
+    let stderr_path = lesson.golden_stderr(goldens);
+    Ok(Goldens {
+        stdout: read(&stdout_path)?,
+        stdout_path,
+        stderr: if stderr_path.exists() {
+            Some((read(&stderr_path)?, stderr_path))
+        } else {
+            None
+        },
+    })
+}
+
+/// Runs `binary` once and checks it against the lesson's goldens. Returns the
+/// run's duration on success.
+pub fn verify_lesson(
+    lesson: &Lesson,
+    binary: &Path,
+    goldens: Option<&Path>,
+) -> Result<Duration, Failure> {
+    let fail = |reason: String| Failure {
+        reason,
+        diff: String::new(),
+        run: None,
+    };
+    let goldens =
+        load_goldens(lesson, goldens).map_err(|e| fail(format!("lesson {}: {e}", lesson.name)))?;
+    let run = runner::run(binary, &goldens.stdout.args, goldens.stdout.timeout).map_err(|e| {
+        fail(format!(
+            "lesson {}: could not start {}: {e}",
+            lesson.name,
+            binary.display()
+        ))
+    })?;
+    check_run(&lesson.name, &goldens, run)
+}
+
+/// Checks a finished run against parsed goldens.
+pub fn check_run(name: &str, goldens: &Goldens, run: Run) -> Result<Duration, Failure> {
+    let golden = &goldens.stdout;
+    let fail = |reason: String, diff: String, run: Run| Failure {
+        reason: format!("lesson {name}: {reason}"),
+        diff,
+        run: Some(Box::new(run)),
+    };
+    if run.timed_out {
+        let reason = format!(
+            "did not finish within {:?}: its whole process group was killed",
+            golden.timeout
+        );
+        return Err(fail(reason, String::new(), run));
+    }
+    if !run.leaked.is_empty() {
+        let reason = format!(
+            "lesson leaked a child process: pid {:?} still in its process group after it exited (killed and reaped now)",
+            run.leaked
+        );
+        return Err(fail(reason, String::new(), run));
+    }
+    if let Err(mismatch) = golden::check(golden, &run.stdout) {
+        let diff = golden_diff(golden, &run.stdout, &goldens.stdout_path, "stdout");
+        return Err(fail(format!("stdout: {mismatch}"), diff, run));
+    }
+    match &goldens.stderr {
+        Some((stderr_golden, path)) => {
+            if let Err(mismatch) = golden::check(stderr_golden, &run.stderr) {
+                let diff = golden_diff(stderr_golden, &run.stderr, path, "stderr");
+                return Err(fail(format!("stderr: {mismatch}"), diff, run));
+            }
+        }
+        None => {
+            if let Some(first) = run.stderr.lines().next() {
+                let reason = format!("wrote to stderr, and it has no golden.stderr: `{first}`");
+                return Err(fail(reason, String::new(), run));
+            }
+        }
+    }
+    if run.exit != golden.exit {
+        let reason = format!(
+            "exited with status {}, but its golden says {}",
+            run.exit, golden.exit
+        );
+        return Err(fail(reason, String::new(), run));
+    }
+    Ok(run.elapsed)
+}
+
+fn golden_diff(golden: &Golden, output: &str, path: &Path, stream: &str) -> String {
+    unified(
+        &golden::render_without_comments(golden),
+        &golden::normalise(golden, output),
+        &path.display().to_string(),
+        &format!("{stream}, normalised"),
+    )
+}

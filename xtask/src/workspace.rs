@@ -1,0 +1,196 @@
+//! Where things are: the workspace root, the lessons (from `cargo metadata`),
+//! and the lesson binaries (from `cargo build --message-format=json`). Nothing
+//! here assumes a `target/` path.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+/// The workspace root: the folder above this crate, wherever the command was
+/// started from.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives inside the workspace")
+        .to_path_buf()
+}
+
+/// The cargo that runs us (`$CARGO`), so the same toolchain builds the lessons.
+pub fn cargo() -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(root());
+    command
+}
+
+/// One lesson, as its `Cargo.toml` describes it.
+#[derive(Debug, Clone)]
+pub struct Lesson {
+    /// The folder name under `lessons/`: `01-threads-vs-processes`.
+    pub name: String,
+    /// The package name: `lesson-01-threads-vs-processes`.
+    pub package: String,
+    /// What it teaches (the package description).
+    pub title: String,
+    /// The Python it ports (`[package.metadata.course] python`).
+    pub python: String,
+    /// The lesson's folder.
+    pub dir: PathBuf,
+}
+
+impl Lesson {
+    /// The golden file for stdout.
+    pub fn golden_stdout(&self, goldens: Option<&Path>) -> PathBuf {
+        self.golden_dir(goldens).join("golden.stdout")
+    }
+
+    /// The golden file for stderr (optional: without it, stderr must be empty).
+    pub fn golden_stderr(&self, goldens: Option<&Path>) -> PathBuf {
+        self.golden_dir(goldens).join("golden.stderr")
+    }
+
+    fn golden_dir(&self, goldens: Option<&Path>) -> PathBuf {
+        match goldens {
+            Some(dir) => dir.join(&self.name),
+            None => self.dir.clone(),
+        }
+    }
+
+    /// True if `query` names this lesson: `01`, `1`, `01-threads-vs-processes`,
+    /// `threads-vs-processes` or the package name.
+    pub fn is_named(&self, query: &str) -> bool {
+        let number = self.name.split('-').next().unwrap_or("");
+        query == self.name
+            || query == self.package
+            || query == number
+            || query
+                .parse::<u32>()
+                .ok()
+                .is_some_and(|n| number.parse::<u32>().ok() == Some(n))
+            || self
+                .name
+                .split_once('-')
+                .is_some_and(|(_, rest)| rest == query)
+    }
+}
+
+/// `cargo metadata`, as JSON.
+pub fn metadata() -> Result<Value, String> {
+    let output = cargo()
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("could not run cargo metadata: {e}"))?;
+    if !output.status.success() {
+        return Err("cargo metadata failed (see above)".into());
+    }
+    serde_json::from_slice(&output.stdout)
+        .map_err(|e| format!("cargo metadata printed invalid JSON: {e}"))
+}
+
+/// The lessons, in order (their folders sort by number).
+pub fn lessons() -> Result<Vec<Lesson>, String> {
+    let metadata = metadata()?;
+    let lessons_dir = root().join("lessons");
+    let mut lessons: Vec<Lesson> = metadata["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|package| {
+            let manifest = PathBuf::from(package["manifest_path"].as_str()?);
+            let dir = manifest.parent()?.to_path_buf();
+            if dir.parent()? != lessons_dir {
+                return None;
+            }
+            Some(Lesson {
+                name: dir.file_name()?.to_str()?.to_string(),
+                package: package["name"].as_str()?.to_string(),
+                title: package["description"].as_str().unwrap_or("").to_string(),
+                python: package["metadata"]["course"]["python"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                dir,
+            })
+        })
+        .collect();
+    lessons.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(lessons)
+}
+
+/// The target directory cargo uses (for saving raw outputs).
+pub fn target_dir() -> PathBuf {
+    metadata()
+        .ok()
+        .and_then(|m| m["target_directory"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| root().join("target"))
+}
+
+/// Builds the lessons' binaries and returns (package, executable) pairs, read
+/// from cargo's own JSON messages. Compiler output goes to our stderr.
+pub fn build(lessons: &[Lesson], release: bool) -> Result<Vec<(String, PathBuf)>, String> {
+    let mut command = cargo();
+    command.args([
+        "build",
+        "--bins",
+        "--message-format=json-render-diagnostics",
+    ]);
+    if release {
+        command.arg("--release");
+    }
+    for lesson in lessons {
+        command.args(["--package", &lesson.package]);
+    }
+    eprintln!(
+        "$ cargo build --bins{} --package ...",
+        if release { " --release" } else { "" }
+    );
+    let output = command
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("could not run cargo build: {e}"))?;
+    if !output.status.success() {
+        return Err("cargo build failed (see above)".into());
+    }
+    let mut binaries = Vec::new();
+    for line in output.stdout.split(|&b| b == b'\n') {
+        let Ok(message) = serde_json::from_slice::<Value>(line) else {
+            continue;
+        };
+        if message["reason"] != "compiler-artifact" {
+            continue;
+        }
+        if let Some(executable) = message["executable"].as_str() {
+            let name = message["target"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            binaries.push((name, PathBuf::from(executable)));
+        }
+    }
+    for lesson in lessons {
+        if !binaries.iter().any(|(name, _)| *name == lesson.package) {
+            return Err(format!("cargo built no binary named {}", lesson.package));
+        }
+    }
+    Ok(binaries)
+}
+
+/// Picks the lessons named by `queries` (all of them when there is none).
+pub fn select(all: &[Lesson], queries: &[String]) -> Result<Vec<Lesson>, String> {
+    if queries.is_empty() {
+        return Ok(all.to_vec());
+    }
+    queries
+        .iter()
+        .map(|q| {
+            all.iter().find(|l| l.is_named(q)).cloned().ok_or_else(|| {
+                let known: Vec<&str> = all.iter().map(|l| l.name.as_str()).collect();
+                format!(
+                    "no lesson named `{q}`; the lessons are: {}",
+                    known.join(", ")
+                )
+            })
+        })
+        .collect()
+}
