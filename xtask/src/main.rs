@@ -99,11 +99,11 @@ fn with_help(args: &[String], help: &str, command: fn(&[String]) -> Outcome) -> 
     command(args)
 }
 
+/// `(flag, value)` pairs, in the order given.
+type OptionValues = Vec<(String, String)>;
+
 /// Splits arguments into lesson names and the values of the given options.
-fn parse_args(
-    args: &[String],
-    options: &[&str],
-) -> Result<(Vec<String>, Vec<(String, String)>), Usage> {
+fn parse_args(args: &[String], options: &[&str]) -> Result<(Vec<String>, OptionValues), Usage> {
     let mut names = Vec::new();
     let mut values = Vec::new();
     let mut iter = args.iter();
