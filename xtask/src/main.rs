@@ -147,7 +147,7 @@ fn selected(names: &[String]) -> Result<Vec<Lesson>, Usage> {
     workspace::select(&all, names).map_err(Usage)
 }
 
-fn binary_for(binaries: &[(String, PathBuf)], lesson: &Lesson) -> PathBuf {
+fn binary_for(binaries: &workspace::Binaries, lesson: &Lesson) -> PathBuf {
     binaries
         .iter()
         .find(|(name, _)| *name == lesson.package)
@@ -155,7 +155,7 @@ fn binary_for(binaries: &[(String, PathBuf)], lesson: &Lesson) -> PathBuf {
         .expect("build() checked every lesson has a binary")
 }
 
-fn build_or_fail(lessons: &[Lesson]) -> Result<Vec<(String, PathBuf)>, ExitCode> {
+fn build_or_fail(lessons: &[Lesson]) -> Result<workspace::Binaries, ExitCode> {
     workspace::build(lessons, false).map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::FAILURE

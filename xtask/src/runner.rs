@@ -25,6 +25,8 @@ pub struct Run {
     pub leaked: Vec<i32>,
     /// Wall-clock time from start to exit.
     pub elapsed: Duration,
+    /// The timeout it ran under.
+    pub timeout: Duration,
 }
 
 /// Makes this process the reaper of orphans from its descendants, so a child
@@ -91,6 +93,7 @@ pub fn run(binary: &Path, args: &[String], timeout: Duration) -> std::io::Result
         timed_out,
         leaked,
         elapsed,
+        timeout,
     })
 }
 

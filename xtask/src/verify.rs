@@ -96,7 +96,7 @@ pub fn check_run(name: &str, goldens: &Goldens, run: Run) -> Result<Duration, Fa
     if run.timed_out {
         let reason = format!(
             "did not finish within {:?}: its whole process group was killed",
-            golden.timeout
+            run.timeout
         );
         return Err(fail(reason, String::new(), run));
     }

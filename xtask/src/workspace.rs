@@ -126,9 +126,12 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| root().join("target"))
 }
 
+/// `(binary name, executable path)` pairs, as cargo reported them.
+pub type Binaries = Vec<(String, PathBuf)>;
+
 /// Builds the lessons' binaries and returns (package, executable) pairs, read
 /// from cargo's own JSON messages. Compiler output goes to our stderr.
-pub fn build(lessons: &[Lesson], release: bool) -> Result<Vec<(String, PathBuf)>, String> {
+pub fn build(lessons: &[Lesson], release: bool) -> Result<Binaries, String> {
     let mut command = cargo();
     command.args([
         "build",

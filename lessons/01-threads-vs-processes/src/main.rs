@@ -391,3 +391,26 @@ fn io_waits_overlap() {
     println!("What to look for: about 100ms. Waiting needs no CPU, so the waits overlap.");
     println!("Python threads overlap here too: time.sleep and blocking IO release the GIL.");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fib_matches_the_tutorials_results() {
+        let results: Vec<u64> = TASKS.map(fib).collect();
+        assert_eq!(results, [832040, 1346269, 2178309, 3524578, 5702887]);
+    }
+
+    #[test]
+    fn the_in_order_bound_for_fib_30_to_34_is_about_1_56() {
+        // fib(n) takes time in proportion to fib(n) itself.
+        let times: Vec<Duration> = TASKS.map(|n| Duration::from_micros(fib(n))).collect();
+        let total: Duration = times.iter().sum();
+        let bound = ratio(total, in_order_makespan(&times, 2));
+        assert!((1.55..1.57).contains(&bound), "{bound}");
+        // One worker gets no speedup; five workers are bounded by fib(34).
+        assert_eq!(in_order_makespan(&times, 1), total);
+        assert_eq!(in_order_makespan(&times, 5), times[4]);
+    }
+}

@@ -1,0 +1,55 @@
+//! Every lesson against its golden file, one test per lesson: the same check
+//! as `cargo xtask verify`, so `cargo test --workspace` covers it.
+//!
+//! A package's tests can only name its own binaries, so the lesson binaries
+//! are found the way verify finds them: by building them and reading cargo's
+//! JSON messages.
+
+use std::sync::OnceLock;
+
+use xtask::verify;
+use xtask::workspace::{self, Binaries, Lesson};
+
+/// The lessons this file tests, one `#[test]` each; the course check below
+/// fails if a lesson folder is missing from this list.
+const TESTED: &[&str] = &["01-threads-vs-processes"];
+
+fn built() -> &'static (Vec<Lesson>, Binaries) {
+    static BUILT: OnceLock<(Vec<Lesson>, Binaries)> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let lessons = workspace::lessons().expect("cargo metadata");
+        let binaries = workspace::build(&lessons, false).expect("building the lessons");
+        (lessons, binaries)
+    })
+}
+
+fn verify(name: &str) {
+    let (lessons, binaries) = built();
+    let lesson = lessons
+        .iter()
+        .find(|l| l.name == name)
+        .expect("lesson folder");
+    let binary = &binaries
+        .iter()
+        .find(|(n, _)| *n == lesson.package)
+        .unwrap()
+        .1;
+    if let Err(failure) = verify::verify_lesson(lesson, binary, None) {
+        panic!("{failure}");
+    }
+}
+
+#[test]
+fn lesson_01_matches_its_golden() {
+    verify("01-threads-vs-processes");
+}
+
+#[test]
+fn every_lesson_folder_has_a_golden_test_here() {
+    let (lessons, _) = built();
+    let names: Vec<&str> = lessons.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(
+        names, TESTED,
+        "add a test for each lesson to tests/tests/lessons.rs"
+    );
+}

@@ -1,0 +1,121 @@
+//! `cargo xtask` from the outside: help, usage errors (exit 2), bless's
+//! refusal in CI, and verify failing on an edited golden in a temporary folder.
+
+use std::time::Duration;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn xtask() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    command.timeout(Duration::from_secs(300)).env_remove("CI");
+    command
+}
+
+#[test]
+fn help_lists_the_commands() {
+    for args in [
+        &["--help"][..],
+        &["help"],
+        &["verify", "--help"],
+        &["bless", "-h"],
+    ] {
+        xtask()
+            .args(args)
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("cargo xtask"));
+    }
+}
+
+#[test]
+fn usage_errors_exit_2_with_a_clear_message() {
+    let cases: &[(&[&str], &str)] = &[
+        (&[], "Usage: cargo xtask <COMMAND>"),
+        (&["frobnicate"], "unknown command `frobnicate`"),
+        (&["verify", "--fast"], "unknown option `--fast`"),
+        (
+            &["verify", "--repeat", "0"],
+            "`--repeat` takes a whole number above 0, not `0`",
+        ),
+        (&["verify", "--repeat"], "`--repeat` needs a value"),
+        (
+            &["verify", "99"],
+            "no lesson named `99`; the lessons are: 01-threads-vs-processes",
+        ),
+        (&["list", "extra"], "list takes no arguments"),
+        (&["run", "01", "01"], "run takes at most one lesson"),
+    ];
+    for (args, message) in cases {
+        xtask()
+            .args(*args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(*message));
+    }
+}
+
+#[test]
+fn list_names_each_lesson_with_its_python_counterpart() {
+    xtask()
+        .arg("list")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("01-threads-vs-processes"))
+        .stdout(predicate::str::contains("Python: concurrent.futures"))
+        .stdout(predicate::str::contains(
+            "cargo run -p lesson-01-threads-vs-processes",
+        ));
+}
+
+#[test]
+fn bless_refuses_in_ci() {
+    xtask()
+        .args(["bless", "01"])
+        .env("CI", "true")
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "bless refuses to run when CI is set",
+        ));
+}
+
+#[test]
+fn verify_fails_on_an_edited_golden_and_says_where() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    let real = root.join("lessons/01-threads-vs-processes/golden.stdout");
+    let text = std::fs::read_to_string(&real).unwrap();
+    let dir = std::env::temp_dir().join(format!("xtask-cli-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("01-threads-vs-processes")).unwrap();
+    std::fs::write(
+        dir.join("01-threads-vs-processes/golden.stdout"),
+        text.replace(
+            "The pool forked 2 worker processes.",
+            "The pool forked 3 worker processes.",
+        ),
+    )
+    .unwrap();
+    xtask()
+        .args(["verify", "01", "--goldens"])
+        .arg(&dir)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "FAIL  lesson 01-threads-vs-processes: stdout: output line",
+        ))
+        .stdout(predicate::str::contains("does not match golden line"))
+        .stdout(predicate::str::contains(
+            "-The pool forked 3 worker processes.",
+        ))
+        .stdout(predicate::str::contains("0 passed, 1 failed"));
+    // The real golden was never touched, and still passes.
+    assert_eq!(std::fs::read_to_string(&real).unwrap(), text);
+    xtask()
+        .args(["verify", "01"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("1 passed, 0 failed"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
