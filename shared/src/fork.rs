@@ -9,7 +9,7 @@
 //! parent's code path or runs the parent's exit handlers.
 
 use std::io::Write;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -84,7 +84,9 @@ pub(crate) fn exit_child(code: i32) -> ! {
 }
 
 /// Flushes Rust's stdout buffer (stderr is unbuffered) so nothing buffered is
-/// copied into a child and printed twice.
+/// copied into a child and printed twice. Python's `multiprocessing` does the
+/// same before every fork (`util._flush_std_streams()`); a bare `os.fork()`
+/// does not.
 pub fn flush_std_streams() {
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
@@ -130,15 +132,39 @@ pub(crate) fn try_reap(pid: Pid) -> Result<Option<i32>, Error> {
 /// socket would wait for as long as that unrelated child lived.
 static PARENT_ONLY_FDS: Mutex<Vec<RawFd>> = Mutex::new(Vec::new());
 
-/// Marks `fd` to be closed in every child forked from now on.
-pub(crate) fn register_parent_only(fd: RawFd) {
-    lock_parent_only().push(fd);
+/// A descriptor (or a type holding one) that only this process may keep:
+/// every child forked while it lives closes its copy first thing. Dropping it
+/// takes it off the list before the descriptor is closed, so a reused fd
+/// number is never closed by mistake in a later child.
+#[derive(Debug)]
+pub(crate) struct ParentOnly<T: AsRawFd>(T);
+
+impl<T: AsRawFd> ParentOnly<T> {
+    pub(crate) fn new(inner: T) -> Self {
+        lock_parent_only().push(inner.as_raw_fd());
+        ParentOnly(inner)
+    }
 }
 
-/// Forgets `fd` (call it before the fd is closed, so a reused number is not
-/// closed by mistake in a later child).
-pub(crate) fn unregister_parent_only(fd: RawFd) {
-    lock_parent_only().retain(|&known| known != fd);
+impl<T: AsRawFd> std::ops::Deref for ParentOnly<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: AsRawFd> std::ops::DerefMut for ParentOnly<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+impl<T: AsRawFd> Drop for ParentOnly<T> {
+    fn drop(&mut self) {
+        let fd = self.0.as_raw_fd();
+        lock_parent_only().retain(|&known| known != fd);
+        // `self.0` is dropped (and closed) after this.
+    }
 }
 
 fn lock_parent_only() -> std::sync::MutexGuard<'static, Vec<RawFd>> {

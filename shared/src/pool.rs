@@ -36,7 +36,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::fork::{register_parent_only, unregister_parent_only};
+use crate::fork::ParentOnly;
 use crate::process::Process;
 use crate::sys::poll_readable;
 use crate::wire::{WireError, recv_value, send_value};
@@ -90,6 +90,27 @@ impl std::error::Error for TaskError {}
 ///
 /// Python counterpart: `multiprocessing.Pool(processes=n)`, or
 /// `concurrent.futures.ProcessPoolExecutor(max_workers=n)`.
+///
+/// ```no_run
+/// // `no_run`: a doc test runs inside a multithreaded harness, where the
+/// // pool would (rightly) refuse to fork.
+/// use multiproc::{Pool, as_completed};
+///
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+///
+/// let pool = Pool::new(2)?;
+/// let handles = (1..=4)
+///     .map(|x| pool.apply_async(square, x))
+///     .collect::<Result<Vec<_>, _>>()?;
+/// for handle in as_completed(handles) {
+///     println!("{}", handle.get()?);
+/// }
+/// pool.close();
+/// pool.join()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Pool {
     state: RefCell<State>,
@@ -98,7 +119,9 @@ pub struct Pool {
 #[derive(Debug)]
 struct Worker {
     process: Process,
-    conn: UnixStream,
+    /// The parent's end of the worker's socket; children forked later close
+    /// their copies, so the worker sees end of stream when the parent closes it.
+    conn: ParentOnly<UnixStream>,
     running: Option<u64>,
 }
 
@@ -224,7 +247,6 @@ impl Pool {
                 mut process, conn, ..
             } = worker;
             // End of stream on its socket is the worker's signal to exit.
-            unregister_parent_only(conn.as_raw_fd());
             drop(conn);
             if process.join_timeout(Duration::from_secs(5))?.is_none() {
                 process.kill()?;
@@ -247,7 +269,6 @@ impl Pool {
                 conn,
                 running,
             } = worker;
-            unregister_parent_only(conn.as_raw_fd());
             drop(conn);
             let _ = process.terminate();
             let _ = process.join();
@@ -305,7 +326,7 @@ impl State {
             if self.workers[i].running.is_none() {
                 let (id, task) = self.backlog.pop_front().expect("backlog is not empty");
                 let worker = &mut self.workers[i];
-                match crate::wire::write_frame(&mut worker.conn, &task) {
+                match crate::wire::write_frame(&mut *worker.conn, &task) {
                     Ok(()) => worker.running = Some(id),
                     Err(_) => {
                         // The worker died while idle: it never got the task.
@@ -330,7 +351,7 @@ impl State {
     fn collect(&mut self, i: usize) {
         let worker = &mut self.workers[i];
         let Some(id) = worker.running else { return };
-        match recv_value::<Reply>(&mut worker.conn) {
+        match recv_value::<Reply>(&mut *worker.conn) {
             Ok(reply) => {
                 worker.running = None;
                 self.finish(id, reply.map_err(TaskError::Panicked));
@@ -349,7 +370,6 @@ impl State {
     /// exitcode.
     fn replace_dead_worker(&mut self, i: usize) -> (i32, i32) {
         let dead = &mut self.workers[i];
-        unregister_parent_only(dead.conn.as_raw_fd());
         let pid = dead.process.pid();
         // Its socket is closed, so it has exited or is exiting: this does not
         // block for long. Kill it in case it is wedged but closed the socket.
@@ -468,21 +488,15 @@ pub fn as_completed<'pool, R: DeserializeOwned>(
 /// Forks one worker with its own socket to the parent.
 fn spawn_worker() -> Result<Worker, Error> {
     let (parent_end, child_end) = UnixStream::pair().map_err(Error::Io)?;
-    // Registered before the fork, so this worker closes its copy of the
-    // parent's end too, and sees end of stream when the parent closes it.
-    register_parent_only(parent_end.as_raw_fd());
-    let process = Process::start_with_code(move || worker_loop(child_end));
-    match process {
-        Ok(process) => Ok(Worker {
-            process,
-            conn: parent_end,
-            running: None,
-        }),
-        Err(e) => {
-            unregister_parent_only(parent_end.as_raw_fd());
-            Err(e)
-        }
-    }
+    // Marked before the fork, so this worker closes its copy of the parent's
+    // end too.
+    let conn = ParentOnly::new(parent_end);
+    let process = Process::start_with_code(move || worker_loop(child_end))?;
+    Ok(Worker {
+        process,
+        conn,
+        running: None,
+    })
 }
 
 /// The worker's whole life: read a task, run it, answer; exit at end of stream.

@@ -26,6 +26,16 @@ use crate::sys::poll_readable;
 /// Dropping a `Process` that is still running kills it with `SIGKILL` and
 /// reaps it, so no child outlives its handle as a zombie or an orphan. Join it
 /// first if it must finish its work.
+///
+/// ```no_run
+/// // `no_run`: a doc test runs inside a multithreaded harness, where
+/// // `start` (rightly) refuses to fork.
+/// use multiproc::Process;
+///
+/// let mut child = Process::start(|| println!("hello from pid={}", std::process::id()))?;
+/// assert_eq!(child.join()?, 0);
+/// # Ok::<(), multiproc::Error>(())
+/// ```
 #[must_use = "a Process should be joined; dropping it kills the child"]
 #[derive(Debug)]
 pub struct Process {

@@ -86,7 +86,7 @@ impl From<io::Error> for WireError {
 
 /// Writes one frame: the length prefix and the payload in a single buffer, so a
 /// small frame is one `write(2)`. `write_all` loops over short writes and
-/// `EINTR`.
+/// `EINTR`. Python: `Connection.send_bytes(payload)`.
 pub fn write_frame(out: &mut impl Write, payload: &[u8]) -> Result<(), WireError> {
     if payload.len() > MAX_FRAME {
         return Err(WireError::TooLarge {
@@ -101,7 +101,8 @@ pub fn write_frame(out: &mut impl Write, payload: &[u8]) -> Result<(), WireError
     Ok(())
 }
 
-/// Encodes `value` with postcard and writes it as one frame.
+/// Encodes `value` with postcard and writes it as one frame. Python:
+/// `Connection.send(value)` (pickle, then the same framing).
 pub fn send_value<T: Serialize + ?Sized>(out: &mut impl Write, value: &T) -> Result<(), WireError> {
     // Leave room for the prefix, encode after it, then fill it in: one buffer,
     // one write, no second copy of the payload.
@@ -119,7 +120,8 @@ pub fn send_value<T: Serialize + ?Sized>(out: &mut impl Write, value: &T) -> Res
 }
 
 /// Reads one frame's payload. `Eof` when the stream ends before the first byte
-/// of the prefix; `Truncated` when it ends anywhere after that.
+/// of the prefix; `Truncated` when it ends anywhere after that. Python:
+/// `Connection.recv_bytes()`.
 pub fn read_frame(input: &mut impl Read) -> Result<Vec<u8>, WireError> {
     let mut prefix = [0u8; 4];
     let got = read_full(input, &mut prefix)?;
@@ -147,7 +149,7 @@ pub fn read_frame(input: &mut impl Read) -> Result<Vec<u8>, WireError> {
     Ok(payload)
 }
 
-/// Reads one frame and decodes it as a `T`.
+/// Reads one frame and decodes it as a `T`. Python: `Connection.recv()`.
 pub fn recv_value<T: DeserializeOwned>(input: &mut impl Read) -> Result<T, WireError> {
     let payload = read_frame(input)?;
     postcard::from_bytes(&payload).map_err(WireError::Decode)
