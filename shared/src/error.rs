@@ -33,7 +33,7 @@ impl fmt::Display for Error {
                 "refusing to fork: this process has {threads} threads. A forked child gets a copy \
                  of the calling thread only, so a lock another thread holds (the allocator's, \
                  stdout's, a rayon pool's) stays locked in the child forever. Fork before starting \
-                 any thread or rayon pool."
+                 any thread or rayon pool, or use the spawn start method (Process::spawn)."
             ),
             Error::Os(call, errno) => write!(f, "{call} failed: {}", errno.desc()),
             Error::Io(e) => write!(f, "{e}"),

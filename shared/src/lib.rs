@@ -9,6 +9,9 @@
 //! | `multiprocessing.Pool(n)`                | [`Pool::new`]                |
 //! | `ProcessPoolExecutor(n).submit(f, x)`    | [`Pool::apply_async`]        |
 //! | `concurrent.futures.as_completed(fs)`    | [`as_completed`]             |
+//! | `Pool.imap(f, xs)` / `imap_unordered`    | [`Pool::imap`] / [`Pool::imap_unordered`] |
+//! | subclassing `Process`, overriding `run`  | the [`Run`] trait            |
+//! | the spawn start method                   | [`Process::spawn`], [`init`] |
 //! | pickle + `Connection` framing            | [`wire`] (postcard, framed)  |
 //!
 //! Linux only: it forks, reads `/proc`, and uses Linux's `poll(2)` semantics.
@@ -25,10 +28,12 @@ mod fork;
 pub mod lesson;
 mod pool;
 mod process;
+mod spawn;
 mod sys;
 pub mod wire;
 
 pub use error::Error;
 pub use fork::{ensure_single_threaded, flush_std_streams, thread_count};
 pub use pool::{AsyncResult, Pool, TaskError, as_completed};
-pub use process::Process;
+pub use process::{Process, Run};
+pub use spawn::init;

@@ -191,6 +191,104 @@ impl Pool {
         A: Serialize + DeserializeOwned,
         R: Serialize + DeserializeOwned,
     {
+        self.submit(trampoline::<A, R>, func as usize, &arg)
+    }
+
+    /// Runs `func` on every item and returns the results in order, or the
+    /// first error. Python: `Pool.map(func, items, chunksize)`.
+    pub fn map<A, R>(
+        &self,
+        func: fn(A) -> R,
+        items: impl IntoIterator<Item = A>,
+        chunksize: usize,
+    ) -> Result<Vec<R>, TaskError>
+    where
+        A: Serialize + DeserializeOwned,
+        R: Serialize + DeserializeOwned,
+    {
+        self.imap(func, items, chunksize)
+            .map_err(|e| TaskError::PoolGone(e.to_string()))?
+            .collect()
+    }
+
+    /// Queues `func` on every item, `chunksize` items to a task, and yields
+    /// each result in the order of `items`: a result that arrives early waits
+    /// until those before it have been yielded. Python:
+    /// `Pool.imap(func, items, chunksize)`.
+    ///
+    /// Every task is queued at once (Python's task-handler thread does the
+    /// same in the background); results are read as the iterator asks.
+    pub fn imap<A, R>(
+        &self,
+        func: fn(A) -> R,
+        items: impl IntoIterator<Item = A>,
+        chunksize: usize,
+    ) -> Result<IMap<'_, R>, Error>
+    where
+        A: Serialize + DeserializeOwned,
+        R: Serialize + DeserializeOwned,
+    {
+        Ok(IMap {
+            chunks: self.submit_chunks(func, items, chunksize)?.into(),
+            ready: VecDeque::new(),
+        })
+    }
+
+    /// Like [`Pool::imap`], but yields results in the order they finish.
+    /// Python: `Pool.imap_unordered(func, items, chunksize)`.
+    pub fn imap_unordered<A, R>(
+        &self,
+        func: fn(A) -> R,
+        items: impl IntoIterator<Item = A>,
+        chunksize: usize,
+    ) -> Result<IMapUnordered<'_, R>, Error>
+    where
+        A: Serialize + DeserializeOwned,
+        R: Serialize + DeserializeOwned,
+    {
+        Ok(IMapUnordered {
+            pool: self,
+            chunks: self.submit_chunks(func, items, chunksize)?,
+            ready: VecDeque::new(),
+        })
+    }
+
+    /// Queues the items in chunks of `chunksize`; each chunk is one task whose
+    /// result holds one outcome per item.
+    fn submit_chunks<A, R>(
+        &self,
+        func: fn(A) -> R,
+        items: impl IntoIterator<Item = A>,
+        chunksize: usize,
+    ) -> Result<Vec<(ChunkHandle<'_, R>, usize)>, Error>
+    where
+        A: Serialize + DeserializeOwned,
+        R: Serialize + DeserializeOwned,
+    {
+        if chunksize == 0 {
+            return Err(Error::State("chunksize must be at least 1"));
+        }
+        let mut chunks = Vec::new();
+        let mut items = items.into_iter().peekable();
+        while items.peek().is_some() {
+            let chunk: Vec<A> = items.by_ref().take(chunksize).collect();
+            let len = chunk.len();
+            chunks.push((
+                self.submit(chunk_trampoline::<A, R>, func as usize, &chunk)?,
+                len,
+            ));
+        }
+        Ok(chunks)
+    }
+
+    /// Encodes and queues one task, and hands it to an idle worker if there is
+    /// one.
+    fn submit<T: Serialize + ?Sized, R>(
+        &self,
+        call: Trampoline,
+        func: usize,
+        arg: &T,
+    ) -> Result<AsyncResult<'_, R>, Error> {
         let mut state = self.state.borrow_mut();
         if state.closed {
             return Err(Error::State(
@@ -198,9 +296,9 @@ impl Pool {
             ));
         }
         let message = TaskMessage {
-            call: trampoline::<A, R> as Trampoline as usize,
-            func: func as usize,
-            arg: postcard::to_allocvec(&arg).map_err(|e| Error::Wire(WireError::Encode(e)))?,
+            call: call as usize,
+            func,
+            arg: postcard::to_allocvec(arg).map_err(|e| Error::Wire(WireError::Encode(e)))?,
         };
         let encoded =
             postcard::to_allocvec(&message).map_err(|e| Error::Wire(WireError::Encode(e)))?;
@@ -284,15 +382,16 @@ impl Pool {
     }
 
     /// Hands out queued tasks, then waits until at least one busy worker has
-    /// answered or died, or until `deadline`.
-    fn pump(&self, deadline: Option<Instant>) -> Result<(), Error> {
+    /// answered or died, or until `deadline`. Returns false if no worker was
+    /// busy: there was nothing to wait for.
+    fn pump(&self, deadline: Option<Instant>) -> Result<bool, Error> {
         let mut state = self.state.borrow_mut();
         state.dispatch();
         let busy: Vec<usize> = (0..state.workers.len())
             .filter(|&i| state.workers[i].running.is_some())
             .collect();
         if busy.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         let fds: Vec<_> = busy
             .iter()
@@ -305,7 +404,7 @@ impl Pool {
             state.collect(i);
         }
         state.dispatch();
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -443,9 +542,13 @@ impl<R: DeserializeOwned> AsyncResult<'_, R> {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(TaskError::Timeout);
             }
-            self.pool
+            let waited = self
+                .pool
                 .pump(deadline)
                 .map_err(|e| TaskError::PoolGone(e.to_string()))?;
+            if !waited && !self.pool.state.borrow().finished.contains_key(&self.id) {
+                return Err(lost_task());
+            }
         }
     }
 }
@@ -467,22 +570,98 @@ pub fn as_completed<'pool, R: DeserializeOwned>(
     let mut waiting = handles;
     std::iter::from_fn(move || {
         let pool = waiting.first()?.pool;
-        loop {
-            let done = {
-                let state = pool.state.borrow();
-                waiting
-                    .iter()
-                    .position(|h| state.finished.contains_key(&h.id))
-            };
-            if let Some(i) = done {
-                return Some(waiting.remove(i));
-            }
-            if pool.pump(None).is_err() {
-                // Let the caller see the error through `get`.
-                return Some(waiting.remove(0));
-            }
-        }
+        take_first_finished(pool, &mut waiting, |h| h.id)
     })
+}
+
+/// Removes and returns the first of `waiting` whose task has finished,
+/// waiting for one if none has. `id` tells each one's task.
+fn take_first_finished<T>(pool: &Pool, waiting: &mut Vec<T>, id: impl Fn(&T) -> u64) -> Option<T> {
+    if waiting.is_empty() {
+        return None;
+    }
+    loop {
+        let done = {
+            let state = pool.state.borrow();
+            waiting
+                .iter()
+                .position(|h| state.finished.contains_key(&id(h)))
+        };
+        if let Some(i) = done {
+            return Some(waiting.remove(i));
+        }
+        if !matches!(pool.pump(None), Ok(true)) {
+            // An error, or nothing left to wait for: let the caller see why
+            // through the handle's `get`.
+            return Some(waiting.remove(0));
+        }
+    }
+}
+
+/// A task that is neither queued, running nor finished: it cannot happen
+/// while the handle lives, but a wait must never spin on it.
+fn lost_task() -> TaskError {
+    TaskError::PoolGone("the task is no longer known to its pool".into())
+}
+
+/// One chunk of an `imap`: a task whose result is one outcome per item.
+type ChunkHandle<'pool, R> = AsyncResult<'pool, Vec<Result<R, String>>>;
+
+/// Spreads a chunk's outcome over its items: each item's own result, or the
+/// chunk's error (a dead worker, a terminated pool) for every one of them.
+fn outcomes<R>(
+    chunk: Result<Vec<Result<R, String>>, TaskError>,
+    len: usize,
+) -> VecDeque<Result<R, TaskError>> {
+    match chunk {
+        Ok(items) => items
+            .into_iter()
+            .map(|r| r.map_err(TaskError::Panicked))
+            .collect(),
+        Err(e) => (0..len).map(|_| Err(e.clone())).collect(),
+    }
+}
+
+/// The iterator [`Pool::imap`] returns: results in the order of the items.
+#[must_use = "an iterator does nothing unless consumed"]
+pub struct IMap<'pool, R> {
+    chunks: VecDeque<(ChunkHandle<'pool, R>, usize)>,
+    ready: VecDeque<Result<R, TaskError>>,
+}
+
+impl<R: DeserializeOwned> Iterator for IMap<'_, R> {
+    type Item = Result<R, TaskError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.ready.is_empty() {
+            // The oldest chunk first, however long it takes: that is what
+            // keeps the results in order.
+            let (handle, len) = self.chunks.pop_front()?;
+            self.ready = outcomes(handle.get(), len);
+        }
+        self.ready.pop_front()
+    }
+}
+
+/// The iterator [`Pool::imap_unordered`] returns: results as they finish.
+#[must_use = "an iterator does nothing unless consumed"]
+pub struct IMapUnordered<'pool, R> {
+    pool: &'pool Pool,
+    chunks: Vec<(ChunkHandle<'pool, R>, usize)>,
+    ready: VecDeque<Result<R, TaskError>>,
+}
+
+impl<R: DeserializeOwned> Iterator for IMapUnordered<'_, R> {
+    type Item = Result<R, TaskError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.ready.is_empty() {
+            // Whichever chunk finishes first.
+            let (handle, len) = take_first_finished(self.pool, &mut self.chunks, |(h, _)| h.id)?;
+            self.ready = outcomes(handle.get(), len);
+        }
+        self.ready.pop_front()
+    }
 }
 
 /// Forks one worker with its own socket to the parent.
@@ -522,10 +701,7 @@ fn worker_loop(mut conn: UnixStream) -> i32 {
         // names the same function here.
         let call = unsafe { std::mem::transmute::<usize, Trampoline>(task.call) };
         let reply = panic::catch_unwind(AssertUnwindSafe(|| call(task.func, &task.arg)))
-            .unwrap_or_else(|payload| {
-                let location = lock_last_panic().take().unwrap_or_default();
-                Err(format!("{}{location}", panic_message(payload.as_ref())))
-            });
+            .unwrap_or_else(|payload| Err(describe_panic(payload.as_ref())));
         if send_value(&mut conn, &reply).is_err() {
             return 1;
         }
@@ -543,6 +719,31 @@ fn trampoline<A: DeserializeOwned, R: Serialize>(func: usize, arg: &[u8]) -> Rep
         .map_err(|e| format!("could not decode the task's argument: {e}"))?;
     postcard::to_allocvec(&func(arg))
         .map_err(|e| format!("could not encode the task's result: {e}"))
+}
+
+/// Like [`trampoline`], for a chunk: decodes a `Vec<A>` and answers one
+/// outcome per item, so one panicking item does not fail its neighbours.
+fn chunk_trampoline<A: DeserializeOwned, R: Serialize>(func: usize, args: &[u8]) -> Reply {
+    // Safety: as in `trampoline`: `func` is a `fn(A) -> R` from `submit_chunks`
+    // with these very `A` and `R`, in the image this worker is a copy of.
+    let func = unsafe { std::mem::transmute::<usize, fn(A) -> R>(func) };
+    let args: Vec<A> = postcard::from_bytes(args)
+        .map_err(|e| format!("could not decode the task's arguments: {e}"))?;
+    let outcomes: Vec<Result<R, String>> = args
+        .into_iter()
+        .map(|arg| {
+            panic::catch_unwind(AssertUnwindSafe(|| func(arg)))
+                .map_err(|payload| describe_panic(payload.as_ref()))
+        })
+        .collect();
+    postcard::to_allocvec(&outcomes)
+        .map_err(|e| format!("could not encode the task's results: {e}"))
+}
+
+/// The message and location of the panic just caught in this worker.
+fn describe_panic(payload: &(dyn std::any::Any + Send)) -> String {
+    let location = lock_last_panic().take().unwrap_or_default();
+    format!("{}{location}", panic_message(payload))
 }
 
 static LAST_PANIC_LOCATION: Mutex<Option<String>> = Mutex::new(None);

@@ -78,6 +78,14 @@ impl Process {
         })
     }
 
+    pub(crate) fn from_parts(pid: Pid, sentinel: OwnedFd) -> Process {
+        Process {
+            pid,
+            sentinel,
+            exitcode: None,
+        }
+    }
+
     /// The child's process id. Python: `Process.pid`.
     pub fn pid(&self) -> i32 {
         self.pid.as_raw()
@@ -157,5 +165,36 @@ impl Drop for Process {
                 self.exitcode = exitcode_of(status);
             }
         }
+    }
+}
+
+/// A value whose `run` method is a child process's work: the counterpart of
+/// subclassing `multiprocessing.Process` and overriding `run`.
+///
+/// ```no_run
+/// use multiproc::{Process, Run};
+///
+/// struct PrintFib {
+///     n: u32,
+/// }
+///
+/// impl Run for PrintFib {
+///     fn run(&mut self) {
+///         println!("fib({}) computed in pid={}", self.n, std::process::id());
+///     }
+/// }
+///
+/// let mut child: Process = PrintFib { n: 10 }.start()?;
+/// child.join()?;
+/// # Ok::<(), multiproc::Error>(())
+/// ```
+pub trait Run: Sized {
+    /// The work done in the child. Python: `def run(self):`.
+    fn run(&mut self);
+
+    /// Forks a child that calls [`Run::run`] on this value (the parent's copy
+    /// is dropped, the child's is used). Python: `MyProcess().start()`.
+    fn start(mut self) -> Result<Process, Error> {
+        Process::start(move || self.run())
     }
 }

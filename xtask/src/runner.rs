@@ -45,6 +45,9 @@ pub fn run(binary: &Path, args: &[String], timeout: Duration) -> std::io::Result
     let mut child = Command::new(binary)
         .args(args)
         .stdin(Stdio::null())
+        // A backtrace would change what a panicking child prints.
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         // Its own group, whose id is its pid: one kill reaches every process

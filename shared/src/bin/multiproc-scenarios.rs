@@ -1,0 +1,335 @@
+//! Scenarios that exercise `multiproc` from a real, single-threaded process,
+//! for the crate's tests (`tests/scenarios.rs`), which must not fork inside
+//! the multithreaded test harness. Each prints what happened, one fact a line.
+//!
+//! Usage: multiproc-scenarios <SCENARIO>
+
+use std::time::{Duration, Instant};
+
+use multiproc::{Error, Pool, Process, Run, TaskError};
+
+fn main() {
+    if std::env::var_os("SCENARIO_SKIP_INIT").is_none() {
+        multiproc::init();
+    } else if std::env::var_os("MULTIPROC_SPAWN").is_some() {
+        // A spawned child whose main forgot init(): it runs main again.
+        let again = Process::spawn(print_arg, 0u32);
+        println!("child without init: spawn refused: {}", again.unwrap_err());
+        std::process::exit(3);
+    }
+    let scenario = std::env::args().nth(1).unwrap_or_default();
+    match scenario.as_str() {
+        "exitcodes" => exitcodes(),
+        "join-timeout" => join_timeout(),
+        "run-trait" => run_trait(),
+        "pool-errors" => pool_errors(),
+        "pool-worker-killed" => pool_worker_killed(),
+        "pool-orders" => pool_orders(),
+        "pool-join-before-close" => pool_join_before_close(),
+        "fork-refused" => fork_refused(),
+        "spawn" => spawn(),
+        "spawn-without-init" => spawn_without_init(),
+        "drop-kills" => drop_kills(),
+        "late-child-does-not-hold-pool" => late_child_does_not_hold_pool(),
+        other => {
+            eprintln!("unknown scenario `{other}`");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn exitcodes() {
+    let mut normal = Process::start(|| {}).unwrap();
+    let mut seven = Process::start_with_code(|| 7).unwrap();
+    let mut panics = Process::start(|| panic!("on purpose")).unwrap();
+    let mut killed = Process::start(|| std::thread::sleep(Duration::from_secs(30))).unwrap();
+    killed.kill().unwrap();
+    let mut terminated = Process::start(|| std::thread::sleep(Duration::from_secs(30))).unwrap();
+    terminated.terminate().unwrap();
+    println!("exitcode before join: {:?}", normal.exitcode());
+    for (name, child) in [
+        ("normal", &mut normal),
+        ("exit 7", &mut seven),
+        ("panic", &mut panics),
+        ("SIGKILL", &mut killed),
+        ("SIGTERM", &mut terminated),
+    ] {
+        let code = child.join().unwrap();
+        println!(
+            "{name}: {code} (exitcode {:?}, alive {})",
+            child.exitcode(),
+            child.is_alive()
+        );
+    }
+}
+
+fn join_timeout() {
+    let mut sleeper = Process::start(|| std::thread::sleep(Duration::from_secs(30))).unwrap();
+    println!("alive: {}", sleeper.is_alive());
+    let started = Instant::now();
+    let outcome = sleeper.join_timeout(Duration::from_millis(300)).unwrap();
+    println!(
+        "join_timeout(300ms): {outcome:?} after {}ms",
+        started.elapsed().as_millis()
+    );
+    sleeper.kill().unwrap();
+    let started = Instant::now();
+    let outcome = sleeper.join_timeout(Duration::from_secs(5)).unwrap();
+    println!(
+        "after kill: {outcome:?} after {}ms",
+        started.elapsed().as_millis()
+    );
+}
+
+struct PrintFib {
+    n: u32,
+}
+
+impl Run for PrintFib {
+    fn run(&mut self) {
+        println!("run fib {}: {}", self.n, fib(self.n));
+    }
+}
+
+fn fib(n: u32) -> u64 {
+    if n <= 2 { 1 } else { fib(n - 1) + fib(n - 2) }
+}
+
+fn run_trait() {
+    let mut child = PrintFib { n: 10 }.start().unwrap();
+    println!("joined: {}", child.join().unwrap());
+}
+
+fn panics_on_three(x: u32) -> u32 {
+    if x == 3 {
+        panic!("three is not allowed");
+    }
+    x * 10
+}
+
+fn pool_errors() {
+    let pool = Pool::new(2).unwrap();
+    let handles: Vec<_> = (1..=5)
+        .map(|x| pool.apply_async(panics_on_three, x).unwrap())
+        .collect();
+    for (x, handle) in (1..=5).zip(&handles) {
+        match handle.get() {
+            Ok(v) => println!("task {x}: Ok({v})"),
+            Err(e) => println!("task {x}: Err({e})"),
+        }
+    }
+    let chunked: Vec<String> = pool
+        .imap(panics_on_three, 1..=5, 2)
+        .unwrap()
+        .map(|r| match r {
+            Ok(v) => v.to_string(),
+            Err(TaskError::Panicked(_)) => "panicked".into(),
+            Err(e) => format!("{e}"),
+        })
+        .collect();
+    println!("imap chunksize 2: {chunked:?}");
+    println!("map: {:?}", pool.map(panics_on_three, [1, 2], 1));
+    println!(
+        "map with a panic: {}",
+        pool.map(panics_on_three, [1, 3], 1).unwrap_err()
+    );
+    let slow = pool.apply_async(sleep_ms, 500).unwrap();
+    println!("ready at once: {}", slow.ready());
+    println!(
+        "get_timeout(100ms): {:?}",
+        slow.get_timeout(Duration::from_millis(100))
+    );
+    println!("get: {:?}", slow.get());
+    pool.close();
+    println!(
+        "apply_async after close: {}",
+        pool.apply_async(sleep_ms, 1).err().unwrap()
+    );
+    pool.join().unwrap();
+}
+
+fn sleep_ms(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
+fn kill_myself(_: ()) {
+    nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL).unwrap();
+}
+
+fn pool_worker_killed() {
+    let pool = Pool::new(1).unwrap();
+    let before = pool.worker_pids();
+    // Killed from outside while it runs a long task.
+    let long = pool.apply_async(sleep_ms, 10_000).unwrap();
+    let queued = pool.apply_async(sleep_ms, 1).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let victim = nix::unistd::Pid::from_raw(before[0]);
+    nix::sys::signal::kill(victim, nix::sys::signal::Signal::SIGKILL).unwrap();
+    let started = Instant::now();
+    let outcome = long.get();
+    let waited = started.elapsed();
+    match &outcome {
+        Err(TaskError::WorkerDied { pid, exitcode }) => {
+            println!(
+                "long task: worker died, pid is the victim's: {}, exitcode {exitcode}",
+                *pid == before[0]
+            )
+        }
+        other => println!("long task: unexpected {other:?}"),
+    }
+    println!(
+        "error text: {}",
+        outcome
+            .unwrap_err()
+            .to_string()
+            .replace(&before[0].to_string(), "N")
+    );
+    println!("noticed within 1s: {}", waited < Duration::from_secs(1));
+    println!("the queued task still ran: {:?}", queued.get());
+    let after = pool.worker_pids();
+    println!("replaced: {}", after.len() == 1 && after[0] != before[0]);
+    // A task that kills its own worker.
+    println!(
+        "suicide: {}",
+        pool.apply_async(kill_myself, ())
+            .unwrap()
+            .get()
+            .unwrap_err()
+            .to_string()
+            .contains("signal 9")
+    );
+    println!(
+        "still serving: {:?}",
+        pool.apply_async(sleep_ms, 2).unwrap().get()
+    );
+}
+
+fn pool_orders() {
+    let pool = Pool::new(3).unwrap();
+    let ordered: Vec<u64> = pool
+        .imap(sleep_ms, [300, 500, 100], 1)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    println!("imap: {ordered:?}");
+    let unordered: Vec<u64> = pool
+        .imap_unordered(sleep_ms, [300, 500, 100], 1)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    println!("imap_unordered: {unordered:?}");
+    let squares = pool.map(|x: u64| x * x, 0..10, 3).unwrap();
+    println!("map chunksize 3: {squares:?}");
+    let many: u64 = pool
+        .imap_unordered(|x: u64| x, 0..1000, 7)
+        .unwrap()
+        .map(Result::unwrap)
+        .sum();
+    println!("imap_unordered 1000 items, chunksize 7, sum: {many}");
+    println!(
+        "chunksize 0: {}",
+        pool.imap(sleep_ms, [1], 0).err().unwrap()
+    );
+}
+
+fn pool_join_before_close() {
+    let pool = Pool::new(1).unwrap();
+    println!("join before close: {}", pool.join().unwrap_err());
+    pool.close();
+    println!(
+        "join after close: {:?}",
+        pool.join().map_err(|e| e.to_string())
+    );
+}
+
+fn fork_refused() {
+    let (stop, wait) = std::sync::mpsc::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let _ = wait.recv();
+    });
+    match Process::start(|| {}) {
+        Err(e @ Error::Multithreaded { .. }) => println!("Process::start refused: {e}"),
+        other => println!("unexpected: {other:?}"),
+    }
+    println!(
+        "Pool::new refused: {}",
+        matches!(Pool::new(1), Err(Error::Multithreaded { threads: 2 }))
+    );
+    // Spawn is the start method that works here.
+    let mut spawned = Process::spawn(print_arg, 5u32).unwrap();
+    println!(
+        "spawn while multithreaded joined: {}",
+        spawned.join().unwrap()
+    );
+    drop(stop);
+    thread.join().unwrap();
+    let mut forked = Process::start(|| {}).unwrap();
+    println!(
+        "after the thread is joined, fork works: {}",
+        forked.join().unwrap()
+    );
+}
+
+fn print_arg(x: u32) {
+    println!(
+        "spawned child got {x}, parent pid={}",
+        nix::unistd::getppid()
+    );
+    if x == 13 {
+        panic!("unlucky");
+    }
+}
+
+fn spawn() {
+    println!("parent pid={}", std::process::id());
+    let mut child = Process::spawn(print_arg, 42u32).unwrap();
+    println!("spawn joined: {}", child.join().unwrap());
+    let mut panics = Process::spawn(print_arg, 13u32).unwrap();
+    println!("spawn panicking joined: {}", panics.join().unwrap());
+    let mut slow = Process::spawn(sleep_then_print, 200).unwrap();
+    println!(
+        "spawn join_timeout(50ms): {:?}",
+        slow.join_timeout(Duration::from_millis(50)).unwrap()
+    );
+    println!(
+        "spawn join_timeout(5s): {:?}",
+        slow.join_timeout(Duration::from_secs(5)).unwrap()
+    );
+}
+
+fn sleep_then_print(ms: u64) {
+    std::thread::sleep(Duration::from_millis(ms));
+    println!("slept {ms}ms");
+}
+
+fn spawn_without_init() {
+    // Safety: single-threaded here; the variable is read by the child.
+    unsafe { std::env::set_var("SCENARIO_SKIP_INIT", "1") };
+    let mut child = Process::spawn(print_arg, 1u32).unwrap();
+    println!("child exit: {}", child.join().unwrap());
+}
+
+fn drop_kills() {
+    let child = Process::start(|| std::thread::sleep(Duration::from_secs(30))).unwrap();
+    let pid = child.pid();
+    drop(child);
+    let gone = std::fs::metadata(format!("/proc/{pid}")).is_err();
+    println!("dropped while running: reaped and gone: {gone}");
+}
+
+fn late_child_does_not_hold_pool() {
+    let pool = Pool::new(2).unwrap();
+    // A child forked after the pool inherits copies of the pool's descriptors;
+    // it must close them, or the workers never see end of stream.
+    let mut late = Process::start(|| std::thread::sleep(Duration::from_secs(3))).unwrap();
+    pool.close();
+    let started = Instant::now();
+    pool.join().unwrap();
+    println!(
+        "pool joined while a later child lives: {}",
+        started.elapsed() < Duration::from_secs(2)
+    );
+    late.kill().unwrap();
+    late.join().unwrap();
+}

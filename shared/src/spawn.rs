@@ -1,0 +1,194 @@
+//! The spawn start method: a child that is a fresh run of this program, not a
+//! copy of this process. Python: `multiprocessing.set_start_method("spawn")`,
+//! the default on Windows and macOS, and on Linux since Python 3.14.
+//!
+//! The parent runs `/proc/self/exe` again with one environment variable,
+//! `MULTIPROC_SPAWN`, that names the function to run and carries its argument.
+//! The child's `main` must call [`init`] first thing: there it finds the
+//! variable, runs the function and exits, instead of running `main`'s body.
+//! That call is the counterpart of Python's `if __name__ == "__main__":`
+//! guard, which keeps a spawned child from running the parent's top-level code.
+//!
+//! The function is named by its offset from a function of this crate: the
+//! binary is the same file, so the offset is the same in the child even though
+//! address-space randomisation loads it at another address.
+
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
+use nix::unistd::{Pid, pipe2};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::Error;
+use crate::fork::{exit_child, flush_std_streams};
+use crate::process::Process;
+
+const MARKER: &str = "MULTIPROC_SPAWN";
+
+/// Call this first in `main` of any program that uses
+/// [`Process::spawn`]. In a spawned child it runs the requested function and
+/// exits (status 0, or 1 if the function panicked); in any other process it
+/// returns at once.
+///
+/// Python counterpart: `if __name__ == "__main__":` around the parent's code.
+pub fn init() {
+    let Some(request) = std::env::var_os(MARKER) else {
+        return;
+    };
+    // Safety: `init` runs first in `main`, before this program starts any
+    // thread, so nothing can read the environment concurrently.
+    unsafe { std::env::remove_var(MARKER) };
+    let code = match run_request(request.to_str().unwrap_or("")) {
+        Ok(Ok(())) => 0,
+        // The panic hook has already printed the message, as Python prints
+        // the traceback of an exception in a child.
+        Ok(Err(Panicked)) => 1,
+        Err(message) => {
+            eprintln!("multiproc: spawned child failed: {message}");
+            1
+        }
+    };
+    exit_child(code)
+}
+
+/// The spawned function panicked.
+struct Panicked;
+
+/// Decodes the request and runs it: `Err` if the request is malformed,
+/// `Ok(Err(Panicked))` if the function panicked.
+fn run_request(request: &str) -> Result<Result<(), Panicked>, String> {
+    let mut parts = request.split(':');
+    let (Some(call), Some(func), Some(arg), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(format!("{MARKER} is malformed: `{request}`"));
+    };
+    let offset = |text: &str| {
+        text.parse::<i64>()
+            .map_err(|_| format!("bad offset `{text}` in {MARKER}"))
+    };
+    let arg = decode_hex(arg).ok_or_else(|| format!("bad argument encoding in {MARKER}"))?;
+    let call = address_of(offset(call)?);
+    let func = address_of(offset(func)?);
+    // Safety: the offsets were computed by `Process::spawn` in a run of this
+    // same executable (the parent ran `/proc/self/exe`), from a
+    // `spawn_trampoline::<A>` and a `fn(A)` with the same `A`.
+    let call = unsafe { std::mem::transmute::<usize, SpawnTrampoline>(call) };
+    call(func, &arg)
+}
+
+type SpawnTrampoline = fn(usize, &[u8]) -> Result<Result<(), Panicked>, String>;
+
+fn spawn_trampoline<A: DeserializeOwned>(
+    func: usize,
+    arg: &[u8],
+) -> Result<Result<(), Panicked>, String> {
+    // Safety: see `run_request`: `func` is a `fn(A)` with this `A`.
+    let func = unsafe { std::mem::transmute::<usize, fn(A)>(func) };
+    let arg: A =
+        postcard::from_bytes(arg).map_err(|e| format!("could not decode the argument: {e}"))?;
+    Ok(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| func(arg))).map_err(|_| Panicked))
+}
+
+/// The fixed point that function addresses are measured from.
+#[inline(never)]
+fn anchor() {}
+
+fn offset_of(address: usize) -> i64 {
+    address as i64 - anchor as fn() as usize as i64
+}
+
+fn address_of(offset: i64) -> usize {
+    (anchor as fn() as usize as i64 + offset) as usize
+}
+
+fn encode_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+impl Process {
+    /// Starts `entry(arg)` in a fresh run of this program: the spawn start
+    /// method. Safe to call while other threads run (nothing is copied from
+    /// this process but the environment and the open stdio). `main` must call
+    /// [`init`] first thing, or the child would run `main` again; that is
+    /// caught and refused here. The child exits 0, or 1 if `entry` panicked.
+    ///
+    /// Python: `multiprocessing.get_context("spawn").Process(target=entry,
+    /// args=(arg,)).start()`.
+    pub fn spawn<A: Serialize + DeserializeOwned>(entry: fn(A), arg: A) -> Result<Process, Error> {
+        if std::env::var_os(MARKER).is_some() {
+            return Err(Error::State(
+                "this is a spawned child that did not call multiproc::init() at the top of main, \
+                 so it is running main again; add the call (Python's `if __name__ == '__main__':`)",
+            ));
+        }
+        let arg = postcard::to_allocvec(&arg)
+            .map_err(|e| Error::Wire(crate::wire::WireError::Encode(e)))?;
+        let request = format!(
+            "{}:{}:{}",
+            offset_of(spawn_trampoline::<A> as SpawnTrampoline as usize),
+            offset_of(entry as usize),
+            encode_hex(&arg)
+        );
+        // The sentinel: the child inherits the write end (cleared of
+        // close-on-exec in the child only, just before exec) and holds it
+        // until it exits, so the parent can wait with `poll` as for a fork.
+        let (sentinel, child_end) = pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::Os("pipe2", e))?;
+        let child_fd = child_end.as_raw_fd();
+        flush_std_streams();
+        let mut command = Command::new("/proc/self/exe");
+        command.env(MARKER, request);
+        if let Some(name) = std::env::args_os().next() {
+            command.arg0(name);
+        }
+        // Safety: the closure runs in the child between fork and exec, and
+        // calls only fcntl, which is async-signal-safe.
+        unsafe {
+            command.pre_exec(move || {
+                let fd = std::os::fd::BorrowedFd::borrow_raw(child_fd);
+                fcntl(fd, FcntlArg::F_SETFD(FdFlag::empty()))?;
+                Ok(())
+            });
+        }
+        let child = command.spawn().map_err(Error::Io)?;
+        drop(child_end);
+        // We reap it ourselves with waitpid; std's handle neither waits nor
+        // kills when dropped.
+        Ok(Process::from_parts(
+            Pid::from_raw(child.id() as i32),
+            sentinel,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trips() {
+        let bytes = [0u8, 1, 0x7f, 0xff];
+        assert_eq!(decode_hex(&encode_hex(&bytes)).unwrap(), bytes);
+        assert_eq!(decode_hex("abc"), None);
+        assert_eq!(decode_hex("zz"), None);
+    }
+
+    #[test]
+    fn offsets_round_trip_to_the_same_function() {
+        let address = spawn_trampoline::<u32> as SpawnTrampoline as usize;
+        assert_eq!(address_of(offset_of(address)), address);
+    }
+}
