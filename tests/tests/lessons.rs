@@ -12,7 +12,7 @@ use xtask::workspace::{self, Binaries, Lesson};
 
 /// The lessons this file tests, one `#[test]` each; the course check below
 /// fails if a lesson folder is missing from this list.
-const TESTED: &[&str] = &["01-threads-vs-processes"];
+const TESTED: &[&str] = &["01-threads-vs-processes", "02-fork"];
 
 fn built() -> &'static (Vec<Lesson>, Binaries) {
     static BUILT: OnceLock<(Vec<Lesson>, Binaries)> = OnceLock::new();
@@ -42,6 +42,11 @@ fn verify(name: &str) {
 #[test]
 fn lesson_01_matches_its_golden() {
     verify("01-threads-vs-processes");
+}
+
+#[test]
+fn lesson_02_matches_its_golden() {
+    verify("02-fork");
 }
 
 #[test]
