@@ -12,7 +12,7 @@ use xtask::workspace::{self, Binaries, Lesson};
 
 /// The lessons this file tests, one `#[test]` each; the course check below
 /// fails if a lesson folder is missing from this list.
-const TESTED: &[&str] = &["01-threads-vs-processes", "02-fork"];
+const TESTED: &[&str] = &["01-threads-vs-processes", "02-fork", "03-pool-imap"];
 
 fn built() -> &'static (Vec<Lesson>, Binaries) {
     static BUILT: OnceLock<(Vec<Lesson>, Binaries)> = OnceLock::new();
@@ -47,6 +47,11 @@ fn lesson_01_matches_its_golden() {
 #[test]
 fn lesson_02_matches_its_golden() {
     verify("02-fork");
+}
+
+#[test]
+fn lesson_03_matches_its_golden() {
+    verify("03-pool-imap");
 }
 
 #[test]

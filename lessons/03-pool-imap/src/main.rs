@@ -1,0 +1,277 @@
+//! Lesson 03: a pool of worker processes.
+//!
+//! The tutorial's `multiprocessing.Pool` examples: `apply_async` for one task,
+//! then `imap` and `imap_unordered` over tasks that sleep 0.3, 0.5 and 0.1 s,
+//! which shows the difference between the order results are *produced* and
+//! the order they are *returned*. Then what the tutorial leaves out: `map` and
+//! `chunksize`, what happens when a task panics or its worker dies, `join`
+//! before `close`, and rayon, Rust's way to spread CPU work over threads.
+//!
+//! Every pool here is made before any thread is started: rayon comes last.
+
+use std::time::Duration;
+
+use multiproc::lesson::{ratio, refuse_arguments, section, timed, title};
+use multiproc::{Pool, TaskError};
+use nix::unistd::getpid;
+
+/// Three workers, so the three sleeping tasks all start at once on any
+/// machine (the tutorial's `cpu_count()` gives 2 on a 2-core machine, and
+/// then the 0.1 s task waits for a free worker: see section 3).
+const WORKERS: usize = 3;
+
+/// The tutorial's sleeping tasks, in seconds.
+const NAPS: [f64; 3] = [0.3, 0.5, 0.1];
+
+fn main() {
+    refuse_arguments("lesson-03-pool-imap");
+    title("Lesson 03: Pool, apply_async, imap");
+    println!("This process: pid={}", getpid());
+
+    apply_async_one_task();
+    imap_returns_in_submission_order();
+    the_pool_size_decides_who_waits();
+    imap_unordered_returns_in_completion_order();
+    map_and_chunksize();
+    errors_are_values();
+    join_needs_close();
+    rayon_for_cpu_work_in_one_process();
+}
+
+fn fib(n: u32) -> u64 {
+    if n <= 2 { 1 } else { fib(n - 1) + fib(n - 2) }
+}
+
+/// The tutorial's `print_fib`, run in a worker.
+fn print_fib(n: u32) -> u64 {
+    let value = fib(n);
+    println!("worker pid={}: run fib {n}: {value}", getpid());
+    value
+}
+
+/// The tutorial's `do`: sleep `seconds`, say so, return `seconds`.
+fn nap(seconds: f64) -> f64 {
+    std::thread::sleep(Duration::from_secs_f64(seconds));
+    println!("    {seconds} done!");
+    seconds
+}
+
+// ---------------------------------------------------------------------------
+fn apply_async_one_task() {
+    section(
+        1,
+        "apply_async: one task, its result later",
+        "res = pool.apply_async(print_fib, args=(10,)); pool.close(); pool.join(); res.get()",
+    );
+    let pool = Pool::new(WORKERS).expect("fork the workers");
+    let result = pool.apply_async(print_fib, 10).expect("queue the task");
+    pool.close();
+    pool.join().expect("join the pool");
+    // The task ran during `join`; its result waits in the handle.
+    println!("res.get() = {:?}", result.get());
+}
+
+// ---------------------------------------------------------------------------
+fn imap_returns_in_submission_order() {
+    section(
+        2,
+        "imap: results in the order the tasks were given",
+        "for res in pool.imap(do, (0.3, 0.5, 0.1)): print(res)",
+    );
+    let pool = Pool::new(WORKERS).expect("fork the workers");
+    for result in pool.imap(nap, NAPS, 1).expect("queue the tasks") {
+        println!("imap -> {}", result.expect("a nap task failed"));
+    }
+    println!("The workers finished 0.1, 0.3, 0.5; imap returned 0.3, 0.5, 0.1: the");
+    println!("0.1 result waited until the results before it had been returned.");
+}
+
+// ---------------------------------------------------------------------------
+fn the_pool_size_decides_who_waits() {
+    section(
+        3,
+        "The same imap on 2 workers: the 0.1 s task waits for a free worker",
+        "Pool(multiprocessing.cpu_count()) on a 2-core machine",
+    );
+    let pool = Pool::new(2).expect("fork the workers");
+    for result in pool.imap(nap, NAPS, 1).expect("queue the tasks") {
+        println!("imap -> {}", result.expect("a nap task failed"));
+    }
+    println!("0.3 and 0.5 started at once; 0.1 started when 0.3 was done (at 0.3 s)");
+    println!("and finished at 0.4 s. The tutorial's cpu_count() makes this differ from");
+    println!("machine to machine: the lesson fixes the pool size instead.");
+}
+
+// ---------------------------------------------------------------------------
+fn imap_unordered_returns_in_completion_order() {
+    section(
+        4,
+        "imap_unordered: results as they are done",
+        "for res in pool.imap_unordered(do, (0.3, 0.5, 0.1)): print(res)",
+    );
+    let pool = Pool::new(WORKERS).expect("fork the workers");
+    for result in pool.imap_unordered(nap, NAPS, 1).expect("queue the tasks") {
+        println!("imap_unordered -> {}", result.expect("a nap task failed"));
+    }
+    println!("Each result came back as soon as its task was done.");
+}
+
+// ---------------------------------------------------------------------------
+/// Which process ran an item: (item, pid).
+fn square_and_pid(x: u64) -> (u64, u32) {
+    (x * x, std::process::id())
+}
+
+fn identity(x: u64) -> u64 {
+    x
+}
+
+fn map_and_chunksize() {
+    section(
+        5,
+        "map and chunksize: the same results, fewer messages",
+        "pool.map(square, range(10), chunksize=4)",
+    );
+    let pool = Pool::new(2).expect("fork the workers");
+    let one_by_one = pool.map(square_and_pid, 0..10, 1).expect("map");
+    let in_fours = pool.map(square_and_pid, 0..10, 4).expect("map");
+    let squares = |v: &[(u64, u32)]| v.iter().map(|(s, _)| *s).collect::<Vec<_>>();
+    println!("chunksize 1: {:?}", squares(&one_by_one));
+    println!("chunksize 4: {:?}", squares(&in_fours));
+    // A chunk is one task: all its items run in one worker, one after another.
+    let same_worker = |items: &[(u64, u32)]| items.iter().all(|(_, pid)| *pid == items[0].1);
+    let chunks_kept_together = in_fours.chunks(4).all(same_worker);
+    println!("with chunksize 4, each chunk of 4 items ran in one worker: {chunks_kept_together}");
+    println!("10 items in chunks of 4 are 3 tasks (4 + 4 + 2): 3 round trips instead of 10.");
+
+    let items = 20_000;
+    let (sum1, one_each) = timed(|| {
+        pool.imap(identity, 0..items, 1)
+            .expect("imap")
+            .map(Result::unwrap)
+            .sum::<u64>()
+    });
+    let (sum2, in_thousands) = timed(|| {
+        pool.imap(identity, 0..items, 1000)
+            .expect("imap")
+            .map(Result::unwrap)
+            .sum::<u64>()
+    });
+    assert_eq!(sum1, sum2);
+    println!(
+        "20000 tiny tasks through imap: chunksize 1 took {one_each:.1?}, chunksize 1000 took {in_thousands:.1?}"
+    );
+    println!(
+        "chunksize 1000 was {:.1}x faster here.",
+        ratio(one_each, in_thousands)
+    );
+    println!("What to look for: when each task is tiny, the cost is the round trip to");
+    println!("the worker, and chunksize divides the number of round trips. When tasks are");
+    println!("long, large chunks hurt: one worker may get the slow ones and finish last.");
+}
+
+// ---------------------------------------------------------------------------
+fn panics_on_three(x: u32) -> u32 {
+    if x == 3 {
+        panic!("I do not like 3");
+    }
+    x * 10
+}
+
+/// A task that kills the process running it, as the kernel's OOM killer or
+/// a stray `kill -9` would.
+fn die_by_sigkill(_: ()) {
+    nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL).expect("raise");
+}
+
+fn errors_are_values() {
+    section(
+        6,
+        "When a task panics, and when a worker dies",
+        "AsyncResult.get() re-raises the exception; a killed worker hangs Pool, breaks ProcessPoolExecutor",
+    );
+    let pool = Pool::new(2).expect("fork the workers");
+    let handles: Vec<_> = (1..=4)
+        .map(|x| pool.apply_async(panics_on_three, x).expect("queue"))
+        .collect();
+    for (x, handle) in (1..=4).zip(&handles) {
+        match handle.get() {
+            Ok(value) => println!("task {x}: Ok({value})"),
+            Err(e) => println!("task {x}: Err({e})"),
+        }
+    }
+    println!("One task panicked; the others, and the worker that ran it, carried on.");
+
+    let before = pool.worker_pids();
+    let doomed = pool.apply_async(die_by_sigkill, ()).expect("queue");
+    match doomed.get_timeout(Duration::from_secs(10)) {
+        Err(TaskError::WorkerDied { pid, exitcode }) => {
+            println!(
+                "the task's worker died: exitcode {exitcode}, and it was one of the pool's: {}",
+                before.contains(&pid)
+            );
+        }
+        other => println!("unexpected: {other:?}"),
+    }
+    let after = pool.worker_pids();
+    let replaced =
+        after.len() == before.len() && after.iter().filter(|p| !before.contains(p)).count() == 1;
+    println!("the pool forked a replacement: {replaced}");
+    println!(
+        "and still serves: fib(10) = {:?}",
+        pool.apply_async(fib, 10).expect("queue").get()
+    );
+    println!("CPython's Pool would wait forever for that task; its ProcessPoolExecutor");
+    println!("raises BrokenProcessPool and refuses new work. Here the error names the");
+    println!("worker and the signal, and the pool goes on.");
+}
+
+// ---------------------------------------------------------------------------
+fn join_needs_close() {
+    section(
+        7,
+        "join before close is refused",
+        "pool.join() before pool.close() raises ValueError: Pool is still running",
+    );
+    let pool = Pool::new(1).expect("fork the workers");
+    match pool.join() {
+        Ok(()) => println!("join succeeded: a bug"),
+        Err(e) => println!("join: Err({e})"),
+    }
+    pool.close();
+    println!(
+        "after close, join: {:?}",
+        pool.join().map_err(|e| e.to_string())
+    );
+}
+
+// ---------------------------------------------------------------------------
+fn rayon_for_cpu_work_in_one_process() {
+    section(
+        8,
+        "Rust's own way for CPU work in one process: rayon",
+        "(no counterpart: with the GIL, Python needs processes for this)",
+    );
+    let (pool_results, with_processes) = {
+        let pool = Pool::new(2).expect("fork the workers");
+        timed(|| pool.map(fib, 30..=34, 1).expect("map"))
+    };
+    // From here on this process has threads: no more forks.
+    let threads = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("rayon pool");
+    let (rayon_results, with_threads) = timed(|| {
+        use rayon::prelude::*;
+        threads.install(|| (30..=34u32).into_par_iter().map(fib).collect::<Vec<_>>())
+    });
+    println!("Pool(2).map(fib, 30..=34):          {pool_results:?}");
+    println!("rayon, 2 threads, par_iter().map(fib): {rayon_results:?}");
+    println!("the same results: {}", pool_results == rayon_results);
+    println!(
+        "time with 2 processes: {with_processes:.1?}; with 2 rayon threads: {with_threads:.1?}"
+    );
+    println!("What to look for: about the same time. Threads need no fork, no messages and");
+    println!("no copies of arguments and results, so for CPU work inside one program rayon is");
+    println!("the usual choice in Rust; processes earn their cost when you need isolation.");
+}

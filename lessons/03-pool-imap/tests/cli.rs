@@ -1,0 +1,79 @@
+//! Lesson 03 from the outside: it refuses arguments, and a whole run prints
+//! its key facts, in under 5 seconds, and leaves no process behind.
+
+use std::path::Path;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_lesson-03-pool-imap");
+
+#[test]
+fn an_argument_gets_a_usage_message_and_exit_2() {
+    Command::new(BINARY)
+        .arg("-h")
+        .timeout(Duration::from_secs(10))
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "this lesson takes no arguments, but got: -h",
+        ))
+        .stderr(predicate::str::contains(
+            "usage: cargo run -p lesson-03-pool-imap",
+        ));
+}
+
+#[test]
+fn a_run_prints_the_key_facts_and_leaves_no_process() {
+    let run = xtask::runner::run(Path::new(BINARY), &[], Duration::from_secs(60)).unwrap();
+    assert_eq!((run.exit, run.timed_out), (0, false), "{run:?}");
+    assert!(run.leaked.is_empty(), "left behind: {:?}", run.leaked);
+    assert_eq!(
+        run.stderr, "",
+        "worker panics are reported through get(), not printed"
+    );
+    let results: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("imap -> "))
+        .collect();
+    assert_eq!(
+        results,
+        ["imap -> 0.3", "imap -> 0.5", "imap -> 0.1"].repeat(2)
+    );
+    let unordered: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("imap_unordered -> "))
+        .collect();
+    assert_eq!(
+        unordered,
+        [
+            "imap_unordered -> 0.1",
+            "imap_unordered -> 0.3",
+            "imap_unordered -> 0.5"
+        ]
+    );
+    for fact in [
+        "res.get() = Ok(55)",
+        "task 3: Err(the task panicked in its worker: I do not like 3 at ",
+        "the task's worker died: exitcode -9, and it was one of the pool's: true",
+        "the pool forked a replacement: true",
+        "and still serves: fib(10) = Ok(55)",
+        "join: Err(Pool::join called before Pool::close",
+        "the same results: true",
+    ] {
+        assert!(
+            run.stdout.contains(fact),
+            "missing `{fact}` in:\n{}",
+            run.stdout
+        );
+    }
+    assert!(
+        run.elapsed < Duration::from_secs(5),
+        "took {:?}",
+        run.elapsed
+    );
+}
