@@ -12,6 +12,8 @@
 //! | `Pool.imap(f, xs)` / `imap_unordered`    | [`Pool::imap`] / [`Pool::imap_unordered`] |
 //! | subclassing `Process`, overriding `run`  | the [`Run`] trait            |
 //! | the spawn start method                   | [`Process::spawn`], [`init`] |
+//! | `multiprocessing.Pipe()`                 | [`Pipe::duplex`], [`Pipe::one_way`] |
+//! | `multiprocessing.Queue(maxsize)`         | [`Queue::new`]               |
 //! | pickle + `Connection` framing            | [`wire`] (postcard, framed)  |
 //!
 //! Linux only: it forks, reads `/proc`, and uses Linux's `poll(2)` semantics.
@@ -26,14 +28,18 @@
 mod error;
 mod fork;
 pub mod lesson;
+mod pipe;
 mod pool;
 mod process;
+mod queue;
 mod spawn;
 mod sys;
 pub mod wire;
 
 pub use error::Error;
 pub use fork::{ensure_single_threaded, flush_std_streams, thread_count};
-pub use pool::{AsyncResult, Pool, TaskError, as_completed};
+pub use pipe::{Connection, Pipe, PipeReader, PipeWriter};
+pub use pool::{AsyncResult, IMap, IMapUnordered, Pool, TaskError, as_completed};
 pub use process::{Process, Run};
+pub use queue::{Queue, QueueError};
 pub use spawn::init;

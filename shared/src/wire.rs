@@ -41,7 +41,10 @@ pub enum WireError {
     Decode(postcard::Error),
     /// The payload could not be encoded.
     Encode(postcard::Error),
-    /// Any other I/O error (`BrokenPipe` when the reader has gone).
+    /// The other end was closed everywhere: nobody can read what is sent.
+    /// (Rust ignores `SIGPIPE`, so this is an error, not a killed process.)
+    BrokenPipe,
+    /// Any other I/O error.
     Io(io::Error),
 }
 
@@ -63,6 +66,10 @@ impl std::fmt::Display for WireError {
                 "could not decode the message ({e}): the sender used another type"
             ),
             WireError::Encode(e) => write!(f, "could not encode the message: {e}"),
+            WireError::BrokenPipe => write!(
+                f,
+                "broken pipe: the receiving end is closed in every process, so nobody can read this"
+            ),
             WireError::Io(e) => write!(f, "{e}"),
         }
     }

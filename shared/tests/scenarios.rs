@@ -209,3 +209,114 @@ fn a_child_forked_after_a_pool_does_not_keep_its_workers_alive() {
         &["pool joined while a later child lives: true"],
     );
 }
+
+#[test]
+fn a_queue_delivers_every_item_exactly_once_to_many_consumers() {
+    assert_lines(
+        &scenario("queue-mpmc"),
+        &[
+            "received: 40000 of 40000",
+            "checksum matches: true",
+            "each producer's items in order: true",
+            "left in the queue: 0",
+        ],
+    );
+}
+
+#[test]
+fn a_queue_is_bounded_and_its_timeouts_hold() {
+    let out = scenario("queue-limits");
+    assert_lines(
+        &out,
+        &[
+            "empty: true, qsize 0",
+            "full: true, qsize 2",
+            "put_nowait on a full queue: the queue is full (Python: queue.Full)",
+            "get: \"a\" \"b\"",
+            "get_nowait on an empty queue: the queue is empty (Python: queue.Empty)",
+            "a put on a full queue returned after a get elsewhere: true",
+            "4 MiB item arrived intact: true",
+            "pipe capacity: 1048576 bytes",
+            "put after close: the queue is closed",
+            "get after close: the queue is closed",
+        ],
+    );
+    let put = millis_after(
+        &out,
+        "put_timeout(200ms) on a full queue: the queue is full (Python: queue.Full) after ",
+    );
+    let get = millis_after(
+        &out,
+        "get_timeout(200ms) on an empty queue: the queue is empty (Python: queue.Empty) after ",
+    );
+    for waited in [put, get] {
+        assert!((190..2000).contains(&waited), "waited {waited}ms");
+    }
+}
+
+#[test]
+fn a_killed_consumer_does_not_hang_a_producers_timeout() {
+    let out = scenario("queue-consumer-killed");
+    let waited = millis_after(
+        &out,
+        "producer blocked in put, consumer killed: the queue is full (Python: queue.Full) after ",
+    );
+    assert!((290..2000).contains(&waited), "waited {waited}ms");
+    assert_lines(&out, &["and the item before is still there: Ok(1)"]);
+}
+
+#[test]
+fn a_writer_killed_mid_item_breaks_the_queue_instead_of_hanging_it() {
+    assert_lines(
+        &scenario("queue-writer-killed-mid-item"),
+        &[
+            "get after the writer died mid-item: the queue is broken: a process died while writing an item (within 1s: true)",
+            "and after that: the queue is broken: a process died holding one of its locks",
+        ],
+    );
+}
+
+#[test]
+fn a_pipe_keeps_message_boundaries_and_reports_its_ends() {
+    assert_lines(
+        &scenario("pipe-basics"),
+        &[
+            "reply: ping pong",
+            "empty message: []",
+            "three sends, three messages: [0, 1, 2]",
+            "16 MiB message intact: true",
+            "poll after the child is gone: Ok(true)",
+            "recv after the child is gone: end of stream: the other end was closed",
+            "send after the child is gone: broken pipe: the receiving end is closed in every process, so nobody can read this",
+            "recv after close: this end was closed with close()",
+        ],
+    );
+}
+
+#[test]
+fn a_pipe_tells_eof_from_waiting_and_survives_a_broken_pipe() {
+    assert_lines(
+        &scenario("pipe-eof"),
+        &[
+            "poll with a message waiting: Ok(true)",
+            "recv: Ok(1)",
+            "poll(200ms) with nothing sent, writer open: Ok(false)",
+            "  waited about 200ms: true",
+            "after the only writer closed, recv: end of stream: the other end was closed",
+            "send with the reader closed: true",
+        ],
+    );
+}
+
+#[test]
+fn bad_frames_give_clear_errors() {
+    assert_lines(
+        &scenario("pipe-bad-frames"),
+        &[
+            "truncated frame: truncated frame: the other end closed after 6 of 14 bytes",
+            "oversize length: frame length 4294967295 is over the limit of 67108864 bytes: refused before allocating (a corrupt stream, or a second writer on the same end?)",
+            "garbage payload: could not decode the message (Hit the end of buffer, expected more data): the sender used another type",
+            "half a prefix: truncated frame: the other end closed after 2 of 4 bytes",
+        ],
+    );
+}

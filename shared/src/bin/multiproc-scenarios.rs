@@ -6,7 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use multiproc::{Error, Pool, Process, Run, TaskError};
+use multiproc::wire::WireError;
+use multiproc::{Error, Pipe, Pool, Process, Queue, Run, TaskError};
 
 fn main() {
     if std::env::var_os("SCENARIO_SKIP_INIT").is_none() {
@@ -31,6 +32,13 @@ fn main() {
         "spawn-without-init" => spawn_without_init(),
         "drop-kills" => drop_kills(),
         "late-child-does-not-hold-pool" => late_child_does_not_hold_pool(),
+        "queue-mpmc" => queue_mpmc(),
+        "queue-limits" => queue_limits(),
+        "queue-consumer-killed" => queue_consumer_killed(),
+        "queue-writer-killed-mid-item" => queue_writer_killed_mid_item(),
+        "pipe-basics" => pipe_basics(),
+        "pipe-eof" => pipe_eof(),
+        "pipe-bad-frames" => pipe_bad_frames(),
         other => {
             eprintln!("unknown scenario `{other}`");
             std::process::exit(2);
@@ -332,4 +340,268 @@ fn late_child_does_not_hold_pool() {
     );
     late.kill().unwrap();
     late.join().unwrap();
+}
+
+const PRODUCERS: u32 = 4;
+const PER_PRODUCER: u32 = 10_000;
+const CONSUMERS: u32 = 3;
+
+fn queue_mpmc() {
+    let queue: Queue<Option<(u32, u32)>> = Queue::new(100).unwrap();
+    let report: Queue<(u32, u64, u64, bool)> = Queue::new(0).unwrap();
+    let mut consumers: Vec<Process> = (0..CONSUMERS)
+        .map(|c| {
+            Process::start(|| {
+                let (mut count, mut checksum) = (0u64, 0u64);
+                let mut last = vec![None::<u32>; PRODUCERS as usize];
+                let mut in_order = true;
+                while let Some((p, i)) = queue.get().unwrap() {
+                    count += 1;
+                    checksum += u64::from(p) * 1_000_000 + u64::from(i);
+                    in_order &= last[p as usize].is_none_or(|prev| prev < i);
+                    last[p as usize] = Some(i);
+                }
+                report.put(&(c, count, checksum, in_order)).unwrap();
+            })
+            .unwrap()
+        })
+        .collect();
+    let mut producers: Vec<Process> = (0..PRODUCERS)
+        .map(|p| {
+            Process::start(|| {
+                for i in 0..PER_PRODUCER {
+                    queue.put(&Some((p, i))).unwrap();
+                }
+            })
+            .unwrap()
+        })
+        .collect();
+    for producer in &mut producers {
+        assert_eq!(producer.join().unwrap(), 0);
+    }
+    for _ in 0..CONSUMERS {
+        queue.put(&None).unwrap();
+    }
+    let (mut total, mut checksum, mut all_in_order) = (0, 0, true);
+    for _ in 0..CONSUMERS {
+        let (_, count, sum, in_order) = report.get_timeout(Duration::from_secs(20)).unwrap();
+        total += count;
+        checksum += sum;
+        all_in_order &= in_order;
+    }
+    for consumer in &mut consumers {
+        assert_eq!(consumer.join().unwrap(), 0);
+    }
+    let expected: u64 = (0..PRODUCERS)
+        .flat_map(|p| (0..PER_PRODUCER).map(move |i| u64::from(p) * 1_000_000 + u64::from(i)))
+        .sum();
+    println!("received: {total} of {}", PRODUCERS * PER_PRODUCER);
+    println!("checksum matches: {}", checksum == expected);
+    println!("each producer's items in order: {all_in_order}");
+    println!("left in the queue: {}", queue.qsize());
+}
+
+fn queue_limits() {
+    let mut queue: Queue<String> = Queue::new(2).unwrap();
+    println!("empty: {}, qsize {}", queue.empty(), queue.qsize());
+    queue.put(&"a".into()).unwrap();
+    queue.put_nowait(&"b".into()).unwrap();
+    println!("full: {}, qsize {}", queue.full(), queue.qsize());
+    println!(
+        "put_nowait on a full queue: {}",
+        queue.put_nowait(&"c".into()).unwrap_err()
+    );
+    let started = Instant::now();
+    let outcome = queue.put_timeout(&"c".into(), Duration::from_millis(200));
+    println!(
+        "put_timeout(200ms) on a full queue: {} after {}ms",
+        outcome.unwrap_err(),
+        started.elapsed().as_millis()
+    );
+    println!(
+        "get: {:?} {:?}",
+        queue.get().unwrap(),
+        queue.get_nowait().unwrap()
+    );
+    println!(
+        "get_nowait on an empty queue: {}",
+        queue.get_nowait().unwrap_err()
+    );
+    let started = Instant::now();
+    let outcome = queue.get_timeout(Duration::from_millis(200));
+    println!(
+        "get_timeout(200ms) on an empty queue: {} after {}ms",
+        outcome.unwrap_err(),
+        started.elapsed().as_millis()
+    );
+    // A bounded put waits for a get in another process.
+    queue.put(&"1".into()).unwrap();
+    queue.put(&"2".into()).unwrap();
+    let mut taker = Process::start(|| {
+        std::thread::sleep(Duration::from_millis(300));
+        queue.get().unwrap();
+    })
+    .unwrap();
+    let started = Instant::now();
+    queue.put(&"3".into()).unwrap();
+    println!(
+        "a put on a full queue returned after a get elsewhere: {}",
+        started.elapsed() >= Duration::from_millis(250)
+    );
+    taker.join().unwrap();
+    // 4 MiB (four times the pipe's capacity) through the pipe, read by
+    // another process.
+    let big: Queue<Vec<u8>> = Queue::new(1).unwrap();
+    let mut reader = Process::start_with_code(|| {
+        let item = big.get().unwrap();
+        i32::from(!(item.len() == 4 << 20 && item.iter().enumerate().all(|(i, b)| *b == i as u8)))
+    })
+    .unwrap();
+    big.put(&(0..4 << 20).map(|i| i as u8).collect()).unwrap();
+    println!("4 MiB item arrived intact: {}", reader.join().unwrap() == 0);
+    println!("pipe capacity: {} bytes", queue.pipe_capacity().unwrap());
+    queue.close();
+    println!("put after close: {}", queue.put(&"x".into()).unwrap_err());
+    println!("get after close: {}", queue.get().unwrap_err());
+}
+
+fn queue_consumer_killed() {
+    let queue: Queue<u32> = Queue::new(1).unwrap();
+    queue.put(&1).unwrap();
+    // A consumer that dies before taking anything.
+    let mut consumer = Process::start(|| std::thread::sleep(Duration::from_secs(30))).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    consumer.kill().unwrap();
+    consumer.join().unwrap();
+    let started = Instant::now();
+    let outcome = queue.put_timeout(&2, Duration::from_millis(300));
+    println!(
+        "producer blocked in put, consumer killed: {} after {}ms",
+        outcome.unwrap_err(),
+        started.elapsed().as_millis()
+    );
+    println!(
+        "and the item before is still there: {:?}",
+        queue.get_nowait()
+    );
+}
+
+fn queue_writer_killed_mid_item() {
+    let queue: Queue<Vec<u8>> = Queue::new(0).unwrap();
+    // The child writes a 4 MiB item into a 1 MiB pipe and is killed halfway.
+    let mut writer = Process::start(|| {
+        queue.put(&vec![7u8; 4 << 20]).unwrap();
+    })
+    .unwrap();
+    // The count goes up under the write lock, just before the first byte.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while queue.qsize() == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    writer.kill().unwrap();
+    writer.join().unwrap();
+    let started = Instant::now();
+    let outcome = queue.get_timeout(Duration::from_secs(10));
+    println!(
+        "get after the writer died mid-item: {} (within 1s: {})",
+        outcome.unwrap_err(),
+        started.elapsed() < Duration::from_secs(1)
+    );
+    println!("and after that: {}", queue.put(&vec![1]).unwrap_err());
+}
+
+fn pipe_basics() {
+    let (mut a, mut b) = Pipe::duplex().unwrap();
+    let mut child = Process::start(|| {
+        let ping: String = b.recv().unwrap();
+        b.send(&format!("{ping} pong")).unwrap();
+        b.send_bytes(b"").unwrap();
+        for n in 0..3u32 {
+            b.send(&n).unwrap();
+        }
+        b.send_bytes(&vec![0xabu8; 16 << 20]).unwrap();
+    })
+    .unwrap();
+    b.close();
+    a.send("ping").unwrap();
+    println!("reply: {}", a.recv::<String>().unwrap());
+    println!("empty message: {:?}", a.recv_bytes().unwrap());
+    println!(
+        "three sends, three messages: {:?}",
+        (0..3).map(|_| a.recv::<u32>().unwrap()).collect::<Vec<_>>()
+    );
+    let big = a.recv_bytes().unwrap();
+    println!(
+        "16 MiB message intact: {}",
+        big.len() == 16 << 20 && big.iter().all(|&x| x == 0xab)
+    );
+    child.join().unwrap();
+    println!(
+        "poll after the child is gone: {:?}",
+        a.poll(Some(Duration::from_millis(100)))
+    );
+    println!(
+        "recv after the child is gone: {}",
+        a.recv::<u32>().unwrap_err()
+    );
+    println!(
+        "send after the child is gone: {}",
+        a.send(&1u32).unwrap_err()
+    );
+    a.close();
+    println!("recv after close: {}", a.recv::<u32>().unwrap_err());
+}
+
+fn pipe_eof() {
+    let (mut reader, mut writer) = Pipe::one_way().unwrap();
+    writer.send(&1u32).unwrap();
+    println!(
+        "poll with a message waiting: {:?}",
+        reader.poll(Some(Duration::ZERO))
+    );
+    println!("recv: {:?}", reader.recv::<u32>());
+    let started = Instant::now();
+    println!(
+        "poll(200ms) with nothing sent, writer open: {:?}",
+        reader.poll(Some(Duration::from_millis(200)))
+    );
+    println!(
+        "  waited about 200ms: {}",
+        started.elapsed() >= Duration::from_millis(190)
+    );
+    writer.close();
+    println!(
+        "after the only writer closed, recv: {}",
+        reader.recv::<u32>().unwrap_err()
+    );
+    let (mut reader, mut writer) = Pipe::one_way().unwrap();
+    reader.close();
+    println!(
+        "send with the reader closed: {}",
+        matches!(writer.send(&1u32), Err(WireError::BrokenPipe))
+    );
+}
+
+fn pipe_bad_frames() {
+    use std::io::Write;
+    // Bytes written straight into the pipe's file descriptor, bypassing the
+    // framing, as a buggy or hostile writer would.
+    let cases: [(&str, Vec<u8>); 4] = [
+        ("truncated frame", vec![0, 0, 0, 10, 1, 2]),
+        ("oversize length", vec![0xff, 0xff, 0xff, 0xff]),
+        ("garbage payload", vec![0, 0, 0, 2, 0xff, 0xff]),
+        ("half a prefix", vec![0, 0]),
+    ];
+    for (name, bytes) in cases {
+        let (mut reader, writer) = Pipe::one_way().unwrap();
+        let mut raw = raw_writer(writer);
+        raw.write_all(&bytes).unwrap();
+        drop(raw);
+        println!("{name}: {}", reader.recv::<String>().unwrap_err());
+    }
+}
+
+fn raw_writer(writer: multiproc::PipeWriter) -> std::fs::File {
+    writer.into_file().expect("open")
 }
