@@ -12,7 +12,13 @@ use xtask::workspace::{self, Binaries, Lesson};
 
 /// The lessons this file tests, one `#[test]` each; the course check below
 /// fails if a lesson folder is missing from this list.
-const TESTED: &[&str] = &["01-threads-vs-processes", "02-fork", "03-pool-imap"];
+const TESTED: &[&str] = &[
+    "01-threads-vs-processes",
+    "02-fork",
+    "03-pool-imap",
+    "04-queue",
+    "05-pipe",
+];
 
 fn built() -> &'static (Vec<Lesson>, Binaries) {
     static BUILT: OnceLock<(Vec<Lesson>, Binaries)> = OnceLock::new();
@@ -52,6 +58,16 @@ fn lesson_02_matches_its_golden() {
 #[test]
 fn lesson_03_matches_its_golden() {
     verify("03-pool-imap");
+}
+
+#[test]
+fn lesson_04_matches_its_golden() {
+    verify("04-queue");
+}
+
+#[test]
+fn lesson_05_matches_its_golden() {
+    verify("05-pipe");
 }
 
 #[test]

@@ -1,0 +1,302 @@
+//! Lesson 04: passing data between processes with a Queue.
+//!
+//! The tutorial's list of what does and does not carry data between
+//! processes, shown one by one: a global does not, a thread channel
+//! (`queue.Queue` in Python) does not, `multiprocessing.Queue` does. Then what
+//! the bound of `Queue(3)` means, many producers and consumers, and the
+//! classic deadlock of joining a process before taking what it put.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use multiproc::lesson::{refuse_arguments, section, title};
+use multiproc::{Process, Queue, QueueError};
+
+fn main() {
+    refuse_arguments("lesson-04-queue");
+    title("Lesson 04: Queue");
+    println!("This process: pid={}", std::process::id());
+
+    a_global_does_not_carry_data();
+    a_thread_channel_does_not_cross_a_fork();
+    the_tutorials_producer_and_consumer();
+    the_bound_of_queue_3();
+    many_producers_many_consumers();
+    join_before_drain();
+    a_queue_cannot_go_to_a_pool_task();
+}
+
+// ---------------------------------------------------------------------------
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn a_global_does_not_carry_data() {
+    section(
+        1,
+        "A global variable does not carry data between processes",
+        "a module-level counter incremented in a Process",
+    );
+    let mut child = Process::start(|| {
+        COUNTER.fetch_add(1, Ordering::SeqCst);
+        println!("child: COUNTER = {}", COUNTER.load(Ordering::SeqCst));
+    })
+    .expect("fork");
+    child.join().expect("waitpid");
+    println!("parent: COUNTER = {}", COUNTER.load(Ordering::SeqCst));
+    println!("The child changed its own copy (lesson 02): nothing came back.");
+}
+
+// ---------------------------------------------------------------------------
+fn a_thread_channel_does_not_cross_a_fork() {
+    section(
+        2,
+        "A thread channel does not cross a fork",
+        "queue.Queue() used from a multiprocessing.Process",
+    );
+    let (sender, receiver) = mpsc::channel::<&str>();
+    // The parent keeps a sender too, so its receiver waits rather than
+    // reporting that every sender is gone.
+    let childs_sender = sender.clone();
+    let mut child = Process::start(move || {
+        // The child has a copy of the channel: the message lands in the
+        // child's own memory, where nobody will ever read it.
+        let sent = childs_sender.send("hello from the child");
+        println!("child: send returned {sent:?}");
+    })
+    .expect("fork");
+    child.join().expect("waitpid");
+    let started = Instant::now();
+    let received = receiver.recv_timeout(Duration::from_millis(500));
+    println!(
+        "parent: recv_timeout(500ms) gave {received:?} after {:.1?}",
+        started.elapsed()
+    );
+    drop(sender);
+    println!("A channel lives in one process's memory. Between processes, data must go");
+    println!("through the kernel: a pipe, a socket, shared memory. Queue uses a pipe.");
+}
+
+// ---------------------------------------------------------------------------
+fn the_tutorials_producer_and_consumer() {
+    section(
+        3,
+        "The tutorial's producer and consumer, on Queue(3)",
+        "q = Queue(3); Process(target=producer, args=(q,)); Process(target=consumer, args=(q,))",
+    );
+    // Made before the fork: both children inherit it (Python passes it as an
+    // argument, and it is inherited the same way underneath).
+    let queue: Queue<String> = Queue::new(3).expect("queue");
+    let mut producer = Process::start(|| {
+        queue.put(&"a".to_string()).expect("put");
+        println!("producer put: a");
+    })
+    .expect("fork");
+    let mut consumer = Process::start(|| {
+        std::thread::sleep(Duration::from_millis(200));
+        let item = queue.get().expect("get");
+        println!("consumer get: {item}");
+    })
+    .expect("fork");
+    producer.join().expect("waitpid");
+    consumer.join().expect("waitpid");
+}
+
+// ---------------------------------------------------------------------------
+fn the_bound_of_queue_3() {
+    section(
+        4,
+        "Queue(3) holds 3 items: the 4th put waits for a get",
+        "q.put(x) blocks while full; q.put_nowait(x) raises queue.Full; q.get(timeout=t) raises queue.Empty",
+    );
+    let queue: Queue<u32> = Queue::new(3).expect("queue");
+    let mut producer = Process::start(|| {
+        for item in 1..=4 {
+            let started = Instant::now();
+            queue.put(&item).expect("put");
+            let waited = started.elapsed();
+            if item < 4 {
+                println!("producer: put {item} returned (there was room)");
+            } else {
+                println!(
+                    "producer: put 4 returned after waiting {waited:.1?}, once a get made room"
+                );
+            }
+        }
+    })
+    .expect("fork");
+    // Long enough for puts 1 to 3, and for put 4 to start waiting.
+    std::thread::sleep(Duration::from_millis(500));
+    println!(
+        "parent: 500ms later the queue holds {} items; taking one",
+        queue.qsize()
+    );
+    let first = queue.get().expect("get");
+    println!("parent: got {first}");
+    producer.join().expect("waitpid");
+    let rest: Vec<u32> = (0..3).map(|_| queue.get().expect("get")).collect();
+    println!("parent: then got {rest:?}, in the order they were put");
+
+    for item in 1..=3 {
+        queue.put(&item).expect("put");
+    }
+    let started = Instant::now();
+    match queue.put_nowait(&4) {
+        Err(QueueError::Full) => println!(
+            "put_nowait on a full queue: Full, after {:.1?}",
+            started.elapsed()
+        ),
+        other => println!("put_nowait on a full queue: {other:?}"),
+    }
+    for _ in 1..=3 {
+        queue.get().expect("get");
+    }
+    let started = Instant::now();
+    match queue.get_timeout(Duration::from_millis(300)) {
+        Err(QueueError::Empty) => println!(
+            "get(timeout=300ms) on an empty queue: Empty, after {:.1?}",
+            started.elapsed()
+        ),
+        other => println!("get(timeout=300ms) on an empty queue: {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+const PRODUCERS: u32 = 4;
+const ITEMS_EACH: u32 = 1000;
+const CONSUMERS: u32 = 2;
+
+fn many_producers_many_consumers() {
+    section(
+        5,
+        "4 producers x 1000 items, 2 consumers: every item once, in order per producer",
+        "several Processes sharing one multiprocessing.Queue",
+    );
+    // Items are (producer, sequence number); None tells a consumer to stop.
+    let queue: Queue<Option<(u32, u32)>> = Queue::new(50).expect("queue");
+    // Each consumer reports what it got on a second queue.
+    let reports: Queue<Vec<(u32, u32)>> = Queue::new(0).expect("queue");
+    let mut consumers: Vec<Process> = (0..CONSUMERS)
+        .map(|_| {
+            Process::start(|| {
+                let mut got = Vec::new();
+                while let Some(item) = queue.get().expect("get") {
+                    got.push(item);
+                }
+                reports.put(&got).expect("put");
+            })
+            .expect("fork")
+        })
+        .collect();
+    let shared = &queue;
+    let mut producers: Vec<Process> = (0..PRODUCERS)
+        .map(|p| {
+            // `move` copies `p` and the reference; the child uses its copy of
+            // the queue through it.
+            Process::start(move || {
+                for n in 0..ITEMS_EACH {
+                    shared.put(&Some((p, n))).expect("put");
+                }
+            })
+            .expect("fork")
+        })
+        .collect();
+    for producer in &mut producers {
+        producer.join().expect("waitpid");
+    }
+    for _ in 0..CONSUMERS {
+        queue.put(&None).expect("put");
+    }
+    let got: Vec<Vec<(u32, u32)>> = (0..CONSUMERS)
+        .map(|_| {
+            reports
+                .get_timeout(Duration::from_secs(20))
+                .expect("a consumer's report")
+        })
+        .collect();
+    for consumer in &mut consumers {
+        consumer.join().expect("waitpid");
+    }
+    // What each consumer saw of each producer must be in that producer's order.
+    let in_order = got.iter().all(|items| {
+        (0..PRODUCERS).all(|p| {
+            let seq: Vec<u32> = items
+                .iter()
+                .filter(|(q, _)| *q == p)
+                .map(|(_, n)| *n)
+                .collect();
+            seq.windows(2).all(|w| w[0] < w[1])
+        })
+    });
+    let mut all: Vec<(u32, u32)> = got.concat();
+    let total = all.len();
+    all.sort();
+    all.dedup();
+    let shares: Vec<String> = got.iter().map(|items| items.len().to_string()).collect();
+    println!("the consumers got {} items ({})", total, shares.join(" + "));
+    println!(
+        "distinct items: {} of {}",
+        all.len(),
+        PRODUCERS * ITEMS_EACH
+    );
+    println!("each producer's items in order at each consumer: {in_order}");
+    println!("What to look for: the split between consumers varies from run to run; the");
+    println!("totals do not. A frame is written under one lock and read under another, so");
+    println!("no item is torn, lost or delivered twice.");
+}
+
+// ---------------------------------------------------------------------------
+fn join_before_drain() {
+    section(
+        6,
+        "Joining a process before taking what it put: a deadlock",
+        "the docs' warning: a process that put items joins only after they are consumed",
+    );
+    let queue: Queue<Vec<u8>> = Queue::new(0).expect("queue");
+    let capacity = queue.pipe_capacity().expect("pipe size");
+    println!("the queue's pipe holds {} KiB", capacity / 1024);
+    // Twice what the pipe holds, whatever this machine allows for a pipe.
+    let item_size = 2 * capacity;
+    let mut child = Process::start(|| {
+        queue.put(&vec![7u8; item_size]).expect("put");
+    })
+    .expect("fork");
+    println!(
+        "the child puts one item of {} KiB, twice what the pipe holds",
+        item_size / 1024
+    );
+    match child
+        .join_timeout(Duration::from_millis(500))
+        .expect("waitpid")
+    {
+        None => println!("join(timeout=500ms): the child is still alive, blocked in put"),
+        Some(code) => {
+            println!("join(timeout=500ms): the child ended with {code}: a bug in the demo")
+        }
+    }
+    let item = queue.get().expect("get");
+    println!("after get() took the item ({} KiB):", item.len() / 1024);
+    println!("join: exitcode {}", child.join().expect("waitpid"));
+    println!("A join without a timeout would have waited forever. In Python the put itself");
+    println!("returns (a feeder thread writes the pipe), but the process cannot exit until");
+    println!("that thread is done: the same deadlock, one step later. Get first, then join.");
+}
+
+// ---------------------------------------------------------------------------
+fn a_queue_cannot_go_to_a_pool_task() {
+    section(
+        7,
+        "A Queue cannot be a Pool task's argument",
+        "RuntimeError: Queue objects should only be shared between processes through inheritance",
+    );
+    println!("A Pool's workers are forked when the pool is made, before the queue exists,");
+    println!("so they cannot inherit it, and a task's argument travels as bytes. Python");
+    println!("finds out when it tries to pickle the queue, and raises RuntimeError. Here");
+    println!("the compiler finds out: `pool.apply_async(use_queue, queue)` does not build:");
+    println!("  error[E0277]: the trait bound `Queue<u32>: serde::Serialize` is not satisfied");
+    println!("A Queue holds open pipe ends and shared memory: it cannot become bytes.");
+    println!("The way out is a queue that lives in a server process and is reached through");
+    println!("a handle that can become bytes: Manager().Queue (lesson 06).");
+    // Manager().Queue with a Pool belongs here; it comes with the manager
+    // server (lesson 06): four Pool tasks put the squares of 0..4 into a
+    // manager queue, and the parent reads [0, 1, 4, 9].
+}
