@@ -14,6 +14,8 @@
 //! | the spawn start method                   | [`Process::spawn`], [`init`] |
 //! | `multiprocessing.Pipe()`                 | [`Pipe::duplex`], [`Pipe::one_way`] |
 //! | `multiprocessing.Queue(maxsize)`         | [`Queue::new`]               |
+//! | `multiprocessing.Manager()`              | [`Manager::start`]           |
+//! | `manager.dict()`, `.Queue()`, `.Lock()`  | [`Manager::dict`], [`Manager::queue`], [`Manager::lock`] |
 //! | pickle + `Connection` framing            | [`wire`] (postcard, framed)  |
 //!
 //! Linux only: it forks, reads `/proc`, and uses Linux's `poll(2)` semantics.
@@ -28,6 +30,7 @@
 mod error;
 mod fork;
 pub mod lesson;
+mod manager;
 mod pipe;
 mod pool;
 mod process;
@@ -38,6 +41,7 @@ pub mod wire;
 
 pub use error::Error;
 pub use fork::{ensure_single_threaded, flush_std_streams, thread_count};
+pub use manager::{DictProxy, LockProxy, Manager, ManagerError, QueueProxy};
 pub use pipe::{Connection, Pipe, PipeReader, PipeWriter};
 pub use pool::{AsyncResult, IMap, IMapUnordered, Pool, TaskError, as_completed};
 pub use process::{Process, Run};

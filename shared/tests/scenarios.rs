@@ -320,3 +320,85 @@ fn bad_frames_give_clear_errors() {
         ],
     );
 }
+
+#[test]
+fn a_manager_serves_dicts_queues_and_locks_and_cleans_up() {
+    assert_lines(
+        &scenario("manager-basics"),
+        &[
+            "directory mode: 700",
+            "get a: Some(1), get z: None",
+            "contains b: true, len: 3",
+            "keys: [\"a\", \"b\", \"c\"]",
+            "items: [(\"a\", 1), (\"b\", 2), (\"c\", 3)]",
+            "pop c: Some(3), delete b: true, delete b again: false",
+            "add: 5 3",
+            "after clear: empty true",
+            "put on a full manager queue: the manager queue is full (Python: queue.Full)",
+            "get: 7, then: the manager queue is empty (Python: queue.Empty)",
+            "second acquire: timed out waiting for the manager lock",
+            "release by a non-holder: the manager refused the request: release of a lock this connection does not hold",
+            "acquire after release: Ok(())",
+            "squares from pool tasks: [0, 1, 4, 9]",
+            "shutdown exitcode: 0",
+            "server gone: true",
+            "socket gone: true, directory gone: true",
+            "a proxy after shutdown: true",
+        ],
+    );
+}
+
+#[test]
+fn bad_clients_lose_their_connection_and_the_server_goes_on() {
+    assert_lines(
+        &scenario("manager-bad-clients"),
+        &[
+            "garbage payload: connection closed, with an error message: true; server still serves: Ok(Some(1))",
+            "unknown method: connection closed, with an error message: true; server still serves: Ok(Some(1))",
+            "oversize length: connection closed, with an error message: true; server still serves: Ok(Some(1))",
+            "unknown object: the manager refused the request: there is no dict with id 77 in this manager",
+            "a proxy that went through bytes: Ok(Some(1))",
+        ],
+    );
+}
+
+#[test]
+fn a_killed_server_fails_every_call_within_a_second() {
+    assert_lines(
+        &scenario("manager-killed"),
+        &[
+            "call after SIGKILL: true (within 1s: true)",
+            "a blocked get saw it too: true",
+            "error text: the manager is gone",
+        ],
+    );
+}
+
+#[test]
+fn a_lock_whose_holder_dies_is_released() {
+    assert_lines(
+        &scenario("manager-lock-holder-dies"),
+        &[
+            "while the holder lives: timed out waiting for the manager lock",
+            "after the holder died: Ok(()) (within 1s: true)",
+        ],
+    );
+}
+
+#[test]
+fn another_user_cannot_use_the_manager() {
+    let out = scenario("manager-other-uid");
+    if out.starts_with("skipped: needs root") {
+        // Only root can become another user to try; say so in the output.
+        eprintln!("another_user_cannot_use_the_manager: skipped, not root");
+        return;
+    }
+    assert_lines(
+        &out,
+        &[
+            "as nobody, 0700 directory: refused true",
+            "as nobody, open directory: refused true",
+            "the owner still gets in: Ok(Some(42))",
+        ],
+    );
+}

@@ -7,7 +7,9 @@
 use std::time::{Duration, Instant};
 
 use multiproc::wire::WireError;
-use multiproc::{Error, Pipe, Pool, Process, Queue, Run, TaskError};
+use multiproc::{
+    DictProxy, Error, Manager, ManagerError, Pipe, Pool, Process, Queue, QueueProxy, Run, TaskError,
+};
 
 fn main() {
     if std::env::var_os("SCENARIO_SKIP_INIT").is_none() {
@@ -39,6 +41,11 @@ fn main() {
         "pipe-basics" => pipe_basics(),
         "pipe-eof" => pipe_eof(),
         "pipe-bad-frames" => pipe_bad_frames(),
+        "manager-basics" => manager_basics(),
+        "manager-bad-clients" => manager_bad_clients(),
+        "manager-killed" => manager_killed(),
+        "manager-lock-holder-dies" => manager_lock_holder_dies(),
+        "manager-other-uid" => manager_other_uid(),
         other => {
             eprintln!("unknown scenario `{other}`");
             std::process::exit(2);
@@ -604,4 +611,238 @@ fn pipe_bad_frames() {
 
 fn raw_writer(writer: multiproc::PipeWriter) -> std::fs::File {
     writer.into_file().expect("open")
+}
+
+fn put_square(args: (QueueProxy<u64>, u64)) {
+    let (queue, x) = args;
+    queue.put(&(x * x), None).unwrap();
+}
+
+fn manager_basics() {
+    let manager = Manager::start().unwrap();
+    let pid = manager.pid().unwrap();
+    let socket = manager.address().to_path_buf();
+    let dir = socket.parent().unwrap().to_path_buf();
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+    println!("directory mode: {mode:o}");
+    let d: DictProxy<i64> = manager.dict().unwrap();
+    d.set("a", &1).unwrap();
+    d.update(&[("b", 2), ("c", 3)]).unwrap();
+    println!(
+        "get a: {:?}, get z: {:?}",
+        d.get("a").unwrap(),
+        d.get("z").unwrap()
+    );
+    println!(
+        "contains b: {}, len: {}",
+        d.contains("b").unwrap(),
+        d.len().unwrap()
+    );
+    println!("keys: {:?}", d.keys().unwrap());
+    println!("items: {:?}", d.items().unwrap());
+    println!(
+        "pop c: {:?}, delete b: {}, delete b again: {}",
+        d.pop("c").unwrap(),
+        d.delete("b").unwrap(),
+        d.delete("b").unwrap()
+    );
+    println!(
+        "add: {} {}",
+        d.add("n", 5).unwrap(),
+        d.add("n", -2).unwrap()
+    );
+    d.clear().unwrap();
+    println!("after clear: empty {}", d.is_empty().unwrap());
+    let q: QueueProxy<u64> = manager.queue(1).unwrap();
+    q.put(&7, None).unwrap();
+    println!(
+        "put on a full manager queue: {}",
+        q.put(&8, Some(Duration::from_millis(100))).unwrap_err()
+    );
+    println!(
+        "get: {:?}, then: {}",
+        q.get(None).unwrap(),
+        q.get(Some(Duration::from_millis(100))).unwrap_err()
+    );
+    let lock = manager.lock().unwrap();
+    lock.acquire(None).unwrap();
+    let other = lock.clone(); // Its own connection: another holder.
+    println!(
+        "second acquire: {}",
+        other.acquire(Some(Duration::from_millis(100))).unwrap_err()
+    );
+    println!("release by a non-holder: {}", other.release().unwrap_err());
+    lock.release().unwrap();
+    println!(
+        "acquire after release: {:?}",
+        other.acquire(Some(Duration::from_millis(100)))
+    );
+    // A manager queue goes to Pool tasks, as an argument.
+    let squares: QueueProxy<u64> = manager.queue(0).unwrap();
+    let pool = Pool::new(2).unwrap();
+    for x in 0..4 {
+        pool.apply_async(put_square, (squares.clone(), x))
+            .unwrap()
+            .get()
+            .unwrap();
+    }
+    pool.close();
+    pool.join().unwrap();
+    let mut got: Vec<u64> = (0..4)
+        .map(|_| squares.get(Some(Duration::from_secs(5))).unwrap())
+        .collect();
+    got.sort();
+    println!("squares from pool tasks: {got:?}");
+    println!("shutdown exitcode: {}", manager.shutdown().unwrap());
+    println!(
+        "server gone: {}",
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    );
+    println!(
+        "socket gone: {}, directory gone: {}",
+        !socket.exists(),
+        !dir.exists()
+    );
+    println!(
+        "a proxy after shutdown: {}",
+        matches!(d.get("a"), Err(ManagerError::Gone(_)))
+    );
+}
+
+fn manager_bad_clients() {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    let manager = Manager::start().unwrap();
+    let d: DictProxy<i64> = manager.dict().unwrap();
+    d.set("k", &1).unwrap();
+    let attempts: [(&str, Vec<u8>); 3] = [
+        ("garbage payload", vec![0, 0, 0, 3, 0xff, 0xff, 0xff]),
+        ("unknown method", vec![0, 0, 0, 2, 99, 0]),
+        ("oversize length", vec![0xff, 0xff, 0xff, 0xff]),
+    ];
+    for (name, bytes) in attempts {
+        let mut raw = UnixStream::connect(manager.address()).unwrap();
+        raw.write_all(&bytes).unwrap();
+        raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut answer = Vec::new();
+        let _ = raw.read_to_end(&mut answer);
+        let said_why = String::from_utf8_lossy(&answer).contains("bad request");
+        println!(
+            "{name}: connection closed, with an error message: {said_why}; server still serves: {:?}",
+            d.get("k")
+        );
+    }
+    // An unknown object id: an error reply, and the connection stays usable.
+    let stranger: DictProxy<i64> =
+        postcard::from_bytes(&postcard::to_allocvec(&d).unwrap()).unwrap();
+    let bytes = postcard::to_allocvec(&d).unwrap();
+    let mut forged = bytes.clone();
+    *forged.last_mut().unwrap() = 77; // The id is the last field.
+    let missing: DictProxy<i64> = postcard::from_bytes(&forged).unwrap();
+    println!("unknown object: {}", missing.get("k").unwrap_err());
+    println!("a proxy that went through bytes: {:?}", stranger.get("k"));
+    drop(manager);
+}
+
+fn manager_killed() {
+    let manager = Manager::start().unwrap();
+    let d: DictProxy<i64> = manager.dict().unwrap();
+    let q: QueueProxy<i64> = manager.queue(0).unwrap();
+    d.set("k", &1).unwrap();
+    // A child blocked in a get with no timeout when the server dies.
+    let mut waiter = Process::start_with_code(|| match q.get(None) {
+        Err(ManagerError::Gone(_)) => 0,
+        _ => 1,
+    })
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(manager.pid().unwrap()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let started = Instant::now();
+    let outcome = d.get("k");
+    println!(
+        "call after SIGKILL: {} (within 1s: {})",
+        matches!(outcome, Err(ManagerError::Gone(_))),
+        started.elapsed() < Duration::from_secs(1)
+    );
+    println!(
+        "a blocked get saw it too: {}",
+        waiter.join_timeout(Duration::from_secs(1)).unwrap() == Some(0)
+    );
+    println!(
+        "error text: {}",
+        outcome.unwrap_err().to_string().split(" (").next().unwrap()
+    );
+    drop(manager); // Reaps the dead server, removes the directory.
+}
+
+fn manager_lock_holder_dies() {
+    let manager = Manager::start().unwrap();
+    let lock = manager.lock().unwrap();
+    let mut holder = Process::start(|| {
+        lock.acquire(None).unwrap();
+        std::thread::sleep(Duration::from_secs(30));
+    })
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    println!(
+        "while the holder lives: {}",
+        lock.acquire(Some(Duration::from_millis(100))).unwrap_err()
+    );
+    holder.kill().unwrap();
+    holder.join().unwrap();
+    let started = Instant::now();
+    let outcome = lock.acquire(Some(Duration::from_secs(5)));
+    println!(
+        "after the holder died: {:?} (within 1s: {})",
+        outcome,
+        started.elapsed() < Duration::from_secs(1)
+    );
+}
+
+fn manager_other_uid() {
+    // Safety: geteuid takes no arguments.
+    if unsafe { libc::geteuid() } != 0 {
+        println!("skipped: needs root to become another user");
+        return;
+    }
+    let manager = Manager::start().unwrap();
+    let d: DictProxy<i64> = manager.dict().unwrap();
+    d.set("secret", &42).unwrap();
+    let socket = manager.address().to_path_buf();
+    let dir = socket.parent().unwrap().to_path_buf();
+    let as_nobody = |label: &'static str| {
+        let mut child = Process::start_with_code(|| {
+            // Safety: plain calls with integer ids, in a single-threaded child.
+            if unsafe { libc::setgid(65534) } != 0 || unsafe { libc::setuid(65534) } != 0 {
+                return 3;
+            }
+            match d.get("secret") {
+                Ok(_) => 1,
+                Err(e) => {
+                    println!("{label}: {}", e.to_string().split(" (").next().unwrap());
+                    0
+                }
+            }
+        })
+        .unwrap();
+        child.join().unwrap()
+    };
+    println!(
+        "as nobody, 0700 directory: refused {}",
+        as_nobody("as nobody, 0700 directory") == 0
+    );
+    // Open the directory and socket to everyone: the uid check still refuses.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711)).unwrap();
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o777)).unwrap();
+    println!(
+        "as nobody, open directory: refused {}",
+        as_nobody("as nobody, open directory") == 0
+    );
+    println!("the owner still gets in: {:?}", d.get("secret"));
 }
