@@ -24,7 +24,6 @@
 //! oversize length or an unknown object ends that connection with an error;
 //! the server goes on serving everyone else.
 
-use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::ffi::CString;
 use std::io::{self, Write};
@@ -317,7 +316,7 @@ struct Proxy {
     /// This process's connection: closed in every child forked while it is
     /// open (`ParentOnly`), so a child never writes into it, and a lock held
     /// through it is released as soon as its owner exits.
-    connection: RefCell<Option<(u32, ParentOnly<UnixStream>)>>,
+    connection: Mutex<Option<(u32, ParentOnly<UnixStream>)>>,
 }
 
 impl Clone for Proxy {
@@ -331,14 +330,16 @@ impl Proxy {
         Proxy {
             socket,
             id,
-            connection: RefCell::new(None),
+            connection: Mutex::new(None),
         }
     }
 
     /// Sends one request and waits for its reply.
     fn call(&self, request: &Request) -> Result<Reply, ManagerError> {
         let me = std::process::id();
-        let mut slot = self.connection.borrow_mut();
+        // One request at a time on this proxy's connection, whichever thread
+        // sends it.
+        let mut slot = self.connection.lock().unwrap_or_else(|p| p.into_inner());
         // A connection made by the process we were forked from: its
         // descriptor was closed in this process at the fork, and the number
         // may already name another file. Forget it without closing it.

@@ -71,6 +71,11 @@ fn lesson_05_matches_its_golden() {
 }
 
 #[test]
+fn lesson_06_matches_its_golden() {
+    verify("06-manager-dict");
+}
+
+#[test]
 fn every_lesson_folder_has_a_golden_test_here() {
     let (lessons, _) = built();
     let names: Vec<&str> = lessons.iter().map(|l| l.name.as_str()).collect();

@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use multiproc::lesson::{refuse_arguments, section, title};
-use multiproc::{Process, Queue, QueueError};
+use multiproc::{Manager, Pool, Process, Queue, QueueError, QueueProxy};
 
 fn main() {
     refuse_arguments("lesson-04-queue");
@@ -25,6 +25,7 @@ fn main() {
     many_producers_many_consumers();
     join_before_drain();
     a_queue_cannot_go_to_a_pool_task();
+    a_manager_queue_can();
 }
 
 // ---------------------------------------------------------------------------
@@ -295,8 +296,47 @@ fn a_queue_cannot_go_to_a_pool_task() {
     println!("  error[E0277]: the trait bound `Queue<u32>: serde::Serialize` is not satisfied");
     println!("A Queue holds open pipe ends and shared memory: it cannot become bytes.");
     println!("The way out is a queue that lives in a server process and is reached through");
-    println!("a handle that can become bytes: Manager().Queue (lesson 06).");
-    // Manager().Queue with a Pool belongs here; it comes with the manager
-    // server (lesson 06): four Pool tasks put the squares of 0..4 into a
-    // manager queue, and the parent reads [0, 1, 4, 9].
+    println!("a handle that can become bytes: Manager().Queue (next section, and lesson 06).");
+}
+
+// ---------------------------------------------------------------------------
+/// A Pool task: put the square of `x` into the manager queue it was given.
+fn put_square(args: (QueueProxy<u64>, u64)) {
+    let (squares, x) = args;
+    squares.put(&(x * x), None).expect("put");
+}
+
+fn a_manager_queue_can() {
+    section(
+        8,
+        "A Manager().Queue can: its proxy is an address, and addresses are bytes",
+        "q = Manager().Queue(); pool.apply_async(put_square, (q, x))",
+    );
+    let manager = Manager::start().expect("start the manager");
+    let squares: QueueProxy<u64> = manager.queue(0).expect("a manager queue");
+    let pool = Pool::new(2).expect("fork the workers");
+    let tasks: Vec<_> = (0..4u64)
+        .map(|x| {
+            pool.apply_async(put_square, (squares.clone(), x))
+                .expect("queue the task")
+        })
+        .collect();
+    for task in &tasks {
+        task.get().expect("a put_square task failed");
+    }
+    pool.close();
+    pool.join().expect("join the pool");
+    let mut got: Vec<u64> = (0..4)
+        .map(|_| squares.get(Some(Duration::from_secs(5))).expect("get"))
+        .collect();
+    println!(
+        "4 Pool tasks put their squares; the parent got {} items",
+        got.len()
+    );
+    got.sort();
+    println!("sorted: {got:?}");
+    println!("The items live in the manager's server; each worker opened its own");
+    println!("connection to it from the address it was sent. The cost: every put and get");
+    println!("is a round trip to that server (lesson 06 measures it).");
+    manager.shutdown().expect("shutdown");
 }
