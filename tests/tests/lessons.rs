@@ -18,6 +18,7 @@ const TESTED: &[&str] = &[
     "03-pool-imap",
     "04-queue",
     "05-pipe",
+    "06-manager-dict",
 ];
 
 fn built() -> &'static (Vec<Lesson>, Binaries) {
