@@ -22,6 +22,10 @@ Commands:
                   write golden files from N runs (20 by default) that agree
   list            the lessons, with what each teaches and the Python it ports
   run [LESSON]    run the lessons in order, as a tour (or just one)
+  compare [LESSON]
+                  run a lesson's Python twin and the Rust lesson, side by side
+  bench [FIGURE...] [--quick] [--samples N] [--publish]
+                  measure every primitive against raw libc and CPython
   help            this text
 
 A LESSON is named by its number (01 or 1), its folder (01-threads-vs-processes),
@@ -52,6 +56,30 @@ same golden; otherwise writes nothing and lists the lines that varied, for you
 to decide: a hole, an any-order block, or a bug in the lesson.
 Refuses to run when CI is set: CI checks goldens, it never writes them.";
 
+const COMPARE_HELP: &str = "\
+cargo xtask compare [LESSON]
+
+Runs the lesson's Python twin (lessons/NN-name/python/lesson.py, with python3)
+and the Rust lesson, and shows both outputs side by side (one after the other
+on a terminal narrower than 160 columns), each with its total time. Without
+LESSON, every lesson in turn.";
+
+const BENCH_HELP: &str = "\
+cargo xtask bench [FIGURE...] [--quick] [--samples N] [--publish]
+
+Builds bench/ in release mode and measures each figure three ways, sample
+after sample, interleaved: ours (the multiproc crate), raw (the same work on
+libc: the floor), and CPython (bench/python/bench.py). Prints a table of
+medians with min-max and ratios, and writes target/bench/report.md,
+report.json and chart.svg (log scale).
+
+  --quick         fewer operations per sample (a short run)
+  --samples N     samples of each after one warm-up (default 5)
+  --publish       also copy report.md and chart.svg to docs/bench/
+  FIGURE          only these figures: fork spawn thread pipe-rtt pipe-msgs
+                  pipe-mib queue queue3 mqueue mdict imap1 imap100 imapu1
+                  imapu100 fib-threads fib-procs";
+
 const LIST_HELP: &str =
     "cargo xtask list\n\nPrints each lesson with what it teaches and the Python it ports.";
 const RUN_HELP: &str =
@@ -70,6 +98,8 @@ fn main() -> ExitCode {
         "bless" => with_help(&rest, BLESS_HELP, cmd_bless),
         "list" => with_help(&rest, LIST_HELP, cmd_list),
         "run" => with_help(&rest, RUN_HELP, cmd_run),
+        "compare" => with_help(&rest, COMPARE_HELP, cmd_compare),
+        "bench" => with_help(&rest, BENCH_HELP, cmd_bench),
         "help" | "--help" | "-h" => {
             println!("{HELP}");
             Ok(ExitCode::SUCCESS)
@@ -425,5 +455,148 @@ fn run_attached(binary: &Path, timeout: Duration) -> Result<i32, String> {
             ));
         }
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn cmd_bench(args: &[String]) -> Outcome {
+    let flags: Vec<&String> = args
+        .iter()
+        .filter(|a| *a == "--quick" || *a == "--publish")
+        .collect();
+    let rest: Vec<String> = args
+        .iter()
+        .filter(|a| *a != "--quick" && *a != "--publish")
+        .cloned()
+        .collect();
+    let (names, values) = parse_args(&rest, &["--samples"])?;
+    let samples = count_option(&values, "--samples", 5)? as usize;
+    let options = xtask::bench_run::Options {
+        quick: flags.iter().any(|f| *f == "--quick"),
+        samples,
+        only: names,
+        publish: flags.iter().any(|f| *f == "--publish"),
+    };
+    if let Some(unknown) = options
+        .only
+        .iter()
+        .find(|n| !xtask::bench::FIGURES.iter().any(|f| f.name == n.as_str()))
+    {
+        let known: Vec<&str> = xtask::bench::FIGURES.iter().map(|f| f.name).collect();
+        return Err(Usage(format!(
+            "no figure named `{unknown}`; the figures are: {}",
+            known.join(", ")
+        )));
+    }
+    match xtask::bench_run::run(&options) {
+        Ok(table) => {
+            println!("{table}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn cmd_compare(args: &[String]) -> Outcome {
+    let (names, _) = parse_args(args, &[])?;
+    if names.len() > 1 {
+        return Err(Usage("compare takes at most one lesson".into()));
+    }
+    let lessons = selected(&names)?;
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("error: python3 was not found. compare runs each lesson's Python twin with it:");
+        eprintln!(
+            "install Python 3.8 or later (on Debian or Ubuntu: sudo apt-get install python3)."
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    let binaries = match build_or_fail(&lessons) {
+        Ok(b) => b,
+        Err(code) => return Ok(code),
+    };
+    let width = terminal_width();
+    for lesson in &lessons {
+        let script = lesson.dir.join("python").join("lesson.py");
+        if !script.exists() {
+            eprintln!(
+                "error: lesson {} has no Python twin at {}",
+                lesson.name,
+                script.display()
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+        let python = runner::run(
+            Path::new("python3"),
+            &[script.display().to_string()],
+            Duration::from_secs(120),
+        );
+        let rust = runner::run(
+            &binary_for(&binaries, lesson),
+            &[],
+            Duration::from_secs(120),
+        );
+        let (python, rust) = match (python, rust) {
+            (Ok(p), Ok(r)) => (p, r),
+            (Err(e), _) | (_, Err(e)) => {
+                eprintln!("error: could not run lesson {}: {e}", lesson.name);
+                return Ok(ExitCode::FAILURE);
+            }
+        };
+        let left_title = format!(
+            "Python: python3 {} ({:.2?}, exit {})",
+            relative(&script),
+            python.elapsed,
+            python.exit
+        );
+        let right_title = format!(
+            "Rust: cargo run -p {} ({:.2?}, exit {})",
+            lesson.package, rust.elapsed, rust.exit
+        );
+        let left = with_stderr(&python);
+        let right = with_stderr(&rust);
+        println!();
+        println!(">>> {}: {}", lesson.name, lesson.title);
+        print!(
+            "{}",
+            xtask::compare::render(&left_title, &left, &right_title, &right, width)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn with_stderr(run: &runner::Run) -> String {
+    if run.stderr.trim().is_empty() {
+        run.stdout.clone()
+    } else {
+        format!("{}[stderr]\n{}", run.stdout, run.stderr)
+    }
+}
+
+fn relative(path: &Path) -> String {
+    path.strip_prefix(workspace::root())
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// The terminal's width in columns: `$COLUMNS`, else the tty's, else 80.
+fn terminal_width() -> usize {
+    if let Some(columns) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
+        return columns;
+    }
+    let mut size = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // Safety: TIOCGWINSZ writes a winsize into `size`, a valid local.
+    let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
+    if ok && size.ws_col > 0 {
+        size.ws_col as usize
+    } else {
+        80
     }
 }

@@ -129,9 +129,16 @@ pub fn target_dir() -> PathBuf {
 /// `(binary name, executable path)` pairs, as cargo reported them.
 pub type Binaries = Vec<(String, PathBuf)>;
 
-/// Builds the lessons' binaries and returns (package, executable) pairs, read
-/// from cargo's own JSON messages. Compiler output goes to our stderr.
+/// Builds the lessons' binaries and returns (binary name, executable) pairs,
+/// read from cargo's own JSON messages. Compiler output goes to our stderr.
 pub fn build(lessons: &[Lesson], release: bool) -> Result<Binaries, String> {
+    let packages: Vec<&str> = lessons.iter().map(|l| l.package.as_str()).collect();
+    build_packages(&packages, release)
+}
+
+/// Builds the binaries of `packages` (their bin targets are named like the
+/// packages) and returns (binary name, executable) pairs.
+pub fn build_packages(packages: &[&str], release: bool) -> Result<Binaries, String> {
     let mut command = cargo();
     command.args([
         "build",
@@ -141,12 +148,13 @@ pub fn build(lessons: &[Lesson], release: bool) -> Result<Binaries, String> {
     if release {
         command.arg("--release");
     }
-    for lesson in lessons {
-        command.args(["--package", &lesson.package]);
+    for package in packages {
+        command.args(["--package", package]);
     }
     eprintln!(
-        "$ cargo build --bins{} --package ...",
-        if release { " --release" } else { "" }
+        "$ cargo build --bins{} --package {}",
+        if release { " --release" } else { "" },
+        packages.join(" --package ")
     );
     let output = command
         .stderr(Stdio::inherit())
@@ -171,9 +179,9 @@ pub fn build(lessons: &[Lesson], release: bool) -> Result<Binaries, String> {
             binaries.push((name, PathBuf::from(executable)));
         }
     }
-    for lesson in lessons {
-        if !binaries.iter().any(|(name, _)| *name == lesson.package) {
-            return Err(format!("cargo built no binary named {}", lesson.package));
+    for package in packages {
+        if !binaries.iter().any(|(name, _)| name == package) {
+            return Err(format!("cargo built no binary named {package}"));
         }
     }
     Ok(binaries)

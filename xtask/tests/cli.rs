@@ -45,6 +45,16 @@ fn usage_errors_exit_2_with_a_clear_message() {
         ),
         (&["list", "extra"], "list takes no arguments"),
         (&["run", "01", "01"], "run takes at most one lesson"),
+        (&["compare", "01", "02"], "compare takes at most one lesson"),
+        (&["compare", "99"], "no lesson named `99`"),
+        (
+            &["bench", "--samples", "0"],
+            "`--samples` takes a whole number above 0, not `0`",
+        ),
+        (
+            &["bench", "warp-speed"],
+            "no figure named `warp-speed`; the figures are: fork, spawn",
+        ),
     ];
     for (args, message) in cases {
         xtask()

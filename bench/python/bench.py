@@ -1,0 +1,186 @@
+"""The Python column of `cargo xtask bench`: CPython's multiprocessing on the
+same figures as bench/src/main.rs, with the same arguments.
+
+    python3 bench.py FIGURE COUNT
+
+prints the seconds one operation took (for fib-threads and fib-procs: the
+speedup over running the tasks one after another). Standard library only.
+"""
+
+import multiprocessing as mp
+import os
+import sys
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+
+def nothing(*_):
+    pass
+
+
+def identity(x):
+    return x
+
+
+def fib(n):
+    return 1 if n <= 2 else fib(n - 1) + fib(n - 2)
+
+
+def per(start, count):
+    return (time.perf_counter() - start) / max(count, 1)
+
+
+def fork_or_spawn(method, count):
+    ctx = mp.get_context(method)
+    start = time.perf_counter()
+    for _ in range(count):
+        p = ctx.Process(target=nothing)
+        p.start()
+        p.join()
+    return per(start, count)
+
+
+def thread(count):
+    start = time.perf_counter()
+    for _ in range(count):
+        t = threading.Thread(target=nothing)
+        t.start()
+        t.join()
+    return per(start, count)
+
+
+def echo(conn):
+    try:
+        while True:
+            conn.send(conn.recv())
+    except EOFError:
+        pass
+
+
+def pipe_rtt(count):
+    here, there = mp.Pipe()
+    child = mp.Process(target=echo, args=(there,))
+    child.start()
+    there.close()
+    start = time.perf_counter()
+    for n in range(count):
+        here.send(n)
+        here.recv()
+    result = per(start, count)
+    here.close()
+    child.join()
+    return result
+
+
+def send_many(conn, count, size):
+    payload = bytes(size)
+    for _ in range(count):
+        if size <= 4:
+            conn.send(size)
+        else:
+            conn.send_bytes(payload)
+    conn.close()
+
+
+def pipe_one_way(count, size):
+    reader, writer = mp.Pipe(duplex=False)
+    child = mp.Process(target=send_many, args=(writer, count, size))
+    child.start()
+    writer.close()
+    start = time.perf_counter()
+    for _ in range(count):
+        if size <= 4:
+            reader.recv()
+        else:
+            reader.recv_bytes()
+    result = per(start, count)
+    child.join()
+    return result
+
+
+def put_many(q, count):
+    for n in range(count):
+        q.put(n)
+
+
+def queue(count, maxsize, manager=False):
+    if manager:
+        m = mp.Manager()
+        q = m.Queue(maxsize)
+    else:
+        m = None
+        q = mp.Queue(maxsize)
+    child = mp.Process(target=put_many, args=(q, count))
+    child.start()
+    start = time.perf_counter()
+    for _ in range(count):
+        q.get()
+    result = per(start, count)
+    child.join()
+    if m is not None:
+        m.shutdown()
+    return result
+
+
+def manager_dict(count):
+    with mp.Manager() as m:
+        d = m.dict()
+        start = time.perf_counter()
+        for n in range(count // 2):
+            d["k"] = n
+            d["k"]
+        return per(start, count)
+
+
+def imap(count, chunksize, unordered):
+    with mp.Pool(2) as pool:
+        start = time.perf_counter()
+        run = pool.imap_unordered if unordered else pool.imap
+        total = sum(run(identity, range(count), chunksize))
+        result = per(start, count)
+    assert total == count * (count - 1) // 2
+    return result
+
+
+def fib_speedup(executor):
+    start = time.perf_counter()
+    for n in range(30, 35):
+        fib(n)
+    serial = time.perf_counter() - start
+    with executor(2) as pool:
+        start = time.perf_counter()
+        list(pool.map(fib, range(30, 35)))
+        return serial / (time.perf_counter() - start)
+
+
+FIGURES = {
+    "fork": lambda n: fork_or_spawn("fork", n),
+    "spawn": lambda n: fork_or_spawn("spawn", n),
+    "thread": thread,
+    "pipe-rtt": pipe_rtt,
+    "pipe-msgs": lambda n: pipe_one_way(n, 4),
+    "pipe-mib": lambda n: pipe_one_way(n, 1 << 20),
+    "queue": lambda n: queue(n, 0),
+    "queue3": lambda n: queue(n, 3),
+    "mqueue": lambda n: queue(n, 0, manager=True),
+    "mdict": manager_dict,
+    "imap1": lambda n: imap(n, 1, False),
+    "imap100": lambda n: imap(n, 100, False),
+    "imapu1": lambda n: imap(n, 1, True),
+    "imapu100": lambda n: imap(n, 100, True),
+    "fib-threads": lambda n: fib_speedup(ThreadPoolExecutor),
+    "fib-procs": lambda n: fib_speedup(ProcessPoolExecutor),
+}
+
+
+def main():
+    if len(sys.argv) != 3 or sys.argv[1] not in FIGURES:
+        print("usage: bench.py FIGURE COUNT (FIGURE: " + ", ".join(FIGURES) + ")", file=sys.stderr)
+        sys.exit(2)
+    mp.set_start_method("fork")
+    print(repr(FIGURES[sys.argv[1]](int(sys.argv[2]))))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""Lesson 03's Python twin: multiprocessing.Pool, with CPython.
+
+Run it with `python3 lesson.py`, or side by side with the Rust lesson:
+`cargo xtask compare 03`. Standard library only, Python 3.8 or later.
+"""
+
+import multiprocessing as mp
+import os
+import signal
+import time
+
+WORKERS = 3
+
+
+def section(number, what):
+    print()
+    print(f"## {number}. {what}", flush=True)
+
+
+def fib(n):
+    return 1 if n <= 2 else fib(n - 1) + fib(n - 2)
+
+
+def print_fib(n):
+    value = fib(n)
+    print(f"worker pid={os.getpid()}: run fib {n}: {value}", flush=True)
+    return value
+
+
+def nap(seconds):
+    time.sleep(seconds)
+    print(f"    {seconds} done!", flush=True)
+    return seconds
+
+
+def square_and_pid(x):
+    return x * x, os.getpid()
+
+
+def identity(x):
+    return x
+
+
+def panics_on_three(x):
+    if x == 3:
+        raise ValueError("I do not like 3")
+    return x * 10
+
+
+def die_by_sigkill(_):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def main():
+    mp.set_start_method("fork")
+    print("Lesson 03 (Python twin): Pool, apply_async, imap")
+    print(f"This process: pid={os.getpid()}")
+
+    section(1, "apply_async: one task, its result later")
+    pool = mp.Pool(WORKERS)
+    res = pool.apply_async(print_fib, args=(10,))
+    pool.close()
+    pool.join()
+    print(f"res.get() = {res.get()}")
+
+    section(2, "imap: results in the order the tasks were given")
+    with mp.Pool(WORKERS) as pool:
+        for res in pool.imap(nap, (0.3, 0.5, 0.1)):
+            print(f"imap -> {res}", flush=True)
+
+    section(3, "The same imap on 2 workers")
+    with mp.Pool(2) as pool:
+        for res in pool.imap(nap, (0.3, 0.5, 0.1)):
+            print(f"imap -> {res}", flush=True)
+
+    section(4, "imap_unordered: results as they are done")
+    with mp.Pool(WORKERS) as pool:
+        for res in pool.imap_unordered(nap, (0.3, 0.5, 0.1)):
+            print(f"imap_unordered -> {res}", flush=True)
+
+    section(5, "map and chunksize")
+    with mp.Pool(2) as pool:
+        print("chunksize 1:", [s for s, _ in pool.map(square_and_pid, range(10), 1)])
+        print("chunksize 4:", [s for s, _ in pool.map(square_and_pid, range(10), 4)])
+        for chunksize in (1, 1000):
+            start = time.perf_counter()
+            sum(pool.imap(identity, range(20000), chunksize))
+            print(f"20000 tiny tasks through imap, chunksize {chunksize}: {time.perf_counter() - start:.3f} s")
+
+    section(6, "When a task raises, and when a worker dies")
+    with mp.Pool(2) as pool:
+        for x, res in [(x, pool.apply_async(panics_on_three, (x,))) for x in range(1, 5)]:
+            try:
+                print(f"task {x}: {res.get()}")
+            except ValueError as e:
+                print(f"task {x}: raised ValueError({e})")
+        doomed = pool.apply_async(die_by_sigkill, (None,))
+        try:
+            doomed.get(timeout=3)
+        except mp.TimeoutError:
+            print("the killed worker's task: still waiting after 3 s (Pool never finds out)")
+
+    section(7, "join before close")
+    pool = mp.Pool(1)
+    try:
+        pool.join()
+    except ValueError as e:
+        print(f"join: ValueError({e})")
+    pool.close()
+    pool.join()
+    print("after close, join: ok")
+
+    section(8, "CPU work in one process: threads do not help in CPython")
+    from concurrent.futures import ThreadPoolExecutor
+
+    with mp.Pool(2) as pool:
+        start = time.perf_counter()
+        results = pool.map(fib, range(30, 35), 1)
+        processes = time.perf_counter() - start
+    with ThreadPoolExecutor(2) as threads:
+        start = time.perf_counter()
+        list(threads.map(fib, range(30, 35)))
+        in_threads = time.perf_counter() - start
+    print(f"Pool(2).map(fib, range(30, 35)): {results}")
+    print(f"time with 2 processes: {processes:.3f} s; with 2 threads: {in_threads:.3f} s")
+
+
+if __name__ == "__main__":
+    main()

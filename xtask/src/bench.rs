@@ -1,0 +1,511 @@
+//! `cargo xtask bench`: every primitive measured against the raw system
+//! calls and against CPython, side by side in one run.
+//!
+//! For each figure, three programs run in turn, sample after sample (ours,
+//! raw, Python, ours, raw, Python, ...), so that the machine's noise falls on
+//! all three alike: `course-bench FIGURE ours N`, `course-bench FIGURE raw N`
+//! and `python3 bench/python/bench.py FIGURE N`. Each prints the seconds one
+//! operation took (for the fib figures: a speedup). The report gives the
+//! median and the range of each, and the ratios of the medians.
+
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+/// How a figure's numbers read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Unit {
+    /// Time per operation: lower is better.
+    Time,
+    /// Operations per second, shown with this name: higher is better.
+    Rate(&'static str),
+    /// MB/s for 1 MiB messages: higher is better.
+    Bandwidth,
+    /// A speedup over serial: higher is better. The raw column is the best
+    /// speedup possible.
+    Speedup,
+}
+
+/// What ours must reach.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Goal {
+    /// Ours takes at most this many times raw's time per operation.
+    AtMostTimesRaw(f64),
+    /// Ours reaches at least this share of raw's throughput.
+    AtLeastShareOfRaw(f64),
+    /// Ours reaches at least this many operations per second.
+    AtLeastPerSecond(f64),
+    /// Ours reaches at least this speedup.
+    AtLeastSpeedup(f64),
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, Copy)]
+pub struct Figure {
+    /// The name `course-bench` and `bench.py` know it by.
+    pub name: &'static str,
+    /// What is measured.
+    pub title: &'static str,
+    /// How to read it.
+    pub unit: Unit,
+    /// Operations per sample in a full run, and with `--quick`.
+    pub count: (u64, u64),
+    /// What ours must reach.
+    pub goal: Option<Goal>,
+}
+
+/// Every figure, in report order.
+pub const FIGURES: &[Figure] = &[
+    Figure {
+        name: "fork",
+        title: "process start+join (fork)",
+        unit: Unit::Time,
+        count: (300, 60),
+        goal: Some(Goal::AtMostTimesRaw(1.3)),
+    },
+    Figure {
+        name: "spawn",
+        title: "process start+join (spawn)",
+        unit: Unit::Time,
+        count: (40, 8),
+        goal: None,
+    },
+    Figure {
+        name: "thread",
+        title: "thread start+join",
+        unit: Unit::Time,
+        count: (3000, 600),
+        goal: Some(Goal::AtMostTimesRaw(1.2)),
+    },
+    Figure {
+        name: "pipe-rtt",
+        title: "Pipe round trip, small message",
+        unit: Unit::Time,
+        count: (20_000, 4000),
+        goal: Some(Goal::AtMostTimesRaw(1.25)),
+    },
+    Figure {
+        name: "pipe-msgs",
+        title: "Pipe one-way, small messages",
+        unit: Unit::Rate("msg/s"),
+        count: (300_000, 60_000),
+        goal: Some(Goal::AtLeastShareOfRaw(0.7)),
+    },
+    Figure {
+        name: "pipe-mib",
+        title: "Pipe one-way, 1 MiB messages",
+        unit: Unit::Bandwidth,
+        count: (400, 80),
+        goal: Some(Goal::AtLeastShareOfRaw(0.8)),
+    },
+    Figure {
+        name: "queue",
+        title: "Queue 1->1, unbounded",
+        unit: Unit::Rate("msg/s"),
+        count: (200_000, 40_000),
+        goal: Some(Goal::AtLeastPerSecond(500_000.0)),
+    },
+    Figure {
+        name: "queue3",
+        title: "Queue 1->1, maxsize 3",
+        unit: Unit::Rate("msg/s"),
+        count: (100_000, 20_000),
+        goal: Some(Goal::AtLeastPerSecond(150_000.0)),
+    },
+    Figure {
+        name: "mqueue",
+        title: "manager queue 1->1",
+        unit: Unit::Rate("msg/s"),
+        count: (40_000, 8000),
+        goal: Some(Goal::AtLeastPerSecond(40_000.0)),
+    },
+    Figure {
+        name: "mdict",
+        title: "manager dict set/get",
+        unit: Unit::Rate("op/s"),
+        count: (40_000, 8000),
+        goal: Some(Goal::AtLeastPerSecond(40_000.0)),
+    },
+    Figure {
+        name: "imap1",
+        title: "Pool imap, chunksize 1",
+        unit: Unit::Rate("task/s"),
+        count: (100_000, 20_000),
+        goal: Some(Goal::AtLeastPerSecond(150_000.0)),
+    },
+    Figure {
+        name: "imap100",
+        title: "Pool imap, chunksize 100",
+        unit: Unit::Rate("task/s"),
+        count: (2_000_000, 400_000),
+        goal: Some(Goal::AtLeastPerSecond(3_000_000.0)),
+    },
+    Figure {
+        name: "imapu1",
+        title: "Pool imap_unordered, chunksize 1",
+        unit: Unit::Rate("task/s"),
+        count: (100_000, 20_000),
+        goal: Some(Goal::AtLeastPerSecond(150_000.0)),
+    },
+    Figure {
+        name: "imapu100",
+        title: "Pool imap_unordered, chunksize 100",
+        unit: Unit::Rate("task/s"),
+        count: (2_000_000, 400_000),
+        goal: Some(Goal::AtLeastPerSecond(3_000_000.0)),
+    },
+    Figure {
+        name: "fib-threads",
+        title: "fib(30..=34) on 2 threads, speedup",
+        unit: Unit::Speedup,
+        count: (1, 1),
+        goal: Some(Goal::AtLeastSpeedup(1.45)),
+    },
+    Figure {
+        name: "fib-procs",
+        title: "fib(30..=34) on 2 processes, speedup",
+        unit: Unit::Speedup,
+        count: (1, 1),
+        goal: Some(Goal::AtLeastSpeedup(1.45)),
+    },
+];
+
+/// The median, smallest and largest of some samples.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Summary {
+    /// The middle sample (the mean of the two middle ones for an even count).
+    pub median: f64,
+    /// The smallest sample.
+    pub min: f64,
+    /// The largest sample.
+    pub max: f64,
+}
+
+/// Summarises samples; `None` for none.
+pub fn summarise(samples: &[f64]) -> Option<Summary> {
+    if samples.is_empty() {
+        return None;
+    }
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    let median = if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    };
+    Some(Summary {
+        median,
+        min: sorted[0],
+        max: sorted[n - 1],
+    })
+}
+
+/// What one column of a figure measured: its summary, or why there is none.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Column {
+    /// Measured.
+    Measured(Summary),
+    /// Not measured, and why (python3 missing, a run failed).
+    Missing(String),
+}
+
+impl Column {
+    fn median(&self) -> Option<f64> {
+        match self {
+            Column::Measured(s) => Some(s.median),
+            Column::Missing(_) => None,
+        }
+    }
+}
+
+/// A figure's three columns.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// Which figure.
+    pub figure: Figure,
+    /// The multiproc crate.
+    pub ours: Column,
+    /// The raw system calls (for speedups: the best possible).
+    pub raw: Column,
+    /// CPython's multiprocessing.
+    pub python: Column,
+}
+
+/// A value in the figure's unit, for people: `4.03 ms`, `93.1 k msg/s`,
+/// `412 MB/s`, `1.53x`. `value` is what the programs print: seconds per
+/// operation, or a speedup.
+pub fn show(unit: Unit, value: f64) -> String {
+    match unit {
+        Unit::Time => show_time(value),
+        Unit::Rate(name) => format!("{} {name}", si(1.0 / value)),
+        Unit::Bandwidth => format!("{:.0} MB/s", (1u64 << 20) as f64 / value / 1e6),
+        Unit::Speedup => format!("{value:.2}x"),
+    }
+}
+
+fn show_time(seconds: f64) -> String {
+    if seconds >= 1.0 {
+        format!("{seconds:.2} s")
+    } else if seconds >= 1e-3 {
+        format!("{:.2} ms", seconds * 1e3)
+    } else if seconds >= 1e-6 {
+        format!("{:.1} µs", seconds * 1e6)
+    } else {
+        format!("{:.0} ns", seconds * 1e9)
+    }
+}
+
+fn si(value: f64) -> String {
+    if value >= 1e6 {
+        format!("{:.2} M", value / 1e6)
+    } else if value >= 1e3 {
+        format!("{:.1} k", value / 1e3)
+    } else {
+        format!("{value:.0}")
+    }
+}
+
+fn show_column(unit: Unit, column: &Column) -> String {
+    match column {
+        Column::Measured(s) => format!(
+            "{} ({}–{})",
+            show(unit, s.median),
+            show_range(unit, s.min),
+            show_range(unit, s.max)
+        ),
+        Column::Missing(why) => format!("({why})"),
+    }
+}
+
+/// A range end, without the unit's name (it is in the median before it).
+fn show_range(unit: Unit, value: f64) -> String {
+    let shown = show(unit, value);
+    match unit {
+        Unit::Rate(name) => shown.trim_end_matches(name).trim_end().to_string(),
+        Unit::Bandwidth => shown.trim_end_matches("MB/s").trim_end().to_string(),
+        _ => shown,
+    }
+}
+
+/// "How many times better ours is" against another column: above 1 means
+/// ours is faster (or its speedup larger). `None` when a column is missing.
+pub fn advantage(unit: Unit, ours: &Column, other: &Column) -> Option<f64> {
+    let (o, t) = (ours.median()?, other.median()?);
+    Some(match unit {
+        Unit::Speedup => o / t,
+        _ => t / o, // seconds per operation: less is better
+    })
+}
+
+/// Whether ours met its goal, with the measured figure the goal is about.
+pub fn judge(row: &Row) -> Option<(bool, String)> {
+    let goal = row.figure.goal?;
+    let ours = row.ours.median()?;
+    Some(match goal {
+        Goal::AtMostTimesRaw(limit) => {
+            let times = ours / row.raw.median()?;
+            (times <= limit, format!("{times:.2}x raw (goal ≤ {limit}x)"))
+        }
+        Goal::AtLeastShareOfRaw(share) => {
+            let got = row.raw.median()? / ours;
+            (
+                got >= share,
+                format!("{:.0}% of raw (goal ≥ {:.0}%)", got * 100.0, share * 100.0),
+            )
+        }
+        Goal::AtLeastPerSecond(rate) => {
+            let got = 1.0 / ours;
+            (
+                got >= rate,
+                format!("{}/s (goal ≥ {}/s)", si(got).trim(), si(rate).trim()),
+            )
+        }
+        Goal::AtLeastSpeedup(speedup) => {
+            (ours >= speedup, format!("{ours:.2}x (goal ≥ {speedup}x)"))
+        }
+    })
+}
+
+/// The Markdown report.
+pub fn markdown(rows: &[Row], machine: &str, samples: usize) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Measured on: {machine}. {samples} samples of each, interleaved; median (min–max)."
+    );
+    let _ = writeln!(
+        out,
+        "\"vs raw\" and \"vs Python\": how many times faster ours is (above 1: faster).\n"
+    );
+    let _ = writeln!(
+        out,
+        "| figure | ours | raw | Python | vs raw | vs Python | goal |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+    for row in rows {
+        let unit = row.figure.unit;
+        let ratio = |other: &Column| {
+            advantage(unit, &row.ours, other).map_or("–".to_string(), |r| format!("{r:.2}"))
+        };
+        let goal = match judge(row) {
+            Some((true, text)) => format!("met: {text}"),
+            Some((false, text)) => format!("**missed**: {text}"),
+            None => "–".into(),
+        };
+        let raw_label = if unit == Unit::Speedup {
+            format!("{} (bound)", show_column(unit, &row.raw))
+        } else {
+            show_column(unit, &row.raw)
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            row.figure.title,
+            show_column(unit, &row.ours),
+            raw_label,
+            show_column(unit, &row.python),
+            ratio(&row.raw),
+            ratio(&row.python),
+            goal
+        );
+    }
+    out
+}
+
+/// The JSON report: every sample summary, in the programs' own units.
+pub fn json_report(rows: &[Row], machine: &str, samples: usize) -> Value {
+    let column = |c: &Column| match c {
+        Column::Measured(s) => json!({"median": s.median, "min": s.min, "max": s.max}),
+        Column::Missing(why) => json!({"missing": why}),
+    };
+    json!({
+        "machine": machine,
+        "samples": samples,
+        "unit_note": "seconds per operation, except speedup figures (serial time / parallel time)",
+        "figures": rows.iter().map(|r| json!({
+            "name": r.figure.name,
+            "title": r.figure.title,
+            "ours": column(&r.ours),
+            "raw": column(&r.raw),
+            "python": column(&r.python),
+            "goal_met": judge(r).map(|(met, text)| json!({"met": met, "text": text})),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn measured(median: f64) -> Column {
+        Column::Measured(Summary {
+            median,
+            min: median * 0.9,
+            max: median * 1.1,
+        })
+    }
+
+    #[test]
+    fn median_min_and_max() {
+        assert_eq!(summarise(&[]), None);
+        assert_eq!(
+            summarise(&[3.0]).unwrap(),
+            Summary {
+                median: 3.0,
+                min: 3.0,
+                max: 3.0
+            }
+        );
+        assert_eq!(
+            summarise(&[5.0, 1.0, 3.0]).unwrap(),
+            Summary {
+                median: 3.0,
+                min: 1.0,
+                max: 5.0
+            }
+        );
+        assert_eq!(summarise(&[4.0, 1.0, 3.0, 2.0]).unwrap().median, 2.5);
+    }
+
+    #[test]
+    fn values_are_shown_in_their_units() {
+        assert_eq!(show(Unit::Time, 4.03e-3), "4.03 ms");
+        assert_eq!(show(Unit::Time, 2.22e-4), "222.0 µs");
+        assert_eq!(show(Unit::Time, 1.5), "1.50 s");
+        assert_eq!(show(Unit::Time, 5e-8), "50 ns");
+        assert_eq!(show(Unit::Rate("msg/s"), 1.0 / 93_100.0), "93.1 k msg/s");
+        assert_eq!(
+            show(Unit::Rate("task/s"), 1.0 / 3_200_000.0),
+            "3.20 M task/s"
+        );
+        assert_eq!(
+            show(Unit::Bandwidth, (1u64 << 20) as f64 / 412e6),
+            "412 MB/s"
+        );
+        assert_eq!(show(Unit::Speedup, 1.534), "1.53x");
+    }
+
+    #[test]
+    fn advantage_reads_as_times_faster() {
+        // Ours takes half raw's time per operation: 2x faster.
+        assert_eq!(
+            advantage(Unit::Time, &measured(1.0), &measured(2.0)),
+            Some(2.0)
+        );
+        assert_eq!(
+            advantage(Unit::Rate("x"), &measured(2.0), &measured(1.0)),
+            Some(0.5)
+        );
+        assert_eq!(
+            advantage(Unit::Speedup, &measured(1.5), &measured(1.0)),
+            Some(1.5)
+        );
+        assert_eq!(
+            advantage(Unit::Time, &measured(1.0), &Column::Missing("no".into())),
+            None
+        );
+    }
+
+    fn row(name: &str, ours: f64, raw: f64) -> Row {
+        let figure = *FIGURES.iter().find(|f| f.name == name).unwrap();
+        Row {
+            figure,
+            ours: measured(ours),
+            raw: measured(raw),
+            python: Column::Missing("python3 not found".into()),
+        }
+    }
+
+    #[test]
+    fn goals_are_judged_on_medians() {
+        assert!(judge(&row("fork", 1.2, 1.0)).unwrap().0);
+        assert!(!judge(&row("fork", 1.4, 1.0)).unwrap().0);
+        assert!(judge(&row("pipe-msgs", 1.0, 0.7)).unwrap().0);
+        assert!(!judge(&row("pipe-msgs", 1.0, 0.6)).unwrap().0);
+        assert!(judge(&row("queue", 1.0 / 600_000.0, 1.0)).unwrap().0);
+        assert!(!judge(&row("queue", 1.0 / 400_000.0, 1.0)).unwrap().0);
+        assert!(judge(&row("fib-procs", 1.5, 1.56)).unwrap().0);
+        assert_eq!(judge(&row("spawn", 1.0, 1.0)), None);
+    }
+
+    #[test]
+    fn the_markdown_report_has_a_row_per_figure_and_says_what_is_missing() {
+        let rows = vec![
+            row("fork", 2.5e-4, 2.2e-4),
+            row("queue", 1.0 / 400_000.0, 1.0 / 900_000.0),
+        ];
+        let md = markdown(&rows, "test machine", 5);
+        assert!(md.starts_with("Measured on: test machine. 5 samples"));
+        assert_eq!(md.lines().filter(|l| l.starts_with("| ")).count(), 3);
+        assert!(
+            md.contains("| process start+join (fork) | 250.0 µs (225.0 µs–275.0 µs) | 220.0 µs")
+        );
+        assert!(md.contains("(python3 not found)"));
+        assert!(md.contains("met: 1.14x raw (goal ≤ 1.3x)"));
+        assert!(md.contains("**missed**: 400.0 k/s (goal ≥ 500.0 k/s)"));
+        let json = json_report(&rows, "m", 5);
+        assert_eq!(json["figures"][1]["goal_met"]["met"], false);
+        assert_eq!(json["figures"][0]["python"]["missing"], "python3 not found");
+    }
+}

@@ -1,0 +1,300 @@
+//! Running `cargo xtask bench`: the sampling loop, the machine's description,
+//! the report files and the chart. The pure parts (statistics, rendering)
+//! are in `bench.rs`, with their tests.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::bench::{self, Column, FIGURES, Figure, Row, Unit};
+use crate::runner;
+use crate::workspace;
+
+/// How one bench run goes.
+pub struct Options {
+    /// Fewer operations per sample (a short run).
+    pub quick: bool,
+    /// Samples of each column after the warm-up.
+    pub samples: usize,
+    /// Only these figures (all when empty).
+    pub only: Vec<String>,
+    /// Also copy the report and chart to `docs/bench/` (for the README).
+    pub publish: bool,
+}
+
+/// Runs the bench and writes its reports; returns the Markdown table.
+pub fn run(options: &Options) -> Result<String, String> {
+    let figures: Vec<Figure> = if options.only.is_empty() {
+        FIGURES.to_vec()
+    } else {
+        options
+            .only
+            .iter()
+            .map(|name| {
+                FIGURES
+                    .iter()
+                    .find(|f| f.name == name)
+                    .copied()
+                    .ok_or_else(|| {
+                        let known: Vec<&str> = FIGURES.iter().map(|f| f.name).collect();
+                        format!(
+                            "no figure named `{name}`; the figures are: {}",
+                            known.join(", ")
+                        )
+                    })
+            })
+            .collect::<Result<_, _>>()?
+    };
+    let binaries = workspace::build_packages(&["course-bench"], true)?;
+    let binary = binaries
+        .into_iter()
+        .next()
+        .expect("build_packages checked it")
+        .1;
+    let script = workspace::root().join("bench/python/bench.py");
+    let python = python_version();
+    if python.is_none() {
+        eprintln!(
+            "note: python3 was not found, so the Python column stays empty (install python3 to fill it)"
+        );
+    }
+    let mut rows = Vec::new();
+    for (i, figure) in figures.iter().enumerate() {
+        let count = if options.quick {
+            figure.count.1
+        } else {
+            figure.count.0
+        };
+        let mut samples: [Vec<f64>; 3] = Default::default();
+        let mut failures: [Option<String>; 3] = Default::default();
+        for round in 0..=options.samples {
+            for (column, label) in ["ours", "raw", "python"].iter().enumerate() {
+                eprint!(
+                    "\r[{}/{}] {:<12} {} {:>2}/{}   ",
+                    i + 1,
+                    figures.len(),
+                    figure.name,
+                    if round == 0 { "warm-up" } else { "sample " },
+                    round,
+                    options.samples
+                );
+                if failures[column].is_some() || (column == 2 && python.is_none()) {
+                    continue;
+                }
+                let outcome = match *label {
+                    "python" => measure(
+                        Path::new("python3"),
+                        &[
+                            script.display().to_string(),
+                            figure.name.into(),
+                            count.to_string(),
+                        ],
+                    ),
+                    _ => measure(
+                        &binary,
+                        &[figure.name.into(), (*label).into(), count.to_string()],
+                    ),
+                };
+                match outcome {
+                    Ok(value) if round > 0 => samples[column].push(value),
+                    Ok(_) => {}
+                    Err(why) => failures[column] = Some(why),
+                }
+            }
+        }
+        let column = |k: usize| match (&failures[k], bench::summarise(&samples[k])) {
+            (Some(why), _) => Column::Missing(why.clone()),
+            (None, Some(summary)) => Column::Measured(summary),
+            (None, None) => Column::Missing("python3 not found".into()),
+        };
+        rows.push(Row {
+            figure: *figure,
+            ours: column(0),
+            raw: column(1),
+            python: column(2),
+        });
+    }
+    eprintln!("\r{:60}", "");
+    let machine = describe_machine(python.as_deref());
+    let markdown = bench::markdown(&rows, &machine, options.samples);
+    let out_dir = workspace::target_dir().join("bench");
+    std::fs::create_dir_all(&out_dir)
+        .map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
+    let write = |name: &str, text: &str| -> Result<PathBuf, String> {
+        let path = out_dir.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        Ok(path)
+    };
+    let md_path = write("report.md", &markdown)?;
+    let json = serde_json::to_string_pretty(&bench::json_report(&rows, &machine, options.samples))
+        .expect("JSON");
+    let json_path = write("report.json", &json)?;
+    let chart_path = out_dir.join("chart.svg");
+    chart(&rows, &machine, &chart_path)?;
+    eprintln!(
+        "wrote {}, {} and {}",
+        md_path.display(),
+        json_path.display(),
+        chart_path.display()
+    );
+    if options.publish {
+        let docs = workspace::root().join("docs/bench");
+        std::fs::create_dir_all(&docs)
+            .map_err(|e| format!("cannot create {}: {e}", docs.display()))?;
+        for name in ["report.md", "chart.svg"] {
+            std::fs::copy(out_dir.join(name), docs.join(name))
+                .map_err(|e| format!("cannot copy {name}: {e}"))?;
+        }
+        eprintln!("copied the report and the chart to {}", docs.display());
+    }
+    Ok(markdown)
+}
+
+/// Runs one measuring program (in its own process group, killed after 5
+/// minutes) and reads the number it prints.
+fn measure(program: &Path, args: &[String]) -> Result<f64, String> {
+    let run = runner::run(program, args, Duration::from_secs(300))
+        .map_err(|e| format!("could not start {}: {e}", program.display()))?;
+    if run.timed_out {
+        return Err("timed out".into());
+    }
+    if run.exit != 0 || !run.leaked.is_empty() {
+        let first = run
+            .stderr
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no message");
+        return Err(format!("failed (exit {}): {first}", run.exit));
+    }
+    run.stdout
+        .trim()
+        .parse::<f64>()
+        .map_err(|_| format!("printed `{}`, not a number", run.stdout.trim()))
+}
+
+fn python_version() -> Option<String> {
+    let output = Command::new("python3").arg("--version").output().ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+fn describe_machine(python: Option<&str>) -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|l| l.trim_start_matches([' ', '\t', ':']).trim().to_string())
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let rustc = Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    format!(
+        "{model}, {cpus} CPUs, Linux {}, {rustc} (release build), {}",
+        kernel.trim(),
+        python.unwrap_or("no python3")
+    )
+}
+
+/// A bar chart of seconds per operation (log scale): ours, raw and Python
+/// side by side for every figure that is a time or a rate.
+fn chart(rows: &[Row], machine: &str, path: &Path) -> Result<(), String> {
+    use plotters::prelude::*;
+    let shown: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.figure.unit != Unit::Speedup)
+        .collect();
+    if shown.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<f64> = shown
+        .iter()
+        .flat_map(|r| [&r.ours, &r.raw, &r.python])
+        .filter_map(|c| match c {
+            Column::Measured(s) => Some(s.median),
+            Column::Missing(_) => None,
+        })
+        .collect();
+    let low = values.iter().copied().fold(f64::INFINITY, f64::min) / 3.0;
+    let high = values.iter().copied().fold(0.0, f64::max) * 3.0;
+    let draw = || -> Result<(), Box<dyn std::error::Error>> {
+        let root = SVGBackend::new(path, (1400, 700)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let n = shown.len();
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "seconds per operation (log scale; lower is faster)",
+                ("sans-serif", 22),
+            )
+            .margin(20)
+            .x_label_area_size(170)
+            .y_label_area_size(90)
+            .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), (low..high).log_scale())?;
+        let names: Vec<&str> = shown.iter().map(|r| r.figure.title).collect();
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(n)
+            .x_label_formatter(&|x| {
+                let i = x.round();
+                if (x - i).abs() < 0.01 && i >= 0.0 {
+                    names
+                        .get(i as usize)
+                        .map_or(String::new(), |s| s.to_string())
+                } else {
+                    String::new()
+                }
+            })
+            .x_label_style(
+                ("sans-serif", 13)
+                    .into_font()
+                    .transform(FontTransform::Rotate90),
+            )
+            .y_desc("seconds per operation")
+            .y_label_formatter(&|y| format!("{y:.0e}"))
+            .draw()?;
+        const COLUMNS: [(&str, RGBColor); 3] = [
+            ("ours (multiproc)", BLUE),
+            ("raw (libc)", GREEN),
+            ("CPython", RED),
+        ];
+        for (k, &(label, color)) in COLUMNS.iter().enumerate() {
+            let bars: Vec<Rectangle<(f64, f64)>> = shown
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| {
+                    let column = [&r.ours, &r.raw, &r.python][k];
+                    let Column::Measured(s) = column else {
+                        return None;
+                    };
+                    let x0 = i as f64 - 0.4 + k as f64 * 0.27;
+                    Some(Rectangle::new(
+                        [(x0, low), (x0 + 0.25, s.median)],
+                        color.filled(),
+                    ))
+                })
+                .collect();
+            chart.draw_series(bars)?.label(label).legend(move |(x, y)| {
+                Rectangle::new([(x, y - 6), (x + 12, y + 6)], color.filled())
+            });
+        }
+        chart
+            .configure_series_labels()
+            .border_style(BLACK)
+            .background_style(WHITE)
+            .draw()?;
+        root.draw(&Text::new(
+            format!("Measured on: {machine}"),
+            (20, 680),
+            ("sans-serif", 13).into_font(),
+        ))?;
+        root.present()?;
+        Ok(())
+    };
+    draw().map_err(|e| format!("could not draw the chart: {e}"))
+}
