@@ -19,16 +19,31 @@ use nix::unistd::{ForkResult, Pid, fork};
 
 use crate::Error;
 
-/// How many threads this process has now, from `Threads:` in
-/// `/proc/self/status`. Python 3.12 reads the same number before it warns that
-/// `fork()` in a multithreaded process may deadlock.
+/// How many threads this process has now: field 20 of `/proc/<pid>/stat`,
+/// the number Python 3.12 reads before it warns that `fork()` in a
+/// multithreaded process may deadlock.
+///
+/// The file stays open (one per process: a forked child opens its own, as
+/// the parent's descriptor would still describe the parent), so a check is
+/// one `pread(2)`.
 pub fn thread_count() -> std::io::Result<usize> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("Threads:"))
-        .and_then(|n| n.trim().parse().ok())
-        .ok_or_else(|| std::io::Error::other("no Threads: line in /proc/self/status"))
+    use std::os::unix::fs::FileExt;
+    static STAT: Mutex<Option<(u32, std::fs::File)>> = Mutex::new(None);
+    let pid = std::process::id();
+    let mut cached = STAT.lock().unwrap_or_else(|p| p.into_inner());
+    if cached.as_ref().is_none_or(|(owner, _)| *owner != pid) {
+        *cached = Some((pid, std::fs::File::open(format!("/proc/{pid}/stat"))?));
+    }
+    let (_, file) = cached.as_ref().expect("opened above");
+    let mut buf = [0u8; 1024];
+    let n = file.read_at(&mut buf, 0)?;
+    let text = std::str::from_utf8(&buf[..n]).map_err(std::io::Error::other)?;
+    // The command name, in parentheses, may hold spaces: count from after it.
+    // Field 3 (the state) is the first after it, so field 20 is the 18th.
+    text.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(17))
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no thread count in /proc/{pid}/stat")))
 }
 
 /// Returns `Ok` if this process has exactly one thread, and an

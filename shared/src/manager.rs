@@ -42,7 +42,7 @@ use serde::{Deserialize, Serialize};
 use crate::Error;
 use crate::fork::ParentOnly;
 use crate::process::Process;
-use crate::wire::{self, WireError};
+use crate::wire::{self, FrameReader, WireError};
 
 /// Why a manager call failed.
 #[derive(Debug)]
@@ -316,7 +316,7 @@ struct Proxy {
     /// This process's connection: closed in every child forked while it is
     /// open (`ParentOnly`), so a child never writes into it, and a lock held
     /// through it is released as soon as its owner exits.
-    connection: Mutex<Option<(u32, ParentOnly<UnixStream>)>>,
+    connection: Mutex<Option<(u32, ParentOnly<UnixStream>, FrameReader)>>,
 }
 
 impl Clone for Proxy {
@@ -343,19 +343,19 @@ impl Proxy {
         // A connection made by the process we were forked from: its
         // descriptor was closed in this process at the fork, and the number
         // may already name another file. Forget it without closing it.
-        if slot.as_ref().is_some_and(|(owner, _)| *owner != me) {
+        if slot.as_ref().is_some_and(|(owner, _, _)| *owner != me) {
             std::mem::forget(slot.take());
         }
         if slot.is_none() {
             let stream = UnixStream::connect(&self.socket).map_err(|e| {
                 ManagerError::Gone(format!("cannot connect to {}: {e}", self.socket.display()))
             })?;
-            *slot = Some((me, ParentOnly::new(stream)));
+            *slot = Some((me, ParentOnly::new(stream), FrameReader::new()));
         }
-        let (_, stream) = slot.as_mut().expect("connected above");
+        let (_, stream, reader) = slot.as_mut().expect("connected above");
         let stream: &mut UnixStream = stream;
         let result =
-            wire::send_value(stream, request).and_then(|()| wire::recv_value::<Reply>(stream));
+            wire::send_value(stream, request).and_then(|()| reader.recv_value::<Reply>(stream));
         match result {
             Ok(reply) => Ok(reply),
             Err(
@@ -710,8 +710,9 @@ fn peer_uid(stream: &UnixStream) -> Option<u32> {
 
 /// Serves one connection until it closes or sends something malformed.
 fn serve_connection(mut stream: UnixStream, objects: &Objects, connection: u64) {
+    let mut reader = FrameReader::new();
     loop {
-        let request: Request = match wire::recv_value(&mut stream) {
+        let request: Request = match reader.recv_value(&mut stream) {
             Ok(request) => request,
             Err(WireError::Eof) => break,
             Err(e) => {

@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 
 use crate::Error;
 use crate::sys::poll_readable;
-use crate::wire::{self, WireError};
+use crate::wire::{self, FrameReader, WireError};
 
 /// Makes pipes. Python: `multiprocessing.Pipe`.
 pub struct Pipe;
@@ -35,8 +35,14 @@ impl Pipe {
         // std sets SOCK_CLOEXEC on both ends.
         let (a, b) = UnixStream::pair().map_err(Error::Io)?;
         Ok((
-            Connection { stream: Some(a) },
-            Connection { stream: Some(b) },
+            Connection {
+                stream: Some(a),
+                reader: FrameReader::new(),
+            },
+            Connection {
+                stream: Some(b),
+                reader: FrameReader::new(),
+            },
         ))
     }
 
@@ -48,6 +54,7 @@ impl Pipe {
         Ok((
             PipeReader {
                 file: Some(File::from(read)),
+                reader: FrameReader::new(),
             },
             PipeWriter {
                 file: Some(File::from(write)),
@@ -60,6 +67,7 @@ impl Pipe {
 #[derive(Debug)]
 pub struct Connection {
     stream: Option<UnixStream>,
+    reader: FrameReader,
 }
 
 /// The reading end of a one-way pipe. Python: the first `Connection` of
@@ -67,6 +75,7 @@ pub struct Connection {
 #[derive(Debug)]
 pub struct PipeReader {
     file: Option<File>,
+    reader: FrameReader,
 }
 
 /// The writing end of a one-way pipe. Python: the second `Connection` of
@@ -130,14 +139,14 @@ macro_rules! receiver {
         /// the middle of a message.
         pub fn recv<T: DeserializeOwned>(&mut self) -> Result<T, WireError> {
             let end = self.$field.as_mut().ok_or_else(closed)?;
-            wire::recv_value(end)
+            self.reader.recv_value(end)
         }
 
         /// Waits for the next message and returns its bytes. Python:
         /// `Connection.recv_bytes()`.
         pub fn recv_bytes(&mut self) -> Result<Vec<u8>, WireError> {
             let end = self.$field.as_mut().ok_or_else(closed)?;
-            wire::read_frame(end)
+            self.reader.read_frame(end)
         }
 
         /// True if a message (or end-of-stream) is waiting, after waiting at
@@ -145,7 +154,8 @@ macro_rules! receiver {
         /// `Connection.poll(timeout)`.
         pub fn poll(&self, timeout: Option<Duration>) -> Result<bool, WireError> {
             let end = self.$field.as_ref().ok_or_else(closed)?;
-            wait_readable(end, timeout)
+            // Bytes already read into this end's buffer are waiting too.
+            Ok(self.reader.has_buffered() || wait_readable(end, timeout)?)
         }
     };
 }

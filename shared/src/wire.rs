@@ -101,11 +101,42 @@ pub fn write_frame(out: &mut impl Write, payload: &[u8]) -> Result<(), WireError
             max: MAX_FRAME,
         });
     }
-    let mut frame = Vec::with_capacity(4 + payload.len());
-    frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-    frame.extend_from_slice(payload);
-    out.write_all(&frame)?;
+    let prefix = (payload.len() as u32).to_be_bytes();
+    if payload.len() <= COPY_LIMIT {
+        let mut frame = Vec::with_capacity(4 + payload.len());
+        frame.extend_from_slice(&prefix);
+        frame.extend_from_slice(payload);
+        out.write_all(&frame)?;
+    } else {
+        // A large payload is not copied: prefix and payload go out together
+        // with `writev(2)`.
+        write_all_vectored(out, &prefix, payload)?;
+    }
     Ok(())
+}
+
+/// Up to this size a frame is copied into one buffer for a single `write`;
+/// above it, prefix and payload are written from where they are.
+const COPY_LIMIT: usize = 16 * 1024;
+
+/// Writes `head` then `tail`, looping over short writes and `EINTR`.
+fn write_all_vectored(out: &mut impl Write, head: &[u8], tail: &[u8]) -> io::Result<()> {
+    let total = head.len() + tail.len();
+    let mut written = 0;
+    while written < total {
+        let result = if written < head.len() {
+            out.write_vectored(&[io::IoSlice::new(&head[written..]), io::IoSlice::new(tail)])
+        } else {
+            out.write(&tail[written - head.len()..])
+        };
+        match result {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => written += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    out.flush()
 }
 
 /// Encodes `value` with postcard and writes it as one frame. Python:
@@ -160,6 +191,115 @@ pub fn read_frame(input: &mut impl Read) -> Result<Vec<u8>, WireError> {
 pub fn recv_value<T: DeserializeOwned>(input: &mut impl Read) -> Result<T, WireError> {
     let payload = read_frame(input)?;
     postcard::from_bytes(&payload).map_err(WireError::Decode)
+}
+
+/// How much a [`FrameReader`] asks the kernel for at a time.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Reads frames through a buffer: a small frame costs one `read(2)` instead
+/// of two (prefix, then payload), and frames that arrived together are taken
+/// from memory. A large frame's payload is read straight into its own
+/// allocation. Python's `Connection` reads the prefix and the payload
+/// separately; this is the one place the course's ends do better.
+#[derive(Debug, Default)]
+pub struct FrameReader {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl FrameReader {
+    /// An empty reader (its buffer is allocated on first use).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// True if bytes are waiting in the buffer: a frame, or part of one.
+    /// A `poll(2)` on the descriptor does not see them.
+    pub fn has_buffered(&self) -> bool {
+        self.end > self.start
+    }
+
+    /// True if a whole frame is waiting in the buffer.
+    pub fn has_frame(&self) -> bool {
+        let waiting = &self.buf[self.start..self.end];
+        waiting.len() >= 4 && {
+            let len = u32::from_be_bytes([waiting[0], waiting[1], waiting[2], waiting[3]]) as usize;
+            waiting.len() - 4 >= len
+        }
+    }
+
+    /// Reads one frame's payload from `src`, through the buffer. Errors as
+    /// [`read_frame`].
+    pub fn read_frame(&mut self, src: &mut impl Read) -> Result<Vec<u8>, WireError> {
+        while self.end - self.start < 4 {
+            if self.fill(src)? == 0 {
+                let got = self.end - self.start;
+                return Err(if got == 0 {
+                    WireError::Eof
+                } else {
+                    WireError::Truncated { expected: 4, got }
+                });
+            }
+        }
+        let prefix = &self.buf[self.start..self.start + 4];
+        let len = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
+        if len > MAX_FRAME {
+            return Err(WireError::TooLarge {
+                len,
+                max: MAX_FRAME,
+            });
+        }
+        self.start += 4;
+        let waiting = self.end - self.start;
+        if waiting >= len {
+            let payload = self.buf[self.start..self.start + len].to_vec();
+            self.start += len;
+            return Ok(payload);
+        }
+        let mut payload = Vec::with_capacity(len);
+        payload.extend_from_slice(&self.buf[self.start..self.end]);
+        (self.start, self.end) = (0, 0);
+        payload.resize(len, 0);
+        let got = read_full(src, &mut payload[waiting..])?;
+        if waiting + got < len {
+            return Err(WireError::Truncated {
+                expected: 4 + len,
+                got: 4 + waiting + got,
+            });
+        }
+        Ok(payload)
+    }
+
+    /// Reads one frame and decodes it as a `T`.
+    pub fn recv_value<T: DeserializeOwned>(&mut self, src: &mut impl Read) -> Result<T, WireError> {
+        let payload = self.read_frame(src)?;
+        postcard::from_bytes(&payload).map_err(WireError::Decode)
+    }
+
+    /// One `read(2)` into the free end of the buffer; returns how many bytes
+    /// came (0: end of stream).
+    fn fill(&mut self, src: &mut impl Read) -> Result<usize, WireError> {
+        if self.start == self.end {
+            (self.start, self.end) = (0, 0);
+        } else if self.end == self.buf.len() {
+            self.buf.copy_within(self.start..self.end, 0);
+            (self.start, self.end) = (0, self.end - self.start);
+        }
+        if self.buf.len() < READ_CHUNK {
+            self.buf.resize(READ_CHUNK, 0);
+        }
+        loop {
+            match src.read(&mut self.buf[self.end..]) {
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(WireError::Io(e)),
+            }
+        }
+    }
 }
 
 /// Fills `buf` unless the stream ends first; returns how many bytes arrived.
@@ -217,6 +357,85 @@ mod tests {
         let prefix = u32::MAX.to_be_bytes();
         let err = read_frame(&mut prefix.as_slice()).unwrap_err();
         assert!(matches!(err, WireError::TooLarge { len, .. } if len == u32::MAX as usize));
+    }
+
+    #[test]
+    fn a_frame_reader_takes_frames_that_came_together_from_memory() {
+        let mut stream = Vec::new();
+        for word in ["one", "", "three"] {
+            send_value(&mut stream, word).unwrap();
+        }
+        write_frame(&mut stream, &vec![9u8; 200_000]).unwrap();
+        // A source that hands out 7 bytes at a time, to cross every boundary.
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = buf.len().min(7).min(self.0.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        for source in [
+            &mut stream.as_slice() as &mut dyn Read,
+            &mut Trickle(&stream),
+        ] {
+            let mut reader = FrameReader::new();
+            let mut source = source;
+            let words: Vec<String> = (0..3)
+                .map(|_| reader.recv_value(&mut source).unwrap())
+                .collect();
+            assert_eq!(words, ["one", "", "three"]);
+            assert_eq!(reader.read_frame(&mut source).unwrap(), vec![9u8; 200_000]);
+            assert!(matches!(
+                reader.read_frame(&mut source),
+                Err(WireError::Eof)
+            ));
+        }
+        let mut whole = stream.as_slice();
+        let mut reader = FrameReader::new();
+        reader.read_frame(&mut whole).unwrap();
+        assert!(
+            reader.has_frame(),
+            "the next small frames came in the same read"
+        );
+    }
+
+    #[test]
+    fn a_frame_reader_tells_truncated_from_eof_and_refuses_oversize() {
+        let mut buf = Vec::new();
+        write_frame(&mut buf, b"hello").unwrap();
+        for cut in 1..buf.len() {
+            let err = FrameReader::new().read_frame(&mut &buf[..cut]).unwrap_err();
+            assert!(
+                matches!(err, WireError::Truncated { .. }),
+                "cut at {cut}: {err}"
+            );
+        }
+        let err = FrameReader::new()
+            .read_frame(&mut &u32::MAX.to_be_bytes()[..])
+            .unwrap_err();
+        assert!(matches!(err, WireError::TooLarge { .. }));
+    }
+
+    #[test]
+    fn a_large_frame_survives_short_writes() {
+        /// A writer that takes at most 1000 bytes per call, as a full pipe does.
+        struct Stingy(Vec<u8>);
+        impl Write for Stingy {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                let n = buf.len().min(1000);
+                self.0.extend_from_slice(&buf[..n]);
+                Ok(n)
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let payload: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let mut out = Stingy(Vec::new());
+        write_frame(&mut out, &payload).unwrap();
+        assert_eq!(read_frame(&mut out.0.as_slice()).unwrap(), payload);
     }
 
     #[test]

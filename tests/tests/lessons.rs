@@ -85,3 +85,40 @@ fn every_lesson_folder_has_a_golden_test_here() {
         "add a test for each lesson to tests/tests/lessons.rs"
     );
 }
+
+#[test]
+fn every_lesson_has_its_readme_golden_python_twin_and_a_row_in_the_course_readme() {
+    let (lessons, _) = built();
+    let course_readme =
+        std::fs::read_to_string(workspace::root().join("README.md")).expect("README.md");
+    for lesson in lessons {
+        for file in [
+            "README.md",
+            "golden.stdout",
+            "python/lesson.py",
+            "tests/cli.rs",
+        ] {
+            assert!(
+                lesson.dir.join(file).is_file(),
+                "lesson {} has no {file}",
+                lesson.name
+            );
+        }
+        assert!(
+            !lesson.title.is_empty(),
+            "lesson {} has no description in Cargo.toml",
+            lesson.name
+        );
+        assert!(
+            !lesson.python.is_empty(),
+            "lesson {} has no [package.metadata.course] python",
+            lesson.name
+        );
+        let row = format!("| [{}](lessons/{}/) |", lesson.name, lesson.name);
+        assert!(
+            course_readme.contains(&row),
+            "README.md's lesson table has no row for {}",
+            lesson.name
+        );
+    }
+}

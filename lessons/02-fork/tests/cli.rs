@@ -2,55 +2,34 @@
 //! its key facts and leaves no process behind (not even the child it
 //! deliberately deadlocks in section 7).
 
-use std::path::Path;
 use std::time::Duration;
-
-use assert_cmd::Command;
-use predicates::prelude::*;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_lesson-02-fork");
 
 #[test]
 fn an_argument_gets_a_usage_message_and_exit_2() {
-    Command::new(BINARY)
-        .args(["extra", "words"])
-        .timeout(Duration::from_secs(10))
-        .assert()
-        .code(2)
-        .stdout("")
-        .stderr(predicate::str::contains(
-            "this lesson takes no arguments, but got: extra words",
-        ))
-        .stderr(predicate::str::contains(
-            "usage: cargo run -p lesson-02-fork",
-        ));
+    course_tests::refuses_arguments(BINARY, "lesson-02-fork", &["extra", "words"]);
 }
 
 #[test]
 fn a_run_prints_the_key_facts_and_leaves_no_process() {
-    let run = xtask::runner::run(Path::new(BINARY), &[], Duration::from_secs(60)).unwrap();
-    assert_eq!((run.exit, run.timed_out), (0, false), "{run:?}");
-    assert!(run.leaked.is_empty(), "left behind: {:?}", run.leaked);
+    let run = course_tests::run_prints(
+        BINARY,
+        &[
+            "child:  COUNTER = 999 at 0x",
+            "parent, after the child: COUNTER = 100 at 0x",
+            "  \"text printed before fork\" appeared 2 time(s)",
+            "  \"text printed before fork\" appeared 1 time(s)",
+            "/stat says state Z",
+            "killed by SIGKILL:  exitcode -9",
+            "forked child sees COUNTER = 5",
+            "spawned child sees COUNTER = 100",
+            "parent: after 500ms the child is still waiting: true",
+            "multiproc's Process::start refuses: refusing to fork: this process has 3 threads.",
+        ],
+        Duration::from_secs(5),
+    );
     assert_eq!(run.stdout.lines().filter(|l| *l == "hi").count(), 2);
-    let facts = [
-        "child:  COUNTER = 999 at 0x",
-        "parent, after the child: COUNTER = 100 at 0x",
-        "  \"text printed before fork\" appeared 2 time(s)",
-        "  \"text printed before fork\" appeared 1 time(s)",
-        "/stat says state Z",
-        "killed by SIGKILL:  exitcode -9",
-        "forked child sees COUNTER = 5",
-        "spawned child sees COUNTER = 100",
-        "parent: after 500ms the child is still waiting: true",
-        "multiproc's Process::start refuses: refusing to fork: this process has 3 threads.",
-    ];
-    for fact in facts {
-        assert!(
-            run.stdout.contains(fact),
-            "missing `{fact}` in:\n{}",
-            run.stdout
-        );
-    }
     assert!(
         run.stderr.contains("a panic in the child"),
         "{}",

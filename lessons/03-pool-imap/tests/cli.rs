@@ -1,35 +1,30 @@
 //! Lesson 03 from the outside: it refuses arguments, and a whole run prints
 //! its key facts, in under 5 seconds, and leaves no process behind.
 
-use std::path::Path;
 use std::time::Duration;
-
-use assert_cmd::Command;
-use predicates::prelude::*;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_lesson-03-pool-imap");
 
 #[test]
 fn an_argument_gets_a_usage_message_and_exit_2() {
-    Command::new(BINARY)
-        .arg("-h")
-        .timeout(Duration::from_secs(10))
-        .assert()
-        .code(2)
-        .stdout("")
-        .stderr(predicate::str::contains(
-            "this lesson takes no arguments, but got: -h",
-        ))
-        .stderr(predicate::str::contains(
-            "usage: cargo run -p lesson-03-pool-imap",
-        ));
+    course_tests::refuses_arguments(BINARY, "lesson-03-pool-imap", &["-h"]);
 }
 
 #[test]
 fn a_run_prints_the_key_facts_and_leaves_no_process() {
-    let run = xtask::runner::run(Path::new(BINARY), &[], Duration::from_secs(60)).unwrap();
-    assert_eq!((run.exit, run.timed_out), (0, false), "{run:?}");
-    assert!(run.leaked.is_empty(), "left behind: {:?}", run.leaked);
+    let run = course_tests::run_prints(
+        BINARY,
+        &[
+            "res.get() = Ok(55)",
+            "task 3: Err(the task panicked in its worker: I do not like 3 at ",
+            "the task's worker died: exitcode -9, and it was one of the pool's: true",
+            "the pool forked a replacement: true",
+            "and still serves: fib(10) = Ok(55)",
+            "join: Err(Pool::join called before Pool::close",
+            "the same results: true",
+        ],
+        Duration::from_secs(5),
+    );
     assert_eq!(
         run.stderr, "",
         "worker panics are reported through get(), not printed"
@@ -55,25 +50,5 @@ fn a_run_prints_the_key_facts_and_leaves_no_process() {
             "imap_unordered -> 0.3",
             "imap_unordered -> 0.5"
         ]
-    );
-    for fact in [
-        "res.get() = Ok(55)",
-        "task 3: Err(the task panicked in its worker: I do not like 3 at ",
-        "the task's worker died: exitcode -9, and it was one of the pool's: true",
-        "the pool forked a replacement: true",
-        "and still serves: fib(10) = Ok(55)",
-        "join: Err(Pool::join called before Pool::close",
-        "the same results: true",
-    ] {
-        assert!(
-            run.stdout.contains(fact),
-            "missing `{fact}` in:\n{}",
-            run.stdout
-        );
-    }
-    assert!(
-        run.elapsed < Duration::from_secs(5),
-        "took {:?}",
-        run.elapsed
     );
 }
