@@ -50,7 +50,8 @@ def thread(count):
     return per(start, count)
 
 
-def echo(conn):
+def echo(conn, other):
+    other.close()  # Else this process's copy keeps end of stream away.
     try:
         while True:
             conn.send(conn.recv())
@@ -60,7 +61,7 @@ def echo(conn):
 
 def pipe_rtt(count):
     here, there = mp.Pipe()
-    child = mp.Process(target=echo, args=(there,))
+    child = mp.Process(target=echo, args=(there, here))
     child.start()
     there.close()
     start = time.perf_counter()
@@ -143,14 +144,16 @@ def imap(count, chunksize, unordered):
     return result
 
 
-def fib_speedup(executor):
+def fib_speedup(executor, rounds=3):
     start = time.perf_counter()
-    for n in range(30, 35):
-        fib(n)
+    for _ in range(rounds):
+        for n in range(30, 35):
+            fib(n)
     serial = time.perf_counter() - start
     with executor(2) as pool:
         start = time.perf_counter()
-        list(pool.map(fib, range(30, 35)))
+        for _ in range(rounds):
+            list(pool.map(fib, range(30, 35)))
         return serial / (time.perf_counter() - start)
 
 

@@ -395,43 +395,65 @@ fn fib(n: u32) -> u64 {
     if n <= 2 { 1 } else { fib(n - 1) + fib(n - 2) }
 }
 
+/// The one entry point all three fib variants call, so that the optimiser
+/// cannot treat the serial run differently from the parallel ones.
+#[inline(never)]
+fn fib_task(n: u32) -> u64 {
+    fib(std::hint::black_box(n))
+}
+
 fn serial_times() -> Vec<Duration> {
     (30..=34)
         .map(|n| {
             let start = Instant::now();
-            std::hint::black_box(fib(std::hint::black_box(n)));
+            std::hint::black_box(fib_task(n));
             start.elapsed()
         })
         .collect()
 }
 
+/// The five tasks are run this many times per sample: one run is only
+/// about 15 ms in a release build, too short to time steadily on a shared
+/// machine.
+const FIB_ROUNDS: usize = 10;
+
+fn serial_total() -> Duration {
+    (0..FIB_ROUNDS)
+        .map(|_| serial_times().iter().sum::<Duration>())
+        .sum()
+}
+
 /// Speedup figures are printed as "serial time / parallel time" (higher is
 /// better).
 fn fib_threads_ours() -> f64 {
-    let serial: Duration = serial_times().iter().sum();
+    let serial = serial_total();
     let start = Instant::now();
-    let next = std::sync::Mutex::new(30..=34u32);
-    std::thread::scope(|scope| {
-        for _ in 0..2 {
-            scope.spawn(|| {
-                loop {
-                    let n = next.lock().unwrap().next();
-                    let Some(n) = n else { break };
-                    std::hint::black_box(fib(std::hint::black_box(n)));
-                }
-            });
-        }
-    });
+    for _ in 0..FIB_ROUNDS {
+        let next = std::sync::Mutex::new(30..=34u32);
+        std::thread::scope(|scope| {
+            for _ in 0..2 {
+                scope.spawn(|| {
+                    loop {
+                        let n = next.lock().unwrap().next();
+                        let Some(n) = n else { break };
+                        std::hint::black_box(fib_task(n));
+                    }
+                });
+            }
+        });
+    }
     serial.as_secs_f64() / start.elapsed().as_secs_f64()
 }
 
 fn fib_processes_ours() -> f64 {
-    let serial: Duration = serial_times().iter().sum();
     let pool = Pool::new(2).unwrap();
+    let serial = serial_total();
     let start = Instant::now();
-    let results = pool.map(fib, 30..=34, 1).unwrap();
+    for _ in 0..FIB_ROUNDS {
+        let results = pool.map(fib_task, 30..=34, 1).unwrap();
+        assert_eq!(results[4], 5_702_887);
+    }
     let took = start.elapsed();
-    assert_eq!(results[4], 5_702_887);
     pool.close();
     pool.join().unwrap();
     serial.as_secs_f64() / took.as_secs_f64()
