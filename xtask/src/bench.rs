@@ -100,21 +100,21 @@ pub const FIGURES: &[Figure] = &[
     },
     Figure {
         name: "queue",
-        title: "Queue 1->1, unbounded",
+        title: "Queue one-to-one, unbounded",
         unit: Unit::Rate("msg/s"),
         count: (60_000, 20_000),
         goal: Some(Goal::AtLeastPerSecond(500_000.0)),
     },
     Figure {
         name: "queue3",
-        title: "Queue 1->1, maxsize 3",
+        title: "Queue one-to-one, maxsize 3",
         unit: Unit::Rate("msg/s"),
         count: (30_000, 10_000),
         goal: Some(Goal::AtLeastPerSecond(150_000.0)),
     },
     Figure {
         name: "mqueue",
-        title: "manager queue 1->1",
+        title: "manager queue one-to-one",
         unit: Unit::Rate("msg/s"),
         count: (10_000, 4000),
         goal: Some(Goal::AtLeastPerSecond(40_000.0)),
@@ -360,8 +360,9 @@ pub fn markdown(rows: &[Row], machine: &str, samples: usize) -> String {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} (`{}`) | {} | {} | {} | {} | {} | {} |",
             row.figure.title,
+            row.figure.name,
             show_column(unit, &row.ours),
             raw_label,
             show_column(unit, &row.python),
@@ -499,7 +500,7 @@ mod tests {
         assert!(md.starts_with("Measured on: test machine. 5 samples"));
         assert_eq!(md.lines().filter(|l| l.starts_with("| ")).count(), 3);
         assert!(
-            md.contains("| process start+join (fork) | 250.0 µs (225.0 µs–275.0 µs) | 220.0 µs")
+            md.contains("| process start+join (fork) (`fork`) | 250.0 µs (225.0 µs–275.0 µs) | 220.0 µs")
         );
         assert!(md.contains("(python3 not found)"));
         assert!(md.contains("met: 1.14x raw (goal ≤ 1.3x)"));

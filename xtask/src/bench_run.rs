@@ -151,6 +151,62 @@ pub fn run(options: &Options) -> Result<String, String> {
     Ok(markdown)
 }
 
+/// Draws the report and the chart again from the last run's
+/// `target/bench/report.json`, without measuring (for a change in how they
+/// are drawn). Copies them to `docs/bench/` with `publish`.
+pub fn redraw(publish: bool) -> Result<String, String> {
+    let out_dir = workspace::target_dir().join("bench");
+    let json_path = out_dir.join("report.json");
+    let text = std::fs::read_to_string(&json_path).map_err(|e| {
+        format!(
+            "cannot read {} (run `cargo xtask bench` first): {e}",
+            json_path.display()
+        )
+    })?;
+    let report: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", json_path.display()))?;
+    let column = |v: &serde_json::Value| match (
+        v["median"].as_f64(),
+        v["min"].as_f64(),
+        v["max"].as_f64(),
+    ) {
+        (Some(median), Some(min), Some(max)) => {
+            Column::Measured(bench::Summary { median, min, max })
+        }
+        _ => Column::Missing(v["missing"].as_str().unwrap_or("missing").to_string()),
+    };
+    let rows: Vec<Row> = report["figures"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| {
+            let figure = *FIGURES
+                .iter()
+                .find(|fig| fig.name == f["name"].as_str().unwrap_or(""))?;
+            Some(Row {
+                figure,
+                ours: column(&f["ours"]),
+                raw: column(&f["raw"]),
+                python: column(&f["python"]),
+            })
+        })
+        .collect();
+    let machine = report["machine"].as_str().unwrap_or("unknown machine");
+    let samples = report["samples"].as_u64().unwrap_or(0) as usize;
+    let markdown = bench::markdown(&rows, machine, samples);
+    std::fs::write(out_dir.join("report.md"), &markdown).map_err(|e| e.to_string())?;
+    chart(&rows, machine, &out_dir.join("chart.svg"))?;
+    if publish {
+        let docs = workspace::root().join("docs/bench");
+        std::fs::create_dir_all(&docs).map_err(|e| e.to_string())?;
+        for name in ["report.md", "chart.svg"] {
+            std::fs::copy(out_dir.join(name), docs.join(name))
+                .map_err(|e| format!("cannot copy {name}: {e}"))?;
+        }
+    }
+    Ok(markdown)
+}
+
 /// Runs one measuring program (in its own process group, killed after 5
 /// minutes) and reads the number it prints.
 fn measure(program: &Path, args: &[String]) -> Result<f64, String> {
@@ -206,8 +262,9 @@ fn describe_machine(python: Option<&str>) -> String {
 
 /// A bar chart of seconds per operation (log scale): ours, raw and Python
 /// side by side for every figure that is a time or a rate.
-fn chart(rows: &[Row], machine: &str, path: &Path) -> Result<(), String> {
+pub fn chart(rows: &[Row], machine: &str, path: &Path) -> Result<(), String> {
     use plotters::prelude::*;
+    use plotters::style::text_anchor::{HPos, Pos, VPos};
     let shown: Vec<&Row> = rows
         .iter()
         .filter(|r| r.figure.unit != Unit::Speedup)
@@ -226,7 +283,7 @@ fn chart(rows: &[Row], machine: &str, path: &Path) -> Result<(), String> {
     let low = values.iter().copied().fold(f64::INFINITY, f64::min) / 3.0;
     let high = values.iter().copied().fold(0.0, f64::max) * 3.0;
     let draw = || -> Result<(), Box<dyn std::error::Error>> {
-        let root = SVGBackend::new(path, (1400, 700)).into_drawing_area();
+        let root = SVGBackend::new(path, (1400, 560)).into_drawing_area();
         root.fill(&WHITE)?;
         let n = shown.len();
         let mut chart = ChartBuilder::on(&root)
@@ -235,32 +292,26 @@ fn chart(rows: &[Row], machine: &str, path: &Path) -> Result<(), String> {
                 ("sans-serif", 22),
             )
             .margin(20)
-            .x_label_area_size(170)
+            .x_label_area_size(40)
             .y_label_area_size(90)
             .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), (low..high).log_scale())?;
-        let names: Vec<&str> = shown.iter().map(|r| r.figure.title).collect();
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .x_labels(n)
-            .x_label_formatter(&|x| {
-                let i = x.round();
-                if (x - i).abs() < 0.01 && i >= 0.0 {
-                    names
-                        .get(i as usize)
-                        .map_or(String::new(), |s| s.to_string())
-                } else {
-                    String::new()
-                }
-            })
-            .x_label_style(
-                ("sans-serif", 13)
-                    .into_font()
-                    .transform(FontTransform::Rotate90),
-            )
+            .x_labels(0)
             .y_desc("seconds per operation")
             .y_label_formatter(&|y| format!("{y:.0e}"))
             .draw()?;
+        // Each group's short name under it (the report's table has the
+        // long titles), level, so that every SVG renderer shows it.
+        for (i, row) in shown.iter().enumerate() {
+            let (x, y) = chart.backend_coord(&(i as f64, low));
+            let style = ("sans-serif", 14)
+                .into_font()
+                .color(&BLACK)
+                .pos(Pos::new(HPos::Center, VPos::Top));
+            root.draw(&Text::new(row.figure.name, (x, y + 10), style))?;
+        }
         const COLUMNS: [(&str, RGBColor); 3] = [
             ("ours (multiproc)", BLUE),
             ("raw (libc)", GREEN),
@@ -293,11 +344,54 @@ fn chart(rows: &[Row], machine: &str, path: &Path) -> Result<(), String> {
             .draw()?;
         root.draw(&Text::new(
             format!("Measured on: {machine}"),
-            (20, 680),
+            (20, 540),
             ("sans-serif", 13).into_font(),
         ))?;
         root.present()?;
         Ok(())
     };
     draw().map_err(|e| format!("could not draw the chart: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::Summary;
+
+    #[test]
+    fn the_chart_names_every_time_or_rate_figure_and_draws_its_bars() {
+        let rows: Vec<Row> = FIGURES
+            .iter()
+            .enumerate()
+            .map(|(i, figure)| {
+                let at = |k: f64| {
+                    Column::Measured(Summary {
+                        median: k * 1e-6 * (i + 1) as f64,
+                        min: 0.0,
+                        max: 0.0,
+                    })
+                };
+                Row {
+                    figure: *figure,
+                    ours: at(1.0),
+                    raw: at(0.5),
+                    python: Column::Missing("python3 not found".into()),
+                }
+            })
+            .collect();
+        let path = std::env::temp_dir().join(format!("xtask-chart-{}.svg", std::process::id()));
+        chart(&rows, "a test machine", &path).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        for figure in FIGURES {
+            let shown = figure.unit != Unit::Speedup;
+            let label = format!(">\n{}\n<", figure.name);
+            assert_eq!(svg.contains(&label), shown, "{}", figure.name);
+        }
+        assert!(svg.contains("Measured on: a test machine"));
+        // Two measured columns for each of the 14 time or rate figures, plus
+        // the background and the legend's three swatches and frame.
+        let bars = svg.matches("<rect").count();
+        assert!(bars >= 28, "{bars} rectangles");
+    }
 }

@@ -65,7 +65,7 @@ on a terminal narrower than 160 columns), each with its total time. Without
 LESSON, every lesson in turn.";
 
 const BENCH_HELP: &str = "\
-cargo xtask bench [FIGURE...] [--quick] [--samples N] [--publish]
+cargo xtask bench [FIGURE...] [--quick] [--samples N] [--publish] [--redraw]
 
 Builds bench/ in release mode and measures each figure three ways, sample
 after sample, interleaved: ours (the multiproc crate), raw (the same work on
@@ -76,6 +76,8 @@ report.json and chart.svg (log scale).
   --quick         fewer operations per sample (a short run)
   --samples N     samples of each after one warm-up (default 5)
   --publish       also copy report.md and chart.svg to docs/bench/
+  --redraw        measure nothing: draw report.md and chart.svg again from
+                  the last run's target/bench/report.json
   FIGURE          only these figures: fork spawn thread pipe-rtt pipe-msgs
                   pipe-mib queue queue3 mqueue mdict imap1 imap100 imapu1
                   imapu100 fib-threads fib-procs";
@@ -459,13 +461,14 @@ fn run_attached(binary: &Path, timeout: Duration) -> Result<i32, String> {
 }
 
 fn cmd_bench(args: &[String]) -> Outcome {
+    const FLAGS: [&str; 3] = ["--quick", "--publish", "--redraw"];
     let flags: Vec<&String> = args
         .iter()
-        .filter(|a| *a == "--quick" || *a == "--publish")
+        .filter(|a| FLAGS.contains(&a.as_str()))
         .collect();
     let rest: Vec<String> = args
         .iter()
-        .filter(|a| *a != "--quick" && *a != "--publish")
+        .filter(|a| !FLAGS.contains(&a.as_str()))
         .cloned()
         .collect();
     let (names, values) = parse_args(&rest, &["--samples"])?;
@@ -487,7 +490,12 @@ fn cmd_bench(args: &[String]) -> Outcome {
             known.join(", ")
         )));
     }
-    match xtask::bench_run::run(&options) {
+    let outcome = if flags.iter().any(|f| *f == "--redraw") {
+        xtask::bench_run::redraw(options.publish)
+    } else {
+        xtask::bench_run::run(&options)
+    };
+    match outcome {
         Ok(table) => {
             println!("{table}");
             Ok(ExitCode::SUCCESS)
