@@ -499,9 +499,9 @@ mod tests {
         let md = markdown(&rows, "test machine", 5);
         assert!(md.starts_with("Measured on: test machine. 5 samples"));
         assert_eq!(md.lines().filter(|l| l.starts_with("| ")).count(), 3);
-        assert!(
-            md.contains("| process start+join (fork) (`fork`) | 250.0 µs (225.0 µs–275.0 µs) | 220.0 µs")
-        );
+        assert!(md.contains(
+            "| process start+join (fork) (`fork`) | 250.0 µs (225.0 µs–275.0 µs) | 220.0 µs"
+        ));
         assert!(md.contains("(python3 not found)"));
         assert!(md.contains("met: 1.14x raw (goal ≤ 1.3x)"));
         assert!(md.contains("**missed**: 400.0 k/s (goal ≥ 500.0 k/s)"));
