@@ -91,15 +91,20 @@ fn concrete(line: &str, i: usize) -> String {
     line.replace("[PID]", &(100 + i).to_string())
 }
 
+/// Output lines for a shape's patterns, each pid hole with its own value.
+fn concrete_lines(patterns: &[String]) -> Vec<String> {
+    patterns
+        .iter()
+        .enumerate()
+        .map(|(i, l)| concrete(l, i))
+        .collect()
+}
+
 #[test]
 fn every_allowed_interleaving_of_every_block_shape_passes_and_no_other() {
     for (free, chains) in SHAPES {
         let (text, patterns) = block_shape(free, chains);
-        let lines: Vec<String> = patterns
-            .iter()
-            .enumerate()
-            .map(|(i, l)| concrete(l, i))
-            .collect();
+        let lines = concrete_lines(&patterns);
         let concrete_chains: Vec<Vec<String>> = {
             let mut offset = free.len();
             chains
@@ -138,11 +143,7 @@ fn every_allowed_interleaving_of_every_block_shape_passes_and_no_other() {
 fn dropped_duplicated_and_extra_lines_fail_in_every_shape() {
     for (free, chains) in SHAPES {
         let (text, patterns) = block_shape(free, chains);
-        let lines: Vec<String> = patterns
-            .iter()
-            .enumerate()
-            .map(|(i, l)| concrete(l, i))
-            .collect();
+        let lines = concrete_lines(&patterns);
         assert!(
             passes(&text, &with_frame(&lines)),
             "{free:?} {chains:?} in golden order"
