@@ -350,6 +350,11 @@ fn fork_with_threads_is_dangerous() {
     // threads that do not exist in the child. The parent kills it below.
     match unsafe { fork() }.expect("fork") {
         ForkResult::Child => {
+            // This child will hang forever: make sure it dies with its
+            // parent even if the parent is killed before it can kill it.
+            // prctl is a plain system call, safe even in this child.
+            // Safety: PR_SET_PDEATHSIG takes an integer signal number.
+            unsafe { nix::libc::prctl(nix::libc::PR_SET_PDEATHSIG, nix::libc::SIGKILL) };
             println!("child: asking the pool for fib(20) + fib(20) ...");
             let (a, b) = pool.install(|| rayon::join(|| fib(20), || fib(20)));
             println!("child: never printed: {}", a + b);
