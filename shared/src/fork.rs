@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork};
 
-use crate::Error;
+use crate::error::Error;
 
 /// How many threads this process has now: field 20 of `/proc/<pid>/stat`,
 /// the number Python 3.12 reads before it warns that `fork()` in a

@@ -21,7 +21,7 @@ use nix::fcntl::OFlag;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::Error;
+use crate::error::Error;
 use crate::sys::poll_readable;
 use crate::wire::{self, FrameReader, WireError};
 

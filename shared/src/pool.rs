@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::Error;
+use crate::error::Error;
 use crate::fork::ParentOnly;
 use crate::process::Process;
 use crate::sys::poll_readable;

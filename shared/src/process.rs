@@ -8,7 +8,7 @@ use nix::fcntl::OFlag;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::{Pid, pipe2};
 
-use crate::Error;
+use crate::error::Error;
 use crate::fork::{exitcode_of, fork_child, reap, try_reap};
 use crate::sys::poll_readable;
 

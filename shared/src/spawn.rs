@@ -22,7 +22,7 @@ use nix::unistd::{Pid, pipe2};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::Error;
+use crate::error::Error;
 use crate::fork::{exit_child, flush_std_streams};
 use crate::process::Process;
 

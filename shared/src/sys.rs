@@ -3,7 +3,7 @@
 use std::os::fd::RawFd;
 use std::time::Instant;
 
-use crate::Error;
+use crate::error::Error;
 
 /// Waits until at least one of `fds` is readable or hung up, or until
 /// `deadline` (`None`: no deadline). Returns, for each fd, whether it is ready.

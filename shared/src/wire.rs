@@ -94,6 +94,10 @@ impl From<io::Error> for WireError {
 /// Writes one frame: the length prefix and the payload in a single buffer, so a
 /// small frame is one `write(2)`. `write_all` loops over short writes and
 /// `EINTR`. Python: `Connection.send_bytes(payload)`.
+///
+/// # Errors
+/// [`WireError::TooLarge`] if `payload` is over [`MAX_FRAME`];
+/// [`WireError::Io`] if the write fails.
 pub fn write_frame(out: &mut impl Write, payload: &[u8]) -> Result<(), WireError> {
     if payload.len() > MAX_FRAME {
         return Err(WireError::TooLarge {
@@ -101,7 +105,9 @@ pub fn write_frame(out: &mut impl Write, payload: &[u8]) -> Result<(), WireError
             max: MAX_FRAME,
         });
     }
-    let prefix = (payload.len() as u32).to_be_bytes();
+    let prefix = u32::try_from(payload.len())
+        .expect("MAX_FRAME fits in the 4-byte prefix")
+        .to_be_bytes();
     if payload.len() <= COPY_LIMIT {
         let mut frame = Vec::with_capacity(4 + payload.len());
         frame.extend_from_slice(&prefix);
@@ -139,9 +145,13 @@ fn write_all_vectored(out: &mut impl Write, head: &[u8], tail: &[u8]) -> io::Res
     out.flush()
 }
 
-/// Encodes `value` with postcard and writes it as one frame. Python:
-/// `Connection.send(value)` (pickle, then the same framing).
-pub fn send_value<T: Serialize + ?Sized>(out: &mut impl Write, value: &T) -> Result<(), WireError> {
+/// Encodes `value` with postcard into a whole frame, prefix included, ready to
+/// be written in one go. Python: `pickle.dumps` plus `Connection`'s framing.
+///
+/// # Errors
+/// [`WireError::Encode`] if serde fails, [`WireError::TooLarge`] if the
+/// payload is over [`MAX_FRAME`].
+pub fn encode_frame<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, WireError> {
     // Leave room for the prefix, encode after it, then fill it in: one buffer,
     // one write, no second copy of the payload.
     let mut frame = postcard::to_extend(value, vec![0u8; 4]).map_err(WireError::Encode)?;
@@ -152,14 +162,46 @@ pub fn send_value<T: Serialize + ?Sized>(out: &mut impl Write, value: &T) -> Res
             max: MAX_FRAME,
         });
     }
-    frame[..4].copy_from_slice(&(len as u32).to_be_bytes());
-    out.write_all(&frame)?;
+    let len = u32::try_from(len).expect("MAX_FRAME fits in the 4-byte prefix");
+    frame[..4].copy_from_slice(&len.to_be_bytes());
+    Ok(frame)
+}
+
+/// Reads a frame's 4-byte prefix: the payload length that follows.
+///
+/// # Errors
+/// [`WireError::TooLarge`] if the length is over [`MAX_FRAME`]: the caller
+/// must not allocate it.
+pub fn parse_prefix(prefix: [u8; 4]) -> Result<usize, WireError> {
+    let len = u32::from_be_bytes(prefix) as usize;
+    if len > MAX_FRAME {
+        return Err(WireError::TooLarge {
+            len,
+            max: MAX_FRAME,
+        });
+    }
+    Ok(len)
+}
+
+/// Encodes `value` with postcard and writes it as one frame. Python:
+/// `Connection.send(value)` (pickle, then the same framing).
+///
+/// # Errors
+/// As [`encode_frame`], and [`WireError::Io`] if the write fails.
+pub fn send_value<T: Serialize + ?Sized>(out: &mut impl Write, value: &T) -> Result<(), WireError> {
+    out.write_all(&encode_frame(value)?)?;
     Ok(())
 }
 
-/// Reads one frame's payload. `Eof` when the stream ends before the first byte
-/// of the prefix; `Truncated` when it ends anywhere after that. Python:
-/// `Connection.recv_bytes()`.
+/// Reads one frame's payload, byte by byte as it needs them: it never reads
+/// past the frame's end, so it suits a stream that another reader takes up
+/// after it (a [`FrameReader`] is faster, but keeps what it read ahead).
+/// Python: `Connection.recv_bytes()`.
+///
+/// # Errors
+/// [`WireError::Eof`] when the stream ends before the first byte of the
+/// prefix; [`WireError::Truncated`] when it ends anywhere after that;
+/// [`WireError::TooLarge`] for a prefix over [`MAX_FRAME`]; [`WireError::Io`].
 pub fn read_frame(input: &mut impl Read) -> Result<Vec<u8>, WireError> {
     let mut prefix = [0u8; 4];
     let got = read_full(input, &mut prefix)?;
@@ -169,13 +211,7 @@ pub fn read_frame(input: &mut impl Read) -> Result<Vec<u8>, WireError> {
     if got < 4 {
         return Err(WireError::Truncated { expected: 4, got });
     }
-    let len = u32::from_be_bytes(prefix) as usize;
-    if len > MAX_FRAME {
-        return Err(WireError::TooLarge {
-            len,
-            max: MAX_FRAME,
-        });
-    }
+    let len = parse_prefix(prefix)?;
     let mut payload = vec![0u8; len];
     let got = read_full(input, &mut payload)?;
     if got < len {
@@ -187,7 +223,11 @@ pub fn read_frame(input: &mut impl Read) -> Result<Vec<u8>, WireError> {
     Ok(payload)
 }
 
-/// Reads one frame and decodes it as a `T`. Python: `Connection.recv()`.
+/// Reads one frame and decodes it as a `T`, never past its end (see
+/// [`read_frame`]). Python: `Connection.recv()`.
+///
+/// # Errors
+/// As [`read_frame`], and [`WireError::Decode`] if the payload is not a `T`.
 pub fn recv_value<T: DeserializeOwned>(input: &mut impl Read) -> Result<T, WireError> {
     let payload = read_frame(input)?;
     postcard::from_bytes(&payload).map_err(WireError::Decode)
@@ -223,14 +263,13 @@ impl FrameReader {
     /// True if a whole frame is waiting in the buffer.
     pub fn has_frame(&self) -> bool {
         let waiting = &self.buf[self.start..self.end];
-        waiting.len() >= 4 && {
-            let len = u32::from_be_bytes([waiting[0], waiting[1], waiting[2], waiting[3]]) as usize;
-            waiting.len() - 4 >= len
-        }
+        waiting.len() >= 4 && waiting.len() - 4 >= u32::from_be_bytes(prefix_of(waiting)) as usize
     }
 
-    /// Reads one frame's payload from `src`, through the buffer. Errors as
-    /// [`read_frame`].
+    /// Reads one frame's payload from `src`, through the buffer.
+    ///
+    /// # Errors
+    /// As [`read_frame`].
     pub fn read_frame(&mut self, src: &mut impl Read) -> Result<Vec<u8>, WireError> {
         while self.end - self.start < 4 {
             if self.fill(src)? == 0 {
@@ -242,14 +281,7 @@ impl FrameReader {
                 });
             }
         }
-        let prefix = &self.buf[self.start..self.start + 4];
-        let len = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
-        if len > MAX_FRAME {
-            return Err(WireError::TooLarge {
-                len,
-                max: MAX_FRAME,
-            });
-        }
+        let len = parse_prefix(prefix_of(&self.buf[self.start..]))?;
         self.start += 4;
         let waiting = self.end - self.start;
         if waiting >= len {
@@ -272,6 +304,9 @@ impl FrameReader {
     }
 
     /// Reads one frame and decodes it as a `T`.
+    ///
+    /// # Errors
+    /// As [`read_frame`], and [`WireError::Decode`] if the payload is not a `T`.
     pub fn recv_value<T: DeserializeOwned>(&mut self, src: &mut impl Read) -> Result<T, WireError> {
         let payload = self.read_frame(src)?;
         postcard::from_bytes(&payload).map_err(WireError::Decode)
@@ -300,6 +335,11 @@ impl FrameReader {
             }
         }
     }
+}
+
+/// The first four bytes of `bytes` (which holds at least four).
+fn prefix_of(bytes: &[u8]) -> [u8; 4] {
+    [bytes[0], bytes[1], bytes[2], bytes[3]]
 }
 
 /// Fills `buf` unless the stream ends first; returns how many bytes arrived.

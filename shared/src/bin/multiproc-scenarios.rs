@@ -410,10 +410,10 @@ fn queue_mpmc() {
 
 fn queue_limits() {
     let mut queue: Queue<String> = Queue::new(2).unwrap();
-    println!("empty: {}, qsize {}", queue.empty(), queue.qsize());
+    println!("empty: {}, qsize {}", queue.is_empty(), queue.qsize());
     queue.put(&"a".into()).unwrap();
     queue.put_nowait(&"b".into()).unwrap();
-    println!("full: {}, qsize {}", queue.full(), queue.qsize());
+    println!("full: {}, qsize {}", queue.is_full(), queue.qsize());
     println!(
         "put_nowait on a full queue: {}",
         queue.put_nowait(&"c".into()).unwrap_err()
