@@ -23,6 +23,8 @@ pub enum Error {
     /// The call is not allowed in the object's current state (for example,
     /// `Pool::join` before `Pool::close`).
     State(&'static str),
+    /// A pool task gave no value ([`crate::Pool::map`] stops at the first).
+    Task(crate::TaskError),
 }
 
 impl fmt::Display for Error {
@@ -39,6 +41,7 @@ impl fmt::Display for Error {
             Error::Io(e) => write!(f, "{e}"),
             Error::Wire(e) => write!(f, "{e}"),
             Error::State(what) => f.write_str(what),
+            Error::Task(e) => write!(f, "{e}"),
         }
     }
 }
@@ -49,6 +52,7 @@ impl std::error::Error for Error {
             Error::Os(_, errno) => Some(errno),
             Error::Io(e) => Some(e),
             Error::Wire(e) => Some(e),
+            Error::Task(e) => Some(e),
             _ => None,
         }
     }
@@ -57,5 +61,23 @@ impl std::error::Error for Error {
 impl From<WireError> for Error {
     fn from(e: WireError) -> Self {
         Error::Wire(e)
+    }
+}
+
+impl From<crate::TaskError> for Error {
+    fn from(e: crate::TaskError) -> Self {
+        Error::Task(e)
+    }
+}
+
+impl From<Error> for WireError {
+    /// An error of the crate's plumbing (a failed `poll`) during a message
+    /// call; the original stays reachable as the source.
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Io(io) => WireError::Io(io),
+            Error::Wire(w) => w,
+            other => WireError::Io(std::io::Error::other(other)),
+        }
     }
 }

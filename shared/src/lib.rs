@@ -18,32 +18,58 @@
 //! | `manager.dict()`, `.Queue()`, `.Lock()`  | [`Manager::dict`], [`Manager::queue`], [`Manager::lock`] |
 //! | pickle + `Connection` framing            | [`wire`] (postcard, framed)  |
 //!
-//! Linux only: it forks, reads `/proc`, and uses Linux's `poll(2)` semantics.
 //!
-//! Every child is created by `fork(2)` while the process is single-threaded
-//! (see [`ensure_single_threaded`]), runs under `catch_unwind`, ends with
-//! `_exit`, and is reaped, also when its handle is dropped.
+//! # Design
+//! - Every child is created by `fork(2)` while the process is single-threaded
+//!   (see [`ensure_single_threaded`]), runs under `catch_unwind`, ends with
+//!   `_exit`, and is reaped, also when its handle is dropped. No type here
+//!   starts a helper thread in the caller, so the caller can go on forking.
+//! - One wire format everywhere ([`wire`]): a 4-byte big-endian length, then
+//!   a postcard payload, at most [`wire::MAX_FRAME`] bytes.
+//! - Errors are values. Setting things up returns [`Error`]; each operation
+//!   has its own small enum ([`WireError`], [`QueueError`], [`TaskError`],
+//!   [`ManagerError`]), and a wrapped cause stays reachable through
+//!   [`std::error::Error::source`].
+//! - A file's path says which process runs its code: `pool/worker.rs` runs in
+//!   a pool's worker, `manager/server.rs` in the manager's server, the rest in
+//!   the process that calls it.
+//!
+//! # Testing
+//! Never fork inside a `#[test]`: libtest runs each test on a thread of its
+//! own, so the process is multithreaded and a fork is refused. The crate's
+//! scenarios are one `harness = false` test target (`tests/scenarios/`) that
+//! runs each scenario in a fresh copy of itself, single-threaded, under a
+//! timeout, in its own process group, with a check that nothing is left
+//! behind.
+//!
+//! # Platform
+//! Linux only: it forks, reads `/proc`, and uses `poll(2)`, `socketpair(2)`,
+//! `prctl(2)`, robust process-shared mutexes and `O_DIRECT` pipes. On any
+//! other system the crate stops the build with a message that says so.
 
-#![cfg(target_os = "linux")]
 #![warn(missing_docs)]
 
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "multiproc needs Linux: it forks, reads /proc, and uses poll(2), prctl(2), robust \
+     process-shared mutexes and packet-mode pipes. See the README's \"Linux only\"."
+);
+
 mod error;
-mod fork;
-pub mod lesson;
 mod manager;
 mod pipe;
 mod pool;
 mod process;
 mod queue;
-mod spawn;
 mod sys;
 pub mod wire;
 
 pub use error::Error;
-pub use fork::{ensure_single_threaded, flush_std_streams, thread_count};
+pub use process::fork::{ensure_single_threaded, flush_std_streams, thread_count};
 pub use manager::{DictProxy, LockProxy, Manager, ManagerError, QueueProxy};
-pub use pipe::{Connection, Pipe, PipeReader, PipeWriter};
+pub use pipe::{Connection, Pipe, RecvEnd, SendEnd};
 pub use pool::{AsyncResult, IMap, IMapUnordered, Pool, TaskError, as_completed};
 pub use process::{Process, Run};
 pub use queue::{Queue, QueueError};
-pub use spawn::init;
+pub use wire::WireError;
+pub use process::spawn::init;

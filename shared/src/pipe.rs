@@ -2,8 +2,8 @@
 //! Python's `multiprocessing.Pipe()`.
 //!
 //! `Pipe::duplex()` is a `socketpair(AF_UNIX, SOCK_STREAM)`: both ends send
-//! and receive. `Pipe::one_way()` is a `pipe2`: a [`PipeReader`] and a
-//! [`PipeWriter`], typed so that the wrong end cannot be used the wrong way
+//! and receive. `Pipe::one_way()` is a `pipe2`: a [`RecvEnd`] and a
+//! [`SendEnd`], typed so that the wrong end cannot be used the wrong way
 //! round (Python's `Pipe(duplex=False)` returns two `Connection`s and raises
 //! `OSError` when you get it wrong; here it does not compile).
 //!
@@ -25,12 +25,16 @@ use crate::error::Error;
 use crate::sys::poll_readable;
 use crate::wire::{self, FrameReader, WireError};
 
-/// Makes pipes. Python: `multiprocessing.Pipe`.
+/// Makes pipes. Python: `multiprocessing.Pipe`. See pipe(7) and
+/// unix(7).
 pub struct Pipe;
 
 impl Pipe {
     /// Two connected ends that can both send and receive. Python:
     /// `a, b = multiprocessing.Pipe()` (duplex is the default).
+    ///
+    /// # Errors
+    /// [`Error::Io`] if `socketpair(2)` fails (out of descriptors).
     pub fn duplex() -> Result<(Connection, Connection), Error> {
         // std sets SOCK_CLOEXEC on both ends.
         let (a, b) = UnixStream::pair().map_err(Error::Io)?;
@@ -47,16 +51,19 @@ impl Pipe {
     }
 
     /// A reading end and a writing end. Python:
-    /// `reader, writer = multiprocessing.Pipe(duplex=False)`.
-    pub fn one_way() -> Result<(PipeReader, PipeWriter), Error> {
+    /// `recv_end, send_end = multiprocessing.Pipe(duplex=False)`.
+    ///
+    /// # Errors
+    /// [`Error::Os`] if `pipe2(2)` fails (out of descriptors).
+    pub fn one_way() -> Result<(RecvEnd, SendEnd), Error> {
         let (read, write) =
             nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::Os("pipe2", e))?;
         Ok((
-            PipeReader {
+            RecvEnd {
                 file: Some(File::from(read)),
                 reader: FrameReader::new(),
             },
-            PipeWriter {
+            SendEnd {
                 file: Some(File::from(write)),
             },
         ))
@@ -64,24 +71,28 @@ impl Pipe {
 }
 
 /// One end of a duplex pipe. Python: `multiprocessing.connection.Connection`.
+#[doc(alias = "multiprocessing.connection.Connection")]
 #[derive(Debug)]
 pub struct Connection {
     stream: Option<UnixStream>,
     reader: FrameReader,
 }
 
-/// The reading end of a one-way pipe. Python: the first `Connection` of
+/// The receiving end of a one-way pipe (named so as not to be mistaken for
+/// `std::io::PipeReader`, which carries bytes, not messages). Python: the
+/// first `Connection` of
 /// `Pipe(duplex=False)`.
 #[derive(Debug)]
-pub struct PipeReader {
+pub struct RecvEnd {
     file: Option<File>,
     reader: FrameReader,
 }
 
-/// The writing end of a one-way pipe. Python: the second `Connection` of
+/// The sending end of a one-way pipe (not `std::io::PipeWriter`). Python:
+/// the second `Connection` of
 /// `Pipe(duplex=False)`.
 #[derive(Debug)]
-pub struct PipeWriter {
+pub struct SendEnd {
     file: Option<File>,
 }
 
@@ -105,24 +116,28 @@ fn sending(result: Result<(), WireError>) -> Result<(), WireError> {
 
 fn wait_readable(fd: &impl AsFd, timeout: Option<Duration>) -> Result<bool, WireError> {
     let deadline = timeout.map(|t| Instant::now() + t);
-    let ready = poll_readable(&[fd.as_fd().as_raw_fd()], deadline).map_err(|e| match e {
-        Error::Io(io) => WireError::Io(io),
-        other => WireError::Io(io::Error::other(other.to_string())),
-    })?;
+    let ready = poll_readable(&[fd.as_fd().as_raw_fd()], deadline)?;
     Ok(ready[0])
 }
 
-/// The sending half of the API, shared by [`Connection`] and [`PipeWriter`].
+/// The sending half of the API, shared by [`Connection`] and [`SendEnd`].
 macro_rules! sender {
     ($field:ident) => {
         /// Sends one value as one message. Python: `Connection.send(obj)`.
-        /// `Err(BrokenPipe)` if the other end is closed everywhere.
+        ///
+        /// # Errors
+        /// [`WireError::BrokenPipe`] if the other end is closed everywhere;
+        /// [`WireError::Encode`], [`WireError::TooLarge`], [`WireError::Io`]
+        /// (also after [`close`](Self::close)).
         pub fn send<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), WireError> {
             let end = self.$field.as_mut().ok_or_else(closed)?;
             sending(wire::send_value(end, value))
         }
 
         /// Sends raw bytes as one message. Python: `Connection.send_bytes(buf)`.
+        ///
+        /// # Errors
+        /// As [`send`](Self::send).
         pub fn send_bytes(&mut self, bytes: &[u8]) -> Result<(), WireError> {
             let end = self.$field.as_mut().ok_or_else(closed)?;
             sending(wire::write_frame(end, bytes))
@@ -130,13 +145,18 @@ macro_rules! sender {
     };
 }
 
-/// The receiving half of the API, shared by [`Connection`] and [`PipeReader`].
+/// The receiving half of the API, shared by [`Connection`] and [`RecvEnd`].
 macro_rules! receiver {
     ($field:ident) => {
         /// Waits for the next message and decodes it. Python:
-        /// `Connection.recv()`. `Err(Eof)` once every copy of the other end is
-        /// closed and nothing is left; `Err(Truncated)` if it was closed in
-        /// the middle of a message.
+        /// `Connection.recv()`.
+        ///
+        /// # Errors
+        /// [`WireError::Eof`] once every copy of the other end is closed and
+        /// nothing is left (Python: `EOFError`); [`WireError::Truncated`] if
+        /// it was closed in the middle of a message; [`WireError::Decode`] if
+        /// the message is not a `T`; [`WireError::Io`] (also after
+        /// [`close`](Self::close)).
         pub fn recv<T: DeserializeOwned>(&mut self) -> Result<T, WireError> {
             let end = self.$field.as_mut().ok_or_else(closed)?;
             self.reader.recv_value(end)
@@ -144,6 +164,9 @@ macro_rules! receiver {
 
         /// Waits for the next message and returns its bytes. Python:
         /// `Connection.recv_bytes()`.
+        ///
+        /// # Errors
+        /// As [`recv`](Self::recv), but for decoding.
         pub fn recv_bytes(&mut self) -> Result<Vec<u8>, WireError> {
             let end = self.$field.as_mut().ok_or_else(closed)?;
             self.reader.read_frame(end)
@@ -152,6 +175,9 @@ macro_rules! receiver {
         /// True if a message (or end-of-stream) is waiting, after waiting at
         /// most `timeout` (`None`: wait as long as it takes). Python:
         /// `Connection.poll(timeout)`.
+        ///
+        /// # Errors
+        /// [`WireError::Io`] if `poll(2)` fails or this end was closed.
         pub fn poll(&self, timeout: Option<Duration>) -> Result<bool, WireError> {
             let end = self.$field.as_ref().ok_or_else(closed)?;
             // Bytes already read into this end's buffer are waiting too.
@@ -183,12 +209,19 @@ impl Connection {
     closer!(stream);
 }
 
-impl PipeReader {
+/// Only the receiving end can receive, and only the sending end send: the
+/// wrong way round does not compile.
+///
+/// ```compile_fail,E0599
+/// let (mut recv_end, _send_end) = multiproc::Pipe::one_way().unwrap();
+/// recv_end.send(&1u32); // error[E0599]: no method named `send` found for struct `RecvEnd`
+/// ```
+impl RecvEnd {
     receiver!(file);
     closer!(file);
 }
 
-impl PipeWriter {
+impl SendEnd {
     sender!(file);
     closer!(file);
 

@@ -99,7 +99,8 @@ pub fn lessons() -> Result<Vec<Lesson>, String> {
         .filter_map(|package| {
             let manifest = PathBuf::from(package["manifest_path"].as_str()?);
             let dir = manifest.parent()?.to_path_buf();
-            if dir.parent()? != lessons_dir {
+            // `lessons/course` is the lessons' helper crate, not a lesson.
+            if dir.parent()? != lessons_dir || !package["name"].as_str()?.starts_with("lesson-") {
                 return None;
             }
             Some(Lesson {

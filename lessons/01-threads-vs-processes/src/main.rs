@@ -20,7 +20,7 @@ use std::sync::{Mutex, mpsc};
 use std::thread;
 use std::time::Duration;
 
-use multiproc::lesson::{ratio, refuse_arguments, section, timed, title};
+use course::{ratio, refuse_arguments, section, timed, title};
 use multiproc::{AsyncResult, Pool, Process, as_completed};
 use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
 use nix::unistd::{Pid, pipe2};
@@ -39,7 +39,7 @@ const SLEEPERS: u32 = 10;
 const NAP: Duration = Duration::from_millis(100);
 
 fn main() {
-    refuse_arguments("lesson-01-threads-vs-processes");
+    refuse_arguments(env!("CARGO_PKG_NAME"));
     title("Lesson 01: threads vs processes");
     let parent = std::process::id();
     println!("This process: pid={parent}");
@@ -358,17 +358,10 @@ fn echo(mut ends: PipeEnds, trips: u32) {
 }
 
 fn pin_to_current_cpu() {
-    // Safety: sched_getcpu takes no arguments and only reads the CPU number.
-    let cpu = unsafe { libc_sched_getcpu() };
+    let cpu = nix::sched::sched_getcpu().expect("sched_getcpu");
     let mut one = CpuSet::new();
     one.set(cpu).expect("CPU number in range");
     sched_setaffinity(Pid::from_raw(0), &one).expect("sched_setaffinity");
-}
-
-unsafe fn libc_sched_getcpu() -> usize {
-    // Safety: see the caller; a negative answer (not on Linux) falls back to CPU 0.
-    let cpu = unsafe { nix::libc::sched_getcpu() };
-    usize::try_from(cpu).unwrap_or(0)
 }
 
 // ---------------------------------------------------------------------------

@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use multiproc::lesson::{refuse_arguments, section, title};
+use course::{refuse_arguments, section, title};
 use multiproc::{Process, Run};
 use nix::sys::signal::Signal;
 use nix::sys::wait::{WaitStatus, waitpid};
@@ -22,7 +22,7 @@ fn main() {
     // In a child started with the spawn method (section 6), this runs the
     // child's function and exits: Python's `if __name__ == "__main__":`.
     multiproc::init();
-    refuse_arguments("lesson-02-fork");
+    refuse_arguments(env!("CARGO_PKG_NAME"));
     title("Lesson 02: fork");
     println!("This process: pid={}", getpid());
 
@@ -86,14 +86,14 @@ fn memory_is_copied_not_shared() {
         "The child's memory is a copy: a change there stays there",
         "a global changed in the child (os.fork or multiprocessing.Process)",
     );
-    let address = &COUNTER as *const AtomicU64;
+    let address = &raw const COUNTER;
     println!(
         "parent: COUNTER = {} at {address:p}",
         COUNTER.load(Ordering::SeqCst)
     );
     let mut child = Process::start(|| {
         COUNTER.store(999, Ordering::SeqCst);
-        let address = &COUNTER as *const AtomicU64;
+        let address = &raw const COUNTER;
         println!(
             "child:  COUNTER = {} at {address:p}",
             COUNTER.load(Ordering::SeqCst)
@@ -251,6 +251,7 @@ fn how_a_child_ended() {
     let status_of_7 = {
         // Safety: a single-threaded fork; the child only calls `_exit`.
         match unsafe { fork() }.expect("fork") {
+            // Safety: `_exit` takes an integer and never returns.
             ForkResult::Child => unsafe { nix::libc::_exit(7) },
             ForkResult::Parent { child } => waitpid(child, None).expect("waitpid"),
         }
@@ -344,17 +345,17 @@ fn fork_with_threads_is_dangerous() {
     );
 
     std::io::stdout().flush().unwrap();
-    // Safety (or rather its absence, on purpose): this process has 3 threads.
-    // The child gets a copy of this thread only. It may call only
-    // async-signal-safe functions; it calls rayon, which waits for pool
-    // threads that do not exist in the child. The parent kills it below.
-    match unsafe { fork() }.expect("fork") {
+    // Safety: none, on purpose: this process has 3 threads. The child gets
+    // a copy of this thread only. It may call only async-signal-safe
+    // functions; it calls rayon, which waits for pool threads that do not
+    // exist in the child. The parent kills it below.
+    let forked = unsafe { fork() };
+    match forked.expect("fork") {
         ForkResult::Child => {
             // This child will hang forever: make sure it dies with its
             // parent even if the parent is killed before it can kill it.
             // prctl is a plain system call, safe even in this child.
-            // Safety: PR_SET_PDEATHSIG takes an integer signal number.
-            unsafe { nix::libc::prctl(nix::libc::PR_SET_PDEATHSIG, nix::libc::SIGKILL) };
+            let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
             println!("child: asking the pool for fib(20) + fib(20) ...");
             let (a, b) = pool.install(|| rayon::join(|| fib(20), || fib(20)));
             println!("child: never printed: {}", a + b);

@@ -10,12 +10,12 @@
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use multiproc::lesson::{ratio, refuse_arguments, section, timed, title};
-use multiproc::wire::WireError;
+use course::{ratio, refuse_arguments, section, timed, title};
+use multiproc::WireError;
 use multiproc::{Pipe, Process, Queue};
 
 fn main() {
-    refuse_arguments("lesson-05-pipe");
+    refuse_arguments(env!("CARGO_PKG_NAME"));
     title("Lesson 05: Pipe");
     println!("This process: pid={}", std::process::id());
 
@@ -86,9 +86,9 @@ fn both_ways_and_one_way() {
         n = back + 1;
     }
     child.join().expect("waitpid");
-    println!("A one-way pipe gives a PipeReader and a PipeWriter. Sending on the reader");
+    println!("A one-way pipe gives a RecvEnd and a SendEnd. Sending on the reader");
     println!("does not compile (Python raises OSError at run time):");
-    println!("  error[E0599]: no method named `send` found for struct `multiproc::PipeReader`");
+    println!("  error[E0599]: no method named `send` found for struct `RecvEnd` in the current scope");
 }
 
 // ---------------------------------------------------------------------------

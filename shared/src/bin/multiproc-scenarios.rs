@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use multiproc::wire::WireError;
+use multiproc::WireError;
 use multiproc::{
     DictProxy, Error, Manager, ManagerError, Pipe, Pool, Process, Queue, QueueProxy, Run, TaskError,
 };
@@ -609,7 +609,7 @@ fn pipe_bad_frames() {
     }
 }
 
-fn raw_writer(writer: multiproc::PipeWriter) -> std::fs::File {
+fn raw_writer(writer: multiproc::SendEnd) -> std::fs::File {
     writer.into_file().expect("open")
 }
 
@@ -706,7 +706,7 @@ fn manager_basics() {
     );
     println!(
         "a proxy after shutdown: {}",
-        matches!(d.get("a"), Err(ManagerError::Gone(_)))
+        matches!(d.get("a"), Err(ManagerError::Gone { .. }))
     );
 }
 
@@ -752,7 +752,7 @@ fn manager_killed() {
     d.set("k", &1).unwrap();
     // A child blocked in a get with no timeout when the server dies.
     let mut waiter = Process::start_with_code(|| match q.get(None) {
-        Err(ManagerError::Gone(_)) => 0,
+        Err(ManagerError::Gone { .. }) => 0,
         _ => 1,
     })
     .unwrap();
@@ -766,7 +766,7 @@ fn manager_killed() {
     let outcome = d.get("k");
     println!(
         "call after SIGKILL: {} (within 1s: {})",
-        matches!(outcome, Err(ManagerError::Gone(_))),
+        matches!(outcome, Err(ManagerError::Gone { .. })),
         started.elapsed() < Duration::from_secs(1)
     );
     println!(

@@ -120,11 +120,7 @@ impl From<Error> for QueueError {
     /// An error of the crate's plumbing (a failed `poll`) during a queue
     /// call; the original stays reachable as the source.
     fn from(e: Error) -> Self {
-        match e {
-            Error::Io(io) => QueueError::Wire(WireError::Io(io)),
-            Error::Wire(w) => QueueError::Wire(w),
-            other => QueueError::Wire(WireError::Io(io::Error::other(other))),
-        }
+        QueueError::Wire(WireError::from(e))
     }
 }
 

@@ -73,19 +73,32 @@ impl SharedBlock {
         // From here on, `Drop` unmaps the memory whatever fails next.
         let shared = SharedBlock { block };
         let raw = shared.block.as_ptr();
-        // Safety: `raw` points to `size` zeroed, writable bytes that no other
-        // process or thread sees yet (nothing has forked since the mmap).
-        unsafe { RobustMutex::init(&raw mut (*raw).write_lock)? };
-        // Safety: as above, for the other lock.
-        unsafe { RobustMutex::init(&raw mut (*raw).read_lock)? };
-        // Safety: as above, for the semaphore.
-        unsafe { Semaphore::init(&raw mut (*raw).slots, slots)? };
+        // `raw` points to `size` zeroed, writable bytes that no other process
+        // or thread sees yet (nothing has forked since the mmap). Each field
+        // is initialised in place, through a pointer to that field alone.
+        // Safety: `raw` is in bounds of the mapping; no reference is made.
+        let write_lock = unsafe { &raw mut (*raw).write_lock };
+        // Safety: as above.
+        let read_lock = unsafe { &raw mut (*raw).read_lock };
+        // Safety: as above.
+        let semaphore = unsafe { &raw mut (*raw).slots };
+        // Safety: as above.
+        let items = unsafe { &raw mut (*raw).items };
+        // Safety: as above.
+        let broken = unsafe { &raw mut (*raw).broken };
+        // Safety: each points to unused, writable memory for its type that
+        // stays put for the mapping's life (see `init`'s contract).
+        unsafe { RobustMutex::init(write_lock)? };
+        // Safety: as above.
+        unsafe { RobustMutex::init(read_lock)? };
+        // Safety: as above.
+        unsafe { Semaphore::init(semaphore, slots)? };
         // The zeroed bytes are already a valid `AtomicUsize` 0 and
         // `AtomicBool` false, but say so in code rather than rely on it.
-        // Safety: as above; plain writes of two fields nobody reads yet.
-        unsafe { (&raw mut (*raw).items).write(AtomicUsize::new(0)) };
+        // Safety: as above; plain writes that nobody reads yet.
+        unsafe { items.write(AtomicUsize::new(0)) };
         // Safety: as above.
-        unsafe { (&raw mut (*raw).broken).write(AtomicBool::new(false)) };
+        unsafe { broken.write(AtomicBool::new(false)) };
         Ok(shared)
     }
 }
@@ -173,7 +186,7 @@ impl RobustMutex {
             Some(d) => {
                 let at = realtime_deadline(d);
                 // Safety: as above; `at` is a valid local.
-                unsafe { libc::pthread_mutex_timedlock(self.raw(), &at) }
+                unsafe { libc::pthread_mutex_timedlock(self.raw(), &raw const at) }
             }
         };
         match rc {
@@ -290,7 +303,7 @@ impl Semaphore {
                 Some(d) => {
                     let at = realtime_deadline(d);
                     // Safety: as above; `at` is a valid local.
-                    unsafe { libc::sem_timedwait(self.raw(), &at) }
+                    unsafe { libc::sem_timedwait(self.raw(), &raw const at) }
                 }
             };
             if rc == 0 {

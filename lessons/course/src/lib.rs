@@ -1,4 +1,5 @@
-//! Output helpers shared by the lessons: the section banner, the no-arguments
+//! The lessons' furniture, kept out of the IPC library: output helpers
+//! shared by the lessons: the section banner, the no-arguments
 //! rule, and timing.
 //!
 //! Every lesson prints one `println!` per line (one `write(2)` each, so lines
@@ -6,11 +7,14 @@
 //! are printed with `{:?}` so the golden files can match them with
 //! `[ELAPSED]`.
 
+#![warn(missing_docs)]
+
 use std::time::{Duration, Instant};
 
 /// Exits with status 2 and a usage line on stderr if the lesson was given any
 /// argument. Lessons take none: what they show is fixed, so the golden file
-/// can check it. `name` is the package name, as in `cargo run -p NAME`.
+/// can check it. `name` is the package name, as in `cargo run -p NAME`: pass
+/// `env!("CARGO_PKG_NAME")`.
 pub fn refuse_arguments(name: &str) {
     let extra: Vec<String> = std::env::args().skip(1).collect();
     if !extra.is_empty() {

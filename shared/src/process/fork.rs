@@ -26,6 +26,9 @@ use crate::error::Error;
 /// The file stays open (one per process: a forked child opens its own, as
 /// the parent's descriptor would still describe the parent), so a check is
 /// one `pread(2)`.
+///
+/// # Errors
+/// The error of reading `/proc/self/stat`.
 pub fn thread_count() -> std::io::Result<usize> {
     use std::os::unix::fs::FileExt;
     static STAT: Mutex<Option<(u32, std::fs::File)>> = Mutex::new(None);
@@ -56,6 +59,10 @@ pub fn thread_count() -> std::io::Result<usize> {
 ///
 /// Python counterpart: the `DeprecationWarning` that Python 3.12 gives for
 /// `os.fork()` in a multithreaded process; here it is a refusal.
+///
+/// # Errors
+/// [`Error::Multithreaded`] with the thread count, or [`Error::Io`] if
+/// `/proc/self/stat` cannot be read.
 pub fn ensure_single_threaded() -> Result<(), Error> {
     let give_up = Instant::now() + Duration::from_millis(100);
     loop {

@@ -23,7 +23,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
-use crate::fork::{exit_child, flush_std_streams};
+use crate::process::fork::{exit_child, flush_std_streams};
 use crate::process::Process;
 
 const MARKER: &str = "MULTIPROC_SPAWN";
@@ -128,6 +128,11 @@ impl Process {
     ///
     /// Python: `multiprocessing.get_context("spawn").Process(target=entry,
     /// args=(arg,)).start()`.
+    ///
+    /// # Errors
+    /// [`Error::Wire`] if `arg` cannot be encoded; [`Error::Io`] if
+    /// `/proc/self/exe` cannot be started; [`Error::State`] if the program
+    /// does not call [`crate::init`] first in `main`.
     pub fn spawn<A: Serialize + DeserializeOwned>(entry: fn(A), arg: A) -> Result<Process, Error> {
         if std::env::var_os(MARKER).is_some() {
             return Err(Error::State(
@@ -154,15 +159,16 @@ impl Process {
         if let Some(name) = std::env::args_os().next() {
             command.arg0(name);
         }
+        let keep_open_across_exec = move || {
+            // Safety: `child_end` stays open in the parent until after
+            // `spawn` returns, so the number names it in the child too.
+            let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(child_fd) };
+            fcntl(fd, FcntlArg::F_SETFD(FdFlag::empty()))?;
+            Ok(())
+        };
         // Safety: the closure runs in the child between fork and exec, and
         // calls only fcntl, which is async-signal-safe.
-        unsafe {
-            command.pre_exec(move || {
-                let fd = std::os::fd::BorrowedFd::borrow_raw(child_fd);
-                fcntl(fd, FcntlArg::F_SETFD(FdFlag::empty()))?;
-                Ok(())
-            });
-        }
+        unsafe { command.pre_exec(keep_open_across_exec) };
         let child = command.spawn().map_err(Error::Io)?;
         drop(child_end);
         // We reap it ourselves with waitpid; std's handle neither waits nor

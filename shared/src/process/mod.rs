@@ -1,6 +1,10 @@
 //! [`Process`]: a forked child running one function, the counterpart of
 //! Python's `multiprocessing.Process` with the fork start method.
 
+
+pub(crate) mod fork;
+pub(crate) mod spawn;
+
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
@@ -9,7 +13,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::{Pid, pipe2};
 
 use crate::error::Error;
-use crate::fork::{exitcode_of, fork_child, reap, try_reap};
+use crate::process::fork::{exitcode_of, fork_child, reap, try_reap};
 use crate::sys::poll_readable;
 
 /// A child process running one function.
@@ -51,6 +55,11 @@ impl Process {
     /// Refuses with [`Error::Multithreaded`] unless this process has one
     /// thread. Flushes stdout and stderr first, so nothing buffered is printed
     /// twice.
+    ///
+    /// # Errors
+    /// [`Error::Multithreaded`] if this process has more than one thread
+    /// (fork would copy only this one); [`Error::Os`] if `fork` or `pipe2`
+    /// fails.
     pub fn start(body: impl FnOnce()) -> Result<Process, Error> {
         Process::start_with_code(|| {
             body();
@@ -60,6 +69,9 @@ impl Process {
 
     /// Like [`Process::start`], but the child exits with the status `body`
     /// returns: the counterpart of calling `sys.exit(code)` in the target.
+    ///
+    /// # Errors
+    /// As [`Process::start`].
     pub fn start_with_code(body: impl FnOnce() -> i32) -> Result<Process, Error> {
         let (sentinel, child_end) = pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::Os("pipe2", e))?;
         let pid = fork_child(move || {
@@ -93,6 +105,10 @@ impl Process {
 
     /// Waits for the child to end and returns its exitcode. Python:
     /// `Process.join()` then `Process.exitcode`.
+    ///
+    /// # Errors
+    /// [`Error::Os`] if `waitpid` fails (the child was already reaped
+    /// elsewhere).
     pub fn join(&mut self) -> Result<i32, Error> {
         if let Some(code) = self.exitcode {
             return Ok(code);
@@ -104,6 +120,9 @@ impl Process {
 
     /// Waits at most `timeout`; `Ok(None)` if the child is still running.
     /// Python: `Process.join(timeout)` followed by a look at `exitcode`.
+    ///
+    /// # Errors
+    /// As [`Process::join`]; [`Error::Io`] if `poll(2)` fails.
     pub fn join_timeout(&mut self, timeout: Duration) -> Result<Option<i32>, Error> {
         if let Some(code) = self.exitcode {
             return Ok(Some(code));
@@ -139,11 +158,18 @@ impl Process {
     }
 
     /// Sends `SIGTERM`. Python: `Process.terminate()`.
+    ///
+    /// # Errors
+    /// [`Error::Os`] if the signal cannot be sent (the child is already
+    /// reaped).
     pub fn terminate(&self) -> Result<(), Error> {
         self.signal(Signal::SIGTERM)
     }
 
     /// Sends `SIGKILL`. Python: `Process.kill()`.
+    ///
+    /// # Errors
+    /// As [`Process::terminate`].
     pub fn kill(&self) -> Result<(), Error> {
         self.signal(Signal::SIGKILL)
     }
@@ -194,6 +220,9 @@ pub trait Run: Sized {
 
     /// Forks a child that calls [`Run::run`] on this value (the parent's copy
     /// is dropped, the child's is used). Python: `MyProcess().start()`.
+    ///
+    /// # Errors
+    /// As [`Process::start`].
     fn start(mut self) -> Result<Process, Error> {
         Process::start(move || self.run())
     }

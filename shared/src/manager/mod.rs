@@ -1,0 +1,255 @@
+//! [`Manager`]: a server process that holds shared objects (a dict, a queue,
+//! a lock) and serves them to any process through proxies, the counterpart of
+//! Python's `multiprocessing.Manager()`.
+//!
+//! # Design
+//! [`Manager::start`] makes a private directory (mode 0700), forks the server
+//! while this process is single-threaded, and waits until the server reports
+//! that it listens on a Unix socket in that directory. The server serves each
+//! connection on its own thread (it never forks again, so threads are fine
+//! there). The objects live in the server; a proxy holds only the socket's
+//! path and the object's id, so it can be serialised, which is why a proxy
+//! can be a [`crate::Pool`] task's argument where a [`crate::Queue`] cannot.
+//! Each proxy opens its own connection the first time it is used in a
+//! process, and again after a fork: a connection is never shared between
+//! processes.
+//!
+//! Every request is one frame (the crate's wire format) and gets one reply.
+//! So `d[k] += 1` through a proxy is two round trips, a read then a write,
+//! and other processes can write in between: lesson 06 shows the lost updates
+//! and their fixes (a manager lock, or the server-side [`DictProxy::add`]).
+//!
+//! Only the same user gets in: the directory is 0700, and the server checks
+//! every connection's uid with `SO_PEERCRED`. A malformed request, an
+//! oversize length or an unknown object ends that connection with an error;
+//! the server goes on serving everyone else.
+//!
+//! # Rooms
+//! - this file: [`Manager`], run in the process that starts it;
+//! - `protocol.rs`: the requests and replies both sides speak;
+//! - `proxy.rs`: CLIENT SIDE, in any process that holds a proxy;
+//! - `server.rs`: SERVER PROCESS, the forked server and its threads.
+
+mod protocol;
+mod proxy;
+mod server;
+
+use std::marker::PhantomData;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use self::proxy::{DictProxy, LockProxy, QueueProxy};
+use self::server::serve;
+use self::protocol::{Kind, Reply, Request};
+use self::proxy::{Proxy, unexpected};
+use crate::error::Error;
+use crate::process::Process;
+use crate::wire::WireError;
+
+/// Why a manager call failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ManagerError {
+    /// The server cannot be reached: it was shut down or it died. Python:
+    /// `ConnectionRefusedError` / `EOFError` from a proxy.
+    Gone {
+        /// What the client was doing: connecting, or a request.
+        during: String,
+        /// What the connection said.
+        cause: WireError,
+    },
+    /// The server answered with an error (an unknown object, a bad value).
+    Remote(String),
+    /// A manager queue stayed full until the timeout. Python: `queue.Full`.
+    Full,
+    /// A manager queue stayed empty until the timeout. Python: `queue.Empty`.
+    Empty,
+    /// A lock was not acquired before the timeout. Python: `acquire()`
+    /// returned `False`.
+    Timeout,
+    /// A value could not be encoded or decoded.
+    Wire(WireError),
+}
+
+impl std::fmt::Display for ManagerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ManagerError::Gone { during, cause } => write!(
+                f,
+                "the manager is gone ({during}: {cause}): was it shut down, or did its server die?"
+            ),
+            ManagerError::Remote(why) => write!(f, "the manager refused the request: {why}"),
+            ManagerError::Full => write!(f, "the manager queue is full (Python: queue.Full)"),
+            ManagerError::Empty => write!(f, "the manager queue is empty (Python: queue.Empty)"),
+            ManagerError::Timeout => write!(f, "timed out waiting for the manager lock"),
+            ManagerError::Wire(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ManagerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ManagerError::Gone { cause, .. } | ManagerError::Wire(cause) => Some(cause),
+            _ => None,
+        }
+    }
+}
+
+/// A running manager server. Python: `multiprocessing.Manager()` (a
+/// `SyncManager`, started).
+///
+/// Dropping it shuts the server down, as leaving `with Manager() as m:` does.
+#[must_use = "dropping a Manager shuts its server down"]
+#[derive(Debug)]
+pub struct Manager {
+    server: Option<Process>,
+    dir: PathBuf,
+    socket: PathBuf,
+}
+
+impl Manager {
+    /// Makes a private directory, forks the server (refused unless this
+    /// process is single-threaded) and waits until it listens.
+    ///
+    /// # Errors
+    /// [`Error::Multithreaded`] if this process has more than one thread;
+    /// [`Error::Io`] or [`Error::Os`] if the directory, the socket or the fork
+    /// fails; [`Error::State`] if the server died before it was ready.
+    pub fn start() -> Result<Manager, Error> {
+        let dir = private_dir()?;
+        let socket = dir.join("manager.sock");
+        let listener = UnixListener::bind(&socket).map_err(Error::Io)?;
+        let (mut ready_reader, ready_writer) = std::io::pipe().map_err(Error::Io)?;
+        let parent = std::process::id();
+        let server = Process::start_with_code(move || serve(listener, ready_writer, parent));
+        let server = match server {
+            Ok(server) => server,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e);
+            }
+        };
+        let manager = Manager {
+            server: Some(server),
+            dir,
+            socket,
+        };
+        // The parent's copies of the listener and the pipe's write end are
+        // gone (they moved into the closure). The server writes one byte
+        // once it serves; end of stream means it died first.
+        let mut byte = [0u8];
+        match std::io::Read::read(&mut ready_reader, &mut byte) {
+            Ok(1) => Ok(manager),
+            _ => Err(Error::State(
+                "the manager server exited before it was ready",
+            )),
+        }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> Option<i32> {
+        self.server.as_ref().map(Process::pid)
+    }
+
+    /// Where the server listens. Python: `manager.address`.
+    pub fn address(&self) -> &Path {
+        &self.socket
+    }
+
+    /// A new, empty dict in the server. Python: `manager.dict()`.
+    ///
+    /// # Errors
+    /// [`ManagerError::Gone`] if the server cannot be reached;
+    /// [`ManagerError::Remote`] if it refused.
+    pub fn dict<V: Serialize + DeserializeOwned>(&self) -> Result<DictProxy<V>, ManagerError> {
+        self.create(Kind::Dict).map(|base| DictProxy {
+            base,
+            value_type: PhantomData,
+        })
+    }
+
+    /// A new queue in the server (`maxsize` 0: no bound). Python:
+    /// `manager.Queue(maxsize)`.
+    ///
+    /// # Errors
+    /// As [`Manager::dict`].
+    pub fn queue<T: Serialize + DeserializeOwned>(
+        &self,
+        maxsize: usize,
+    ) -> Result<QueueProxy<T>, ManagerError> {
+        self.create(Kind::Queue {
+            maxsize: maxsize as u64,
+        })
+        .map(|base| QueueProxy {
+            base,
+            item_type: PhantomData,
+        })
+    }
+
+    /// A new lock in the server. Python: `manager.Lock()`.
+    ///
+    /// # Errors
+    /// As [`Manager::dict`].
+    pub fn lock(&self) -> Result<LockProxy, ManagerError> {
+        self.create(Kind::Lock).map(|base| LockProxy { base })
+    }
+
+    fn create(&self, kind: Kind) -> Result<Proxy, ManagerError> {
+        let base = Proxy::new(self.socket.clone(), 0);
+        match base.call(&Request::Create(kind))? {
+            Reply::Created(id) => Ok(Proxy::new(self.socket.clone(), id)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Stops the server, reaps it, and removes its socket and directory.
+    /// Returns the server's exitcode. Python: `manager.shutdown()`.
+    ///
+    /// # Errors
+    /// [`Error::Os`] if the server cannot be killed or reaped; [`Error::Io`] if
+    /// its directory cannot be removed.
+    pub fn shutdown(mut self) -> Result<i32, Error> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Result<i32, Error> {
+        let Some(mut server) = self.server.take() else {
+            return Ok(0);
+        };
+        // Ask politely; if it does not go within a second, kill it.
+        let _ = Proxy::new(self.socket.clone(), 0).call(&Request::Shutdown);
+        let code = match server.join_timeout(Duration::from_secs(1))? {
+            Some(code) => code,
+            None => {
+                server.kill()?;
+                server.join()?
+            }
+        };
+        let _ = std::fs::remove_file(&self.socket);
+        std::fs::remove_dir(&self.dir).map_err(Error::Io)?;
+        Ok(code)
+    }
+}
+
+impl Drop for Manager {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+/// Makes a directory only this user can enter, under `$XDG_RUNTIME_DIR` or
+/// the temp directory.
+fn private_dir() -> Result<PathBuf, Error> {
+    let base = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|p| p.is_dir())
+        .unwrap_or_else(std::env::temp_dir);
+    // mkdtemp(3) makes the directory with mode 0700.
+    nix::unistd::mkdtemp(&base.join("multiproc-XXXXXX")).map_err(|e| Error::Os("mkdtemp", e))
+}
+

@@ -1,0 +1,70 @@
+//! The protocol both sides speak: every request is one frame (the crate's
+//! wire format) and gets one reply frame. Used by the client side
+//! (`proxy.rs`) and by the server process (`server.rs`).
+
+use serde::{Deserialize, Serialize};
+
+/// What kind of object to create.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) enum Kind {
+    Dict,
+    Queue { maxsize: u64 },
+    Lock,
+}
+
+/// One request: an object id (0 for the manager itself) and a method.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) enum Request {
+    Create(Kind),
+    Dict(u64, DictOp),
+    Queue(u64, QueueOp),
+    Lock(u64, LockOp),
+    Shutdown,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) enum DictOp {
+    Get(String),
+    Set(String, Vec<u8>),
+    Delete(String),
+    Contains(String),
+    Len,
+    Keys,
+    Items,
+    Update(Vec<(String, Vec<u8>)>),
+    Pop(String),
+    Clear,
+    /// Add to the integer stored under the key (0 if absent): one atomic
+    /// step in the server.
+    Add(String, i64),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) enum QueueOp {
+    Put(Vec<u8>, Option<u64>),
+    Get(Option<u64>),
+    Qsize,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) enum LockOp {
+    Acquire(Option<u64>),
+    Release,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) enum Reply {
+    Done,
+    Created(u64),
+    Value(Option<Vec<u8>>),
+    Bool(bool),
+    Count(u64),
+    Keys(Vec<String>),
+    Items(Vec<(String, Vec<u8>)>),
+    Int(i64),
+    Full,
+    Empty,
+    Timeout,
+    Error(String),
+}
+

@@ -1,0 +1,403 @@
+//! CLIENT SIDE: the proxies, run in any process that holds one. Each
+//! process opens its own connection to the server on first use.
+
+use std::marker::PhantomData;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::ManagerError;
+use super::protocol::{DictOp, LockOp, QueueOp, Reply, Request};
+use crate::process::fork::ParentOnly;
+use crate::wire::{self, FrameReader, WireError};
+
+pub(super) fn unexpected(reply: Reply) -> ManagerError {
+    match reply {
+        Reply::Error(why) => ManagerError::Remote(why),
+        other => ManagerError::Remote(format!("unexpected reply {other:?}")),
+    }
+}
+
+/// What every proxy holds: where the server is, which object, and this
+/// process's connection (made on first use, remade after a fork).
+#[derive(Debug)]
+pub(super) struct Proxy {
+    socket: PathBuf,
+    id: u64,
+    /// This process's connection: closed in every child forked while it is
+    /// open (`ParentOnly`), so a child never writes into it, and a lock held
+    /// through it is released as soon as its owner exits.
+    connection: Mutex<Option<(u32, ParentOnly<UnixStream>, FrameReader)>>,
+}
+
+impl Clone for Proxy {
+    fn clone(&self) -> Self {
+        Proxy::new(self.socket.clone(), self.id)
+    }
+}
+
+impl Proxy {
+    pub(super) fn new(socket: PathBuf, id: u64) -> Proxy {
+        Proxy {
+            socket,
+            id,
+            connection: Mutex::new(None),
+        }
+    }
+
+    /// Sends one request and waits for its reply.
+    pub(super) fn call(&self, request: &Request) -> Result<Reply, ManagerError> {
+        let me = std::process::id();
+        // One request at a time on this proxy's connection, whichever thread
+        // sends it.
+        let mut slot = self.connection.lock().unwrap_or_else(|p| p.into_inner());
+        // A connection made by the process we were forked from: its
+        // descriptor was closed in this process at the fork, and the number
+        // may already name another file. Forget it without closing it.
+        if slot.as_ref().is_some_and(|(owner, _, _)| *owner != me) {
+            std::mem::forget(slot.take());
+        }
+        if slot.is_none() {
+            let stream = UnixStream::connect(&self.socket).map_err(|e| {
+                ManagerError::Gone {
+                    during: format!("connecting to {}", self.socket.display()),
+                    cause: WireError::Io(e),
+                }
+            })?;
+            *slot = Some((me, ParentOnly::new(stream), FrameReader::new()));
+        }
+        let (_, stream, reader) = slot.as_mut().expect("connected above");
+        let stream: &mut UnixStream = stream;
+        let result =
+            wire::send_value(stream, request).and_then(|()| reader.recv_value::<Reply>(stream));
+        match result {
+            Ok(reply) => Ok(reply),
+            Err(
+                e @ (WireError::Eof
+                | WireError::Truncated { .. }
+                | WireError::BrokenPipe
+                | WireError::Io(_)),
+            ) => {
+                *slot = None;
+                Err(ManagerError::Gone {
+                    during: "a request".into(),
+                    cause: e,
+                })
+            }
+            Err(e) => Err(ManagerError::Wire(e)),
+        }
+    }
+}
+
+/// What a proxy looks like as bytes: the server's address and the object's id.
+#[derive(Serialize, Deserialize)]
+struct ProxyAddress {
+    socket: PathBuf,
+    id: u64,
+}
+
+macro_rules! serde_as_address {
+    ($proxy:ident $(<$t:ident>)?, $($field:ident: $init:expr),*) => {
+        impl$(<$t>)? Serialize for $proxy$(<$t>)? {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                ProxyAddress { socket: self.base.socket.clone(), id: self.base.id }.serialize(serializer)
+            }
+        }
+
+        impl<'de $(, $t)?> Deserialize<'de> for $proxy$(<$t>)? {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let address = ProxyAddress::deserialize(deserializer)?;
+                Ok($proxy { base: Proxy::new(address.socket, address.id), $($field: $init),* })
+            }
+        }
+    };
+}
+
+fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, ManagerError> {
+    postcard::to_allocvec(value).map_err(|e| ManagerError::Wire(WireError::Encode(e)))
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ManagerError> {
+    postcard::from_bytes(bytes).map_err(|e| ManagerError::Wire(WireError::Decode(e)))
+}
+
+fn millis(timeout: Option<Duration>) -> Option<u64> {
+    timeout.map(|t| t.as_millis().min(u64::MAX as u128) as u64)
+}
+
+/// A dict that lives in the manager's server. Python: a `DictProxy`.
+///
+/// Values are copied in and out: [`DictProxy::get`] returns a copy, and
+/// changing that copy changes nothing in the server until it is
+/// [`set`](DictProxy::set) again (Python's "nested objects are not
+/// proxied").
+#[derive(Debug, Clone)]
+pub struct DictProxy<V> {
+    pub(super) base: Proxy,
+    pub(super) value_type: PhantomData<fn(V) -> V>,
+}
+
+serde_as_address!(DictProxy<V>, value_type: PhantomData);
+
+impl<V: Serialize + DeserializeOwned> DictProxy<V> {
+    fn dict(&self, op: DictOp) -> Result<Reply, ManagerError> {
+        self.base.call(&Request::Dict(self.base.id, op))
+    }
+
+    /// A copy of the value under `key`. Python: `d.get(key)`.
+    ///
+    /// # Errors
+    /// [`ManagerError::Gone`] if the server cannot be reached (shut down, or
+    /// dead); [`ManagerError::Wire`] if the value is not a `V`;
+    /// [`ManagerError::Remote`] if the server refused.
+    pub fn get(&self, key: &str) -> Result<Option<V>, ManagerError> {
+        match self.dict(DictOp::Get(key.into()))? {
+            Reply::Value(bytes) => bytes.map(|b| decode(&b)).transpose(),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Stores `value` under `key`. Python: `d[key] = value`.
+    ///
+    /// # Errors
+    /// As [`DictProxy::get`].
+    pub fn set(&self, key: &str, value: &V) -> Result<(), ManagerError> {
+        match self.dict(DictOp::Set(key.into(), encode(value)?))? {
+            Reply::Done => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Removes `key`; true if it was there. Python: `del d[key]`.
+    ///
+    /// # Errors
+    /// As [`DictProxy::get`].
+    pub fn delete(&self, key: &str) -> Result<bool, ManagerError> {
+        self.bool(DictOp::Delete(key.into()))
+    }
+
+    /// Python: `key in d`.
+    ///
+    /// # Errors
+    /// As [`DictProxy::get`].
+    pub fn contains(&self, key: &str) -> Result<bool, ManagerError> {
+        self.bool(DictOp::Contains(key.into()))
+    }
+
+    /// Python: `len(d)`.
+    ///
+    /// # Errors
+    /// As [`DictProxy::get`].
+    pub fn len(&self) -> Result<usize, ManagerError> {
+        match self.dict(DictOp::Len)? {
+            Reply::Count(n) => Ok(n as usize),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Python: `len(d) == 0`.
+    ///
+    /// # Errors
+    /// As [`DictProxy::get`].
+    pub fn is_empty(&self) -> Result<bool, ManagerError> {
+        self.len().map(|n| n == 0)
+    }
+
+    /// The keys, sorted (Python keeps insertion order; sorted is stable
+    /// across runs, which the lessons need). Python: `sorted(d.keys())`.
+    ///
+    /// # Errors
+    /// As [`DictProxy::get`].
+    pub fn keys(&self) -> Result<Vec<String>, ManagerError> {
+        match self.dict(DictOp::Keys)? {
+            Reply::Keys(keys) => Ok(keys),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Copies of every entry, sorted by key. Python: `sorted(d.items())`.
+    ///
+    /// # Errors
+    /// As [`DictProxy::get`].
+    pub fn items(&self) -> Result<Vec<(String, V)>, ManagerError> {
+        match self.dict(DictOp::Items)? {
+            Reply::Items(items) => items
+                .into_iter()
+                .map(|(k, v)| Ok((k, decode(&v)?)))
+                .collect(),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Stores every entry of `entries`, in one request. Python: `d.update(...)`.
+    ///
+    /// # Errors
+    /// As [`DictProxy::get`].
+    pub fn update(&self, entries: &[(&str, V)]) -> Result<(), ManagerError> {
+        let encoded = entries
+            .iter()
+            .map(|(k, v)| Ok((k.to_string(), encode(v)?)))
+            .collect::<Result<_, ManagerError>>()?;
+        match self.dict(DictOp::Update(encoded))? {
+            Reply::Done => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Removes `key` and returns its value. Python: `d.pop(key, None)`.
+    ///
+    /// # Errors
+    /// As [`DictProxy::get`].
+    pub fn pop(&self, key: &str) -> Result<Option<V>, ManagerError> {
+        match self.dict(DictOp::Pop(key.into()))? {
+            Reply::Value(bytes) => bytes.map(|b| decode(&b)).transpose(),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Removes every entry. Python: `d.clear()`.
+    ///
+    /// # Errors
+    /// As [`DictProxy::get`].
+    pub fn clear(&self) -> Result<(), ManagerError> {
+        match self.dict(DictOp::Clear)? {
+            Reply::Done => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    fn bool(&self, op: DictOp) -> Result<bool, ManagerError> {
+        match self.dict(op)? {
+            Reply::Bool(b) => Ok(b),
+            other => Err(unexpected(other)),
+        }
+    }
+}
+
+impl DictProxy<i64> {
+    /// Adds `delta` to the integer under `key` (0 if absent) in one step in
+    /// the server, and returns the new value: no other request can come
+    /// between the read and the write. Python has no such method on a
+    /// `DictProxy`; the counterpart is a custom manager method, or a lock.
+    ///
+    /// # Errors
+    /// As [`DictProxy::get`]; [`ManagerError::Remote`] also if the stored
+    /// value is not an `i64` (the sum wraps around on overflow).
+    pub fn add(&self, key: &str, delta: i64) -> Result<i64, ManagerError> {
+        match self.dict(DictOp::Add(key.into(), delta))? {
+            Reply::Int(n) => Ok(n),
+            other => Err(unexpected(other)),
+        }
+    }
+}
+
+/// A queue that lives in the manager's server. Python: `manager.Queue()`'s
+/// proxy. Unlike [`crate::Queue`], it can be a Pool task's argument.
+#[derive(Debug, Clone)]
+pub struct QueueProxy<T> {
+    pub(super) base: Proxy,
+    pub(super) item_type: PhantomData<fn(T) -> T>,
+}
+
+serde_as_address!(QueueProxy<T>, item_type: PhantomData);
+
+impl<T: Serialize + DeserializeOwned> QueueProxy<T> {
+    /// Puts `item`, waiting for room as long as it takes (`None`) or at most
+    /// `timeout`. Python: `q.put(item, timeout=t)`.
+    ///
+    /// # Errors
+    /// [`ManagerError::Full`] if a bounded queue stayed full until `timeout`;
+    /// [`ManagerError::Gone`], [`ManagerError::Wire`], [`ManagerError::Remote`]
+    /// as for [`DictProxy::get`].
+    pub fn put(&self, item: &T, timeout: Option<Duration>) -> Result<(), ManagerError> {
+        match self.base.call(&Request::Queue(
+            self.base.id,
+            QueueOp::Put(encode(item)?, millis(timeout)),
+        ))? {
+            Reply::Done => Ok(()),
+            Reply::Full => Err(ManagerError::Full),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Takes the next item, waiting as long as it takes (`None`) or at most
+    /// `timeout`. Python: `q.get(timeout=t)`.
+    ///
+    /// # Errors
+    /// [`ManagerError::Empty`] if nothing came before `timeout`; the others as
+    /// for [`QueueProxy::put`].
+    pub fn get(&self, timeout: Option<Duration>) -> Result<T, ManagerError> {
+        match self
+            .base
+            .call(&Request::Queue(self.base.id, QueueOp::Get(millis(timeout))))?
+        {
+            Reply::Value(Some(bytes)) => decode(&bytes),
+            Reply::Empty => Err(ManagerError::Empty),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Python: `q.qsize()`.
+    ///
+    /// # Errors
+    /// As [`DictProxy::get`].
+    pub fn qsize(&self) -> Result<usize, ManagerError> {
+        match self
+            .base
+            .call(&Request::Queue(self.base.id, QueueOp::Qsize))?
+        {
+            Reply::Count(n) => Ok(n as usize),
+            other => Err(unexpected(other)),
+        }
+    }
+}
+
+/// A lock that lives in the manager's server. Python: `manager.Lock()`'s
+/// proxy. If the process holding it dies, its connection closes and the
+/// server releases the lock.
+#[derive(Debug, Clone)]
+pub struct LockProxy {
+    pub(super) base: Proxy,
+}
+
+serde_as_address!(LockProxy,);
+
+impl LockProxy {
+    /// Acquires the lock, waiting as long as it takes (`None`) or at most
+    /// `timeout` ([`ManagerError::Timeout`]). Python: `lock.acquire(timeout=t)`.
+    ///
+    /// # Errors
+    /// [`ManagerError::Timeout`] if the lock stayed held until `timeout`;
+    /// [`ManagerError::Gone`] or [`ManagerError::Remote`] as for
+    /// [`DictProxy::get`].
+    pub fn acquire(&self, timeout: Option<Duration>) -> Result<(), ManagerError> {
+        match self.base.call(&Request::Lock(
+            self.base.id,
+            LockOp::Acquire(millis(timeout)),
+        ))? {
+            Reply::Done => Ok(()),
+            Reply::Timeout => Err(ManagerError::Timeout),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Releases the lock. Python: `lock.release()`.
+    ///
+    /// # Errors
+    /// [`ManagerError::Remote`] if this connection does not hold the lock
+    /// (Python: `RuntimeError: release unlocked lock`); [`ManagerError::Gone`].
+    pub fn release(&self) -> Result<(), ManagerError> {
+        match self
+            .base
+            .call(&Request::Lock(self.base.id, LockOp::Release))?
+        {
+            Reply::Done => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+}
+
