@@ -99,7 +99,7 @@ fn fork_raw(count: u64) -> f64 {
         }
         let mut status = 0;
         // Safety: waits for our own child; `status` is a valid local.
-        unsafe { libc::waitpid(pid, &mut status, 0) };
+        unsafe { libc::waitpid(pid, &raw mut status, 0) };
     }
     per(start.elapsed(), count)
 }
@@ -143,13 +143,14 @@ fn thread_raw(count: u64) -> f64 {
         // and returns raw pointers and touches nothing.
         unsafe {
             libc::pthread_create(
-                &mut thread,
-                std::ptr::null(),
-                nothing_c,
-                std::ptr::null_mut(),
-            );
-            libc::pthread_join(thread, std::ptr::null_mut());
-        }
+                &raw mut thread,      // Where to put the thread's id.
+                std::ptr::null(),     // Default attributes.
+                nothing_c,            // The start routine.
+                std::ptr::null_mut(), // Its argument.
+            )
+        };
+        // Safety: `thread` was just created and is joined once.
+        unsafe { libc::pthread_join(thread, std::ptr::null_mut()) };
     }
     per(start.elapsed(), count)
 }
@@ -236,8 +237,9 @@ fn pipe_one_way_raw(count: u64, size: usize) -> f64 {
     // Safety: `fds` is a valid array of two ints for pipe2 to fill.
     assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
     // Safety: pipe2 just returned these two descriptors; each is owned once.
-    let (read_end, write_end) =
-        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let read_end = unsafe { OwnedFd::from_raw_fd(fds[0]) };
+    // Safety: as above.
+    let write_end = unsafe { OwnedFd::from_raw_fd(fds[1]) };
     let mut reader = std::fs::File::from(read_end);
     let mut writer = std::fs::File::from(write_end);
     let mut frame = (size as u32).to_be_bytes().to_vec();

@@ -65,11 +65,11 @@ mod sys;
 pub mod wire;
 
 pub use error::Error;
-pub use process::fork::{ensure_single_threaded, flush_std_streams, thread_count};
 pub use manager::{DictProxy, LockProxy, Manager, ManagerError, QueueProxy};
 pub use pipe::{Connection, Pipe, RecvEnd, SendEnd};
 pub use pool::{AsyncResult, IMap, IMapUnordered, Pool, TaskError, as_completed};
+pub use process::fork::{ensure_single_threaded, flush_std_streams, thread_count};
+pub use process::spawn::init;
 pub use process::{Process, Run};
 pub use queue::{Queue, QueueError};
 pub use wire::WireError;
-pub use process::spawn::init;

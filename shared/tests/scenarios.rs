@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use xtask::runner;
+use harness::runner;
 
 fn scenario(name: &str) -> String {
     let binary = Path::new(env!("CARGO_BIN_EXE_multiproc-scenarios"));

@@ -7,8 +7,8 @@
 
 use std::sync::OnceLock;
 
-use xtask::verify;
-use xtask::workspace::{self, Binaries, Lesson};
+use harness::verify;
+use harness::workspace::{self, Binaries, Lesson};
 
 /// The lessons this file tests, one `#[test]` each; the course check below
 /// fails if a lesson folder is missing from this list.

@@ -6,10 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use xtask::golden;
-use xtask::runner;
-use xtask::verify::{self, Goldens};
-use xtask::workspace;
+use harness::golden;
+use harness::runner;
+use harness::verify::{self, Goldens};
+use harness::workspace;
 
 fn lesson_01() -> (workspace::Lesson, PathBuf) {
     let lessons = workspace::lessons().expect("cargo metadata");

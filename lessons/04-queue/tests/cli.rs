@@ -7,12 +7,12 @@ const BINARY: &str = env!("CARGO_BIN_EXE_lesson-04-queue");
 
 #[test]
 fn an_argument_gets_a_usage_message_and_exit_2() {
-    course_tests::refuses_arguments(BINARY, "lesson-04-queue", &["4"]);
+    harness::lesson_cli::refuses_arguments(BINARY, env!("CARGO_PKG_NAME"), &["4"]);
 }
 
 #[test]
 fn a_run_prints_the_key_facts_and_leaves_no_process() {
-    let run = course_tests::run_prints(
+    let run = harness::lesson_cli::run_prints(
         BINARY,
         &[
             "parent: COUNTER = 0",

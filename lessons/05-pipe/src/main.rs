@@ -88,7 +88,9 @@ fn both_ways_and_one_way() {
     child.join().expect("waitpid");
     println!("A one-way pipe gives a RecvEnd and a SendEnd. Sending on the reader");
     println!("does not compile (Python raises OSError at run time):");
-    println!("  error[E0599]: no method named `send` found for struct `RecvEnd` in the current scope");
+    println!(
+        "  error[E0599]: no method named `send` found for struct `RecvEnd` in the current scope"
+    );
 }
 
 // ---------------------------------------------------------------------------

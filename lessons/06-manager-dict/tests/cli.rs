@@ -8,12 +8,12 @@ const BINARY: &str = env!("CARGO_BIN_EXE_lesson-06-manager-dict");
 
 #[test]
 fn an_argument_gets_a_usage_message_and_exit_2() {
-    course_tests::refuses_arguments(BINARY, "lesson-06-manager-dict", &["dict"]);
+    harness::lesson_cli::refuses_arguments(BINARY, env!("CARGO_PKG_NAME"), &["dict"]);
 }
 
 #[test]
 fn a_run_prints_the_key_facts_and_leaves_nothing_behind() {
-    let run = course_tests::run_prints(
+    let run = harness::lesson_cli::run_prints(
         BINARY,
         &[
             "the parent sees: [(\"aa\", 12), (\"bb\", 13)]",

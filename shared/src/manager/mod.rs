@@ -42,10 +42,10 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use self::proxy::{DictProxy, LockProxy, QueueProxy};
-use self::server::serve;
 use self::protocol::{Kind, Reply, Request};
+pub use self::proxy::{DictProxy, LockProxy, QueueProxy};
 use self::proxy::{Proxy, unexpected};
+use self::server::serve;
 use crate::error::Error;
 use crate::process::Process;
 use crate::wire::WireError;
@@ -252,4 +252,3 @@ fn private_dir() -> Result<PathBuf, Error> {
     // mkdtemp(3) makes the directory with mode 0700.
     nix::unistd::mkdtemp(&base.join("multiproc-XXXXXX")).map_err(|e| Error::Os("mkdtemp", e))
 }
-

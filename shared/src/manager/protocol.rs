@@ -67,4 +67,3 @@ pub(super) enum Reply {
     Timeout,
     Error(String),
 }
-

@@ -62,11 +62,9 @@ impl Proxy {
             std::mem::forget(slot.take());
         }
         if slot.is_none() {
-            let stream = UnixStream::connect(&self.socket).map_err(|e| {
-                ManagerError::Gone {
-                    during: format!("connecting to {}", self.socket.display()),
-                    cause: WireError::Io(e),
-                }
+            let stream = UnixStream::connect(&self.socket).map_err(|e| ManagerError::Gone {
+                during: format!("connecting to {}", self.socket.display()),
+                cause: WireError::Io(e),
             })?;
             *slot = Some((me, ParentOnly::new(stream), FrameReader::new()));
         }
@@ -400,4 +398,3 @@ impl LockProxy {
         }
     }
 }
-

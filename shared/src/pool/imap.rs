@@ -121,4 +121,3 @@ impl<R: DeserializeOwned> Iterator for IMapUnordered<'_, R> {
         self.ready.pop_front()
     }
 }
-

@@ -45,10 +45,10 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use self::imap::{IMap, IMapUnordered, as_completed};
 use self::imap::{ChunkHandle, lost_task};
+pub use self::imap::{IMap, IMapUnordered, as_completed};
 use self::scheduler::{State, Worker, fork_worker};
-use self::worker::{Trampoline, TaskMessage, chunk_trampoline, trampoline};
+use self::worker::{TaskMessage, Trampoline, chunk_trampoline, trampoline};
 use crate::error::Error;
 use crate::sys::poll_readable;
 use crate::wire::WireError;
@@ -506,4 +506,3 @@ impl<R> Drop for AsyncResult<'_, R> {
         }
     }
 }
-

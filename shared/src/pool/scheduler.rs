@@ -9,8 +9,8 @@ use std::time::Duration;
 use super::TaskError;
 use super::worker::{Reply, worker_loop};
 use crate::error::Error;
-use crate::process::fork::ParentOnly;
 use crate::process::Process;
+use crate::process::fork::ParentOnly;
 use crate::wire::{self, FrameReader};
 
 #[derive(Debug)]
@@ -176,4 +176,3 @@ pub(super) fn fork_worker() -> Result<Worker, Error> {
         running: VecDeque::new(),
     })
 }
-

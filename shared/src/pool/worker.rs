@@ -72,7 +72,10 @@ pub(super) fn trampoline<A: DeserializeOwned, R: Serialize>(func: usize, arg: &[
 
 /// Like [`trampoline`], for a chunk: decodes a `Vec<A>` and answers one
 /// outcome per item, so one panicking item does not fail its neighbours.
-pub(super) fn chunk_trampoline<A: DeserializeOwned, R: Serialize>(func: usize, args: &[u8]) -> Reply {
+pub(super) fn chunk_trampoline<A: DeserializeOwned, R: Serialize>(
+    func: usize,
+    args: &[u8],
+) -> Reply {
     // Safety: as in `trampoline`: `func` is a `fn(A) -> R` from `submit_chunks`
     // with these very `A` and `R`, in the image this worker is a copy of.
     let func = unsafe { std::mem::transmute::<usize, fn(A) -> R>(func) };

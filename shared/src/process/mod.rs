@@ -1,7 +1,6 @@
 //! [`Process`]: a forked child running one function, the counterpart of
 //! Python's `multiprocessing.Process` with the fork start method.
 
-
 pub(crate) mod fork;
 pub(crate) mod spawn;
 

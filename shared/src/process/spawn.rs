@@ -23,8 +23,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
-use crate::process::fork::{exit_child, flush_std_streams};
 use crate::process::Process;
+use crate::process::fork::{exit_child, flush_std_streams};
 
 const MARKER: &str = "MULTIPROC_SPAWN";
 

@@ -8,11 +8,10 @@ fn main() {
     // child only sleeps and leaves with `_exit`.
     match unsafe { libc::fork() } {
         0 => {
-            // Safety: plain calls with no pointers.
-            unsafe {
-                libc::sleep(30);
-                libc::_exit(0);
-            }
+            // Safety: a plain call with no pointers.
+            unsafe { libc::sleep(30) };
+            // Safety: `_exit` takes an integer and never returns.
+            unsafe { libc::_exit(0) }
         }
         -1 => panic!("fork failed"),
         _child => {} // Exits without waiting: the child is left behind.

@@ -30,13 +30,13 @@ pub enum Unit {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Goal {
     /// Ours takes at most this many times raw's time per operation.
-    AtMostTimesRaw(f64),
+    TimesRawAtMost(f64),
     /// Ours reaches at least this share of raw's throughput.
-    AtLeastShareOfRaw(f64),
+    ShareOfRawAtLeast(f64),
     /// Ours reaches at least this many operations per second.
-    AtLeastPerSecond(f64),
+    PerSecondAtLeast(f64),
     /// Ours reaches at least this speedup.
-    AtLeastSpeedup(f64),
+    SpeedupAtLeast(f64),
 }
 
 /// One line of the report.
@@ -61,7 +61,7 @@ pub const FIGURES: &[Figure] = &[
         title: "process start+join (fork)",
         unit: Unit::Time,
         count: (100, 40),
-        goal: Some(Goal::AtMostTimesRaw(1.3)),
+        goal: Some(Goal::TimesRawAtMost(1.3)),
     },
     Figure {
         name: "spawn",
@@ -75,98 +75,98 @@ pub const FIGURES: &[Figure] = &[
         title: "thread start+join",
         unit: Unit::Time,
         count: (1000, 400),
-        goal: Some(Goal::AtMostTimesRaw(1.2)),
+        goal: Some(Goal::TimesRawAtMost(1.2)),
     },
     Figure {
         name: "pipe-rtt",
         title: "Pipe round trip, small message",
         unit: Unit::Time,
         count: (5000, 2000),
-        goal: Some(Goal::AtMostTimesRaw(1.25)),
+        goal: Some(Goal::TimesRawAtMost(1.25)),
     },
     Figure {
         name: "pipe-msgs",
         title: "Pipe one-way, small messages",
         unit: Unit::Rate("msg/s"),
         count: (100_000, 30_000),
-        goal: Some(Goal::AtLeastShareOfRaw(0.7)),
+        goal: Some(Goal::ShareOfRawAtLeast(0.7)),
     },
     Figure {
         name: "pipe-mib",
         title: "Pipe one-way, 1 MiB messages",
         unit: Unit::Bandwidth,
         count: (100, 40),
-        goal: Some(Goal::AtLeastShareOfRaw(0.8)),
+        goal: Some(Goal::ShareOfRawAtLeast(0.8)),
     },
     Figure {
         name: "queue",
         title: "Queue one-to-one, unbounded",
         unit: Unit::Rate("msg/s"),
         count: (60_000, 20_000),
-        goal: Some(Goal::AtLeastPerSecond(500_000.0)),
+        goal: Some(Goal::PerSecondAtLeast(500_000.0)),
     },
     Figure {
         name: "queue3",
         title: "Queue one-to-one, maxsize 3",
         unit: Unit::Rate("msg/s"),
         count: (30_000, 10_000),
-        goal: Some(Goal::AtLeastPerSecond(150_000.0)),
+        goal: Some(Goal::PerSecondAtLeast(150_000.0)),
     },
     Figure {
         name: "mqueue",
         title: "manager queue one-to-one",
         unit: Unit::Rate("msg/s"),
         count: (10_000, 4000),
-        goal: Some(Goal::AtLeastPerSecond(40_000.0)),
+        goal: Some(Goal::PerSecondAtLeast(40_000.0)),
     },
     Figure {
         name: "mdict",
         title: "manager dict set/get",
         unit: Unit::Rate("op/s"),
         count: (10_000, 4000),
-        goal: Some(Goal::AtLeastPerSecond(40_000.0)),
+        goal: Some(Goal::PerSecondAtLeast(40_000.0)),
     },
     Figure {
         name: "imap1",
         title: "Pool imap, chunksize 1",
         unit: Unit::Rate("task/s"),
         count: (30_000, 10_000),
-        goal: Some(Goal::AtLeastPerSecond(150_000.0)),
+        goal: Some(Goal::PerSecondAtLeast(150_000.0)),
     },
     Figure {
         name: "imap100",
         title: "Pool imap, chunksize 100",
         unit: Unit::Rate("task/s"),
         count: (600_000, 200_000),
-        goal: Some(Goal::AtLeastPerSecond(3_000_000.0)),
+        goal: Some(Goal::PerSecondAtLeast(3_000_000.0)),
     },
     Figure {
         name: "imapu1",
         title: "Pool imap_unordered, chunksize 1",
         unit: Unit::Rate("task/s"),
         count: (30_000, 10_000),
-        goal: Some(Goal::AtLeastPerSecond(150_000.0)),
+        goal: Some(Goal::PerSecondAtLeast(150_000.0)),
     },
     Figure {
         name: "imapu100",
         title: "Pool imap_unordered, chunksize 100",
         unit: Unit::Rate("task/s"),
         count: (600_000, 200_000),
-        goal: Some(Goal::AtLeastPerSecond(3_000_000.0)),
+        goal: Some(Goal::PerSecondAtLeast(3_000_000.0)),
     },
     Figure {
         name: "fib-threads",
         title: "fib(30..=34) on 2 threads, speedup",
         unit: Unit::Speedup,
         count: (1, 1),
-        goal: Some(Goal::AtLeastSpeedup(1.45)),
+        goal: Some(Goal::SpeedupAtLeast(1.45)),
     },
     Figure {
         name: "fib-procs",
         title: "fib(30..=34) on 2 processes, speedup",
         unit: Unit::Speedup,
         count: (1, 1),
-        goal: Some(Goal::AtLeastSpeedup(1.45)),
+        goal: Some(Goal::SpeedupAtLeast(1.45)),
     },
 ];
 
@@ -303,25 +303,25 @@ pub fn judge(row: &Row) -> Option<(bool, String)> {
     let goal = row.figure.goal?;
     let ours = row.ours.median()?;
     Some(match goal {
-        Goal::AtMostTimesRaw(limit) => {
+        Goal::TimesRawAtMost(limit) => {
             let times = ours / row.raw.median()?;
             (times <= limit, format!("{times:.2}x raw (goal ≤ {limit}x)"))
         }
-        Goal::AtLeastShareOfRaw(share) => {
+        Goal::ShareOfRawAtLeast(share) => {
             let got = row.raw.median()? / ours;
             (
                 got >= share,
                 format!("{:.0}% of raw (goal ≥ {:.0}%)", got * 100.0, share * 100.0),
             )
         }
-        Goal::AtLeastPerSecond(rate) => {
+        Goal::PerSecondAtLeast(rate) => {
             let got = 1.0 / ours;
             (
                 got >= rate,
                 format!("{}/s (goal ≥ {}/s)", si(got).trim(), si(rate).trim()),
             )
         }
-        Goal::AtLeastSpeedup(speedup) => {
+        Goal::SpeedupAtLeast(speedup) => {
             (ours >= speedup, format!("{ours:.2}x (goal ≥ {speedup}x)"))
         }
     })

@@ -40,29 +40,44 @@ pub struct Goldens {
     pub stderr: Option<(Golden, PathBuf)>,
 }
 
+/// Reads and parses one golden file; `Ok(None)` if there is none.
+///
+/// # Errors
+/// A message naming the file if it cannot be read or parsed.
+pub fn read_golden(path: &Path) -> Result<Option<Golden>, String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    golden::parse(&text)
+        .map(Some)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
 /// Reads and parses a lesson's golden files (from `goldens` instead of the
 /// lesson folder, when given).
+///
+/// # Errors
+/// A message naming the file if `golden.stdout` is missing, or either file
+/// cannot be read or parsed.
 pub fn load_goldens(lesson: &Lesson, goldens: Option<&Path>) -> Result<Goldens, String> {
-    let read = |path: &Path| -> Result<Golden, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        golden::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
-    };
     let stdout_path = lesson.golden_stdout(goldens);
     let stderr_path = lesson.golden_stderr(goldens);
     Ok(Goldens {
-        stdout: read(&stdout_path)?,
+        stdout: read_golden(&stdout_path)?
+            .ok_or_else(|| format!("cannot read {}: no such file", stdout_path.display()))?,
         stdout_path,
-        stderr: if stderr_path.exists() {
-            Some((read(&stderr_path)?, stderr_path))
-        } else {
-            None
-        },
+        stderr: read_golden(&stderr_path)?.map(|golden| (golden, stderr_path)),
     })
 }
 
 /// Runs `binary` once and checks it against the lesson's goldens. Returns the
 /// run's duration on success.
+///
+/// # Errors
+/// As [`check_run`], and a [`Failure`] without a run when the goldens
+/// cannot be read or the binary cannot be started.
 pub fn verify_lesson(
     lesson: &Lesson,
     binary: &Path,
@@ -86,6 +101,10 @@ pub fn verify_lesson(
 }
 
 /// Checks a finished run against parsed goldens.
+///
+/// # Errors
+/// A [`Failure`] that says what went wrong first: a timeout, a leaked
+/// process, stdout, stderr, then the exit status.
 pub fn check_run(name: &str, goldens: &Goldens, run: Run) -> Result<Duration, Failure> {
     let golden = &goldens.stdout;
     let fail = |reason: String, diff: String, run: Run| Failure {

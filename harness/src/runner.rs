@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -39,6 +39,9 @@ pub fn become_subreaper() {
 }
 
 /// Runs `binary` with `args` under `timeout`.
+///
+/// # Errors
+/// The error of starting `binary` or of waiting for it.
 pub fn run(binary: &Path, args: &[String], timeout: Duration) -> std::io::Result<Run> {
     become_subreaper();
     let start = Instant::now();
@@ -58,23 +61,8 @@ pub fn run(binary: &Path, args: &[String], timeout: Duration) -> std::io::Result
     let stdout = read_in_background(child.stdout.take().expect("piped"));
     let stderr = read_in_background(child.stderr.take().expect("piped"));
 
-    let deadline = start + timeout;
-    let mut timed_out = false;
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            timed_out = true;
-            kill_group(group);
-            break child.wait()?;
-        }
-        thread::sleep(Duration::from_millis(5));
-    };
+    let (exit, timed_out) = wait_or_kill_group(&mut child, start + timeout)?;
     let elapsed = start.elapsed();
-    let exit = status
-        .code()
-        .unwrap_or_else(|| -status.signal().unwrap_or(0));
 
     let leaked = members_of_group(group);
     if !leaked.is_empty() {
@@ -98,6 +86,51 @@ pub fn run(binary: &Path, args: &[String], timeout: Duration) -> std::io::Result
         elapsed,
         timeout,
     })
+}
+
+/// Waits for `child` (the leader of its own process group) until
+/// `deadline`, then kills the whole group. Returns its exit status (`-N` for
+/// signal N) and whether it had to be killed.
+fn wait_or_kill_group(child: &mut Child, deadline: Instant) -> std::io::Result<(i32, bool)> {
+    let group = i32::try_from(child.id()).expect("a pid fits in i32");
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            timed_out = true;
+            kill_group(group);
+            break child.wait()?;
+        }
+        thread::sleep(Duration::from_millis(5));
+    };
+    let exit = status
+        .code()
+        .unwrap_or_else(|| -status.signal().unwrap_or(0));
+    Ok((exit, timed_out))
+}
+
+/// Runs `binary` on this terminal (stdout and stderr inherited, stdin
+/// null), in its own process group, and kills the group if it runs past
+/// `timeout`: `cargo xtask run`. Returns its exit status.
+///
+/// # Errors
+/// A message if it cannot be started, or if it was killed at the timeout.
+pub fn run_attached(binary: &Path, timeout: Duration) -> Result<i32, String> {
+    let mut child = Command::new(binary)
+        .stdin(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("could not start {}: {e}", binary.display()))?;
+    let (exit, timed_out) =
+        wait_or_kill_group(&mut child, Instant::now() + timeout).map_err(|e| e.to_string())?;
+    if timed_out {
+        return Err(format!(
+            "still running after {timeout:?}: its process group was killed"
+        ));
+    }
+    Ok(exit)
 }
 
 fn read_in_background(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::bench::{self, Column, FIGURES, Figure, Row, Unit};
-use crate::runner;
-use crate::workspace;
+use crate::bench::figures::{self as bench, Column, FIGURES, Figure, Row, Unit};
+use harness::runner;
+use harness::workspace;
 
 /// How one bench run goes.
 pub struct Options {
@@ -356,7 +356,7 @@ pub fn chart(rows: &[Row], machine: &str, path: &Path) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::Summary;
+    use crate::bench::figures::Summary;
 
     #[test]
     fn the_chart_names_every_time_or_rate_figure_and_draws_its_bars() {

@@ -75,6 +75,9 @@ impl Lesson {
 }
 
 /// `cargo metadata`, as JSON.
+///
+/// # Errors
+/// A message if `cargo metadata` cannot run or prints invalid JSON.
 pub fn metadata() -> Result<Value, String> {
     let output = cargo()
         .args(["metadata", "--no-deps", "--format-version", "1"])
@@ -89,6 +92,9 @@ pub fn metadata() -> Result<Value, String> {
 }
 
 /// The lessons, in order (their folders sort by number).
+///
+/// # Errors
+/// As [`metadata`].
 pub fn lessons() -> Result<Vec<Lesson>, String> {
     let metadata = metadata()?;
     let lessons_dir = root().join("lessons");
@@ -132,6 +138,9 @@ pub type Binaries = Vec<(String, PathBuf)>;
 
 /// Builds the lessons' binaries and returns (binary name, executable) pairs,
 /// read from cargo's own JSON messages. Compiler output goes to our stderr.
+///
+/// # Errors
+/// As [`build_packages`].
 pub fn build(lessons: &[Lesson], release: bool) -> Result<Binaries, String> {
     let packages: Vec<&str> = lessons.iter().map(|l| l.package.as_str()).collect();
     build_packages(&packages, release)
@@ -139,6 +148,10 @@ pub fn build(lessons: &[Lesson], release: bool) -> Result<Binaries, String> {
 
 /// Builds the binaries of `packages` (their bin targets are named like the
 /// packages) and returns (binary name, executable) pairs.
+///
+/// # Errors
+/// A message if cargo fails (its own output explains why) or a package
+/// has no binary.
 pub fn build_packages(packages: &[&str], release: bool) -> Result<Binaries, String> {
     let mut command = cargo();
     command.args([
@@ -189,6 +202,9 @@ pub fn build_packages(packages: &[&str], release: bool) -> Result<Binaries, Stri
 }
 
 /// Picks the lessons named by `queries` (all of them when there is none).
+///
+/// # Errors
+/// A message naming a query that matches no lesson, or more than one.
 pub fn select(all: &[Lesson], queries: &[String]) -> Result<Vec<Lesson>, String> {
     if queries.is_empty() {
         return Ok(all.to_vec());

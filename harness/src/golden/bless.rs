@@ -91,6 +91,9 @@ pub fn golden_for(existing: Option<&Golden>, output: &str, exit: i32) -> Vec<Str
 
 /// Compares the goldens that several runs call for. `Ok` with the text when
 /// all agree; otherwise the lines that varied, for the author to decide on.
+///
+/// # Errors
+/// The lines that varied between the candidates, when they disagree.
 pub fn agree(candidates: &[Vec<String>]) -> Result<String, Vec<String>> {
     let first = &candidates[0];
     let mut varied = Vec::new();
