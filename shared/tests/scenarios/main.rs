@@ -1,0 +1,201 @@
+//! The crate's scenarios: one test target with `harness = false`, so that
+//! `main` is ours and single-threaded, and a scenario may fork.
+//!
+//! Run without arguments (as `cargo test` does), `main` runs each scenario
+//! in a fresh copy of this very binary (`--scenario NAME`) under
+//! `harness::runner`: its own process group, stdin closed, a 30 s timeout
+//! that kills the group, and a check that nothing is left behind. Each
+//! scenario asserts where it runs; a failed assert ends its copy with a
+//! non-zero status, and the panic message shows in its output. The binary is
+//! also its own target for `Process::spawn`, which is why `main` starts with
+//! `multiproc::init()` (procspawn's trick, without the dependency).
+//!
+//! `cargo test -p multiproc --test scenarios -- queue` runs the scenarios
+//! whose name contains `queue`.
+
+mod manager;
+mod pipe;
+mod pool;
+mod process;
+mod queue;
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// Every scenario, by name.
+const SCENARIOS: &[(&str, fn())] = &[
+    ("exitcodes", process::exitcodes_follow_pythons_convention),
+    (
+        "join-timeout",
+        process::join_timeout_returns_by_its_deadline,
+    ),
+    ("run-trait", process::the_run_trait_runs_in_a_child),
+    ("fork-refused", process::fork_is_refused_while_threads_exist),
+    ("spawn", process::spawn_runs_the_function_in_a_fresh_program),
+    (
+        "spawn-without-init",
+        process::a_spawned_child_without_init_is_refused,
+    ),
+    (
+        "drop-kills",
+        process::dropping_a_running_process_kills_and_reaps_it,
+    ),
+    ("pool-errors", pool::a_panicking_task_gives_its_message),
+    (
+        "pool-worker-killed",
+        pool::a_killed_worker_fails_its_task_and_is_replaced,
+    ),
+    (
+        "pool-orders",
+        pool::imap_keeps_submission_order_and_imap_unordered_does_not,
+    ),
+    ("pool-join-before-close", pool::join_is_refused_before_close),
+    (
+        "late-child-does-not-hold-pool",
+        pool::a_later_child_does_not_keep_workers_alive,
+    ),
+    (
+        "queue-mpmc",
+        queue::every_item_exactly_once_to_many_consumers,
+    ),
+    ("queue-limits", queue::bounded_with_timeouts_that_hold),
+    (
+        "queue-consumer-killed",
+        queue::a_killed_consumer_does_not_hang_a_put_timeout,
+    ),
+    (
+        "queue-writer-killed-mid-item",
+        queue::a_writer_killed_mid_item_breaks_the_queue,
+    ),
+    ("pipe-basics", pipe::message_boundaries_and_ends),
+    ("pipe-eof", pipe::eof_is_told_from_waiting),
+    ("pipe-bad-frames", pipe::bad_frames_give_clear_errors),
+    ("manager-basics", manager::dicts_queues_locks_and_cleanup),
+    (
+        "manager-bad-clients",
+        manager::bad_clients_lose_only_their_connection,
+    ),
+    (
+        "manager-killed",
+        manager::a_killed_server_fails_every_call_within_a_second,
+    ),
+    (
+        "manager-lock-holder-dies",
+        manager::a_lock_whose_holder_dies_is_released,
+    ),
+    ("manager-other-uid", manager::another_user_cannot_get_in),
+];
+
+/// The exit status of a scenario that could not run here (not root, ...).
+const SKIPPED: i32 = 77;
+
+fn main() -> ExitCode {
+    if std::env::var_os("SCENARIO_SKIP_INIT").is_none() {
+        multiproc::init();
+    } else if std::env::var_os("MULTIPROC_SPAWN").is_some() {
+        process::spawned_without_init();
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, name] = args.as_slice()
+        && flag == "--scenario"
+    {
+        return run_one(name);
+    }
+    // Arguments from `cargo test` that start with `-` (`--nocapture`, ...)
+    // are no business of ours; the others filter by name.
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    run_all(&filters)
+}
+
+/// In the copy: runs one scenario; a failed assert panics, status 101.
+fn run_one(name: &str) -> ExitCode {
+    match SCENARIOS.iter().find(|(n, _)| *n == name) {
+        Some((_, scenario)) => {
+            scenario();
+            ExitCode::SUCCESS
+        }
+        None => {
+            eprintln!("unknown scenario `{name}`");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// In the parent: runs every selected scenario in a copy of this binary.
+fn run_all(filters: &[&String]) -> ExitCode {
+    let me = std::env::current_exe().expect("the test binary's path");
+    let chosen: Vec<_> = SCENARIOS
+        .iter()
+        .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())))
+        .collect();
+    println!("\nrunning {} scenarios", chosen.len());
+    let started = Instant::now();
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    for (name, _) in &chosen {
+        match run_copy(&me, name) {
+            Ok(true) => {
+                println!("scenario {name} ... ok");
+                passed += 1;
+            }
+            Ok(false) => {
+                println!("scenario {name} ... skipped (see its output above)");
+                skipped += 1;
+            }
+            Err(why) => {
+                println!("scenario {name} ... FAILED\n{why}");
+                failed += 1;
+            }
+        }
+    }
+    let verdict = if failed == 0 { "ok" } else { "FAILED" };
+    println!(
+        "\ntest result: {verdict}. {passed} passed; {failed} failed; {skipped} ignored; 0 measured; {} filtered out; finished in {:.2}s\n",
+        SCENARIOS.len() - chosen.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Runs scenario `name` in a copy: `Ok(true)` passed, `Ok(false)` skipped.
+fn run_copy(me: &Path, name: &str) -> Result<bool, String> {
+    let args = ["--scenario".to_string(), name.to_string()];
+    let run = harness::runner::run(me, &args, Duration::from_secs(30))
+        .map_err(|e| format!("could not start {}: {e}", me.display()))?;
+    let output = format!("--- stdout\n{}--- stderr\n{}", run.stdout, run.stderr);
+    if run.timed_out {
+        return Err(format!("hung: killed after {:?}\n{output}", run.timeout));
+    }
+    if !run.leaked.is_empty() {
+        return Err(format!("left processes behind: {:?}\n{output}", run.leaked));
+    }
+    match run.exit {
+        0 => Ok(true),
+        SKIPPED => {
+            print!("{}", run.stdout);
+            Ok(false)
+        }
+        code => Err(format!("exit status {code}\n{output}")),
+    }
+}
+
+/// Ends a scenario that cannot run on this machine, with the reason.
+fn skip(why: &str) -> ! {
+    println!("skipped: {why}");
+    std::process::exit(SKIPPED);
+}
+
+/// Milliseconds since `start`, for the messages of timing asserts.
+fn ms_since(start: Instant) -> u128 {
+    start.elapsed().as_millis()
+}
+
+/// Sleeps `ms` milliseconds and returns it: a task of known length.
+fn sleep_ms(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}

@@ -1,0 +1,164 @@
+//! Process: exit codes, join with a deadline, the Run trait, fork refused
+//! while threaded, the spawn start method, Drop.
+
+use std::time::{Duration, Instant};
+
+use multiproc::{Error, Pool, Process, Run};
+
+use crate::{ms_since, sleep_ms};
+
+pub fn exitcodes_follow_pythons_convention() {
+    let mut normal = Process::start(|| {}).unwrap();
+    let mut seven = Process::start_with_code(|| 7).unwrap();
+    let mut panics = Process::start(|| panic!("on purpose")).unwrap();
+    let mut killed = Process::start(|| std::thread::sleep(Duration::from_secs(30))).unwrap();
+    killed.kill().unwrap();
+    let mut terminated = Process::start(|| std::thread::sleep(Duration::from_secs(30))).unwrap();
+    terminated.terminate().unwrap();
+    assert_eq!(normal.exitcode(), None, "no exitcode before join");
+    for (child, expected) in [
+        (&mut normal, 0),
+        (&mut seven, 7),
+        (&mut panics, 1),
+        (&mut killed, -9),
+        (&mut terminated, -15),
+    ] {
+        assert_eq!(child.join().unwrap(), expected);
+        assert_eq!(child.exitcode(), Some(expected));
+        assert!(!child.is_alive());
+    }
+}
+
+pub fn join_timeout_returns_by_its_deadline() {
+    let mut sleeper = Process::start(|| std::thread::sleep(Duration::from_secs(30))).unwrap();
+    assert!(sleeper.is_alive());
+    let started = Instant::now();
+    assert_eq!(
+        sleeper.join_timeout(Duration::from_millis(300)).unwrap(),
+        None
+    );
+    let waited = ms_since(started);
+    assert!(
+        (290..2000).contains(&waited),
+        "join_timeout(300ms) took {waited}ms"
+    );
+    sleeper.kill().unwrap();
+    let started = Instant::now();
+    assert_eq!(
+        sleeper.join_timeout(Duration::from_secs(5)).unwrap(),
+        Some(-9)
+    );
+    assert!(
+        ms_since(started) < 2000,
+        "took {}ms after kill",
+        ms_since(started)
+    );
+}
+
+struct ExitWithFib {
+    n: u32,
+}
+
+impl Run for ExitWithFib {
+    fn run(&mut self) {
+        // The child's own check: a wrong answer ends it with status 1.
+        assert_eq!(fib(self.n), 55);
+    }
+}
+
+fn fib(n: u32) -> u64 {
+    if n <= 2 { 1 } else { fib(n - 1) + fib(n - 2) }
+}
+
+pub fn the_run_trait_runs_in_a_child() {
+    let mut child = ExitWithFib { n: 10 }.start().unwrap();
+    assert_ne!(child.pid(), i32::try_from(std::process::id()).unwrap());
+    assert_eq!(child.join().unwrap(), 0);
+}
+
+pub fn fork_is_refused_while_threads_exist() {
+    let (stop, wait) = std::sync::mpsc::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let _ = wait.recv();
+    });
+    let refused = Process::start(|| {}).unwrap_err();
+    assert!(
+        matches!(refused, Error::Multithreaded { threads: 2 }),
+        "{refused:?}"
+    );
+    assert!(
+        refused
+            .to_string()
+            .starts_with("refusing to fork: this process has 2 threads."),
+        "{refused}"
+    );
+    assert!(matches!(
+        Pool::new(1),
+        Err(Error::Multithreaded { threads: 2 })
+    ));
+    // Spawn is the start method that works here.
+    let mut spawned = Process::spawn(child_of, std::process::id()).unwrap();
+    assert_eq!(spawned.join().unwrap(), 0, "spawn while multithreaded");
+    drop(stop);
+    thread.join().unwrap();
+    let mut forked = Process::start(|| {}).unwrap();
+    assert_eq!(forked.join().unwrap(), 0, "fork after the thread is joined");
+}
+
+/// A spawned child's check that its parent is `parent`; 13 panics on purpose.
+fn child_of(parent: u32) {
+    if parent == 13 {
+        panic!("unlucky");
+    }
+    assert_eq!(nix::unistd::getppid().as_raw().cast_unsigned(), parent);
+}
+
+pub fn spawn_runs_the_function_in_a_fresh_program() {
+    let mut child = Process::spawn(child_of, std::process::id()).unwrap();
+    assert_eq!(child.join().unwrap(), 0);
+    let mut panics = Process::spawn(child_of, 13).unwrap();
+    assert_eq!(
+        panics.join().unwrap(),
+        1,
+        "a panic in a spawned child is exit 1"
+    );
+    let mut slow = Process::spawn(sleep_then_exit, 200).unwrap();
+    assert_eq!(slow.join_timeout(Duration::from_millis(50)).unwrap(), None);
+    assert_eq!(slow.join_timeout(Duration::from_secs(5)).unwrap(), Some(0));
+}
+
+fn sleep_then_exit(ms: u64) {
+    sleep_ms(ms);
+}
+
+/// In a spawned child whose `main` forgot `init()` (see `main`): spawning
+/// again must be refused, not fork-bomb. Exits 3 on the expected refusal.
+pub fn spawned_without_init() -> ! {
+    let again = Process::spawn(child_of, 0);
+    let refusal = again.unwrap_err().to_string();
+    let expected = "this is a spawned child that did not call multiproc::init() at the top of \
+                    main, so it is running main again; add the call (Python's `if __name__ == \
+                    '__main__':`)";
+    std::process::exit(if refusal == expected { 3 } else { 4 });
+}
+
+pub fn a_spawned_child_without_init_is_refused() {
+    // Safety: single-threaded here; the variable is read by the child.
+    unsafe { std::env::set_var("SCENARIO_SKIP_INIT", "1") };
+    let mut child = Process::spawn(child_of, 1).unwrap();
+    assert_eq!(
+        child.join().unwrap(),
+        3,
+        "3: refused as expected; 4: another message"
+    );
+}
+
+pub fn dropping_a_running_process_kills_and_reaps_it() {
+    let child = Process::start(|| std::thread::sleep(Duration::from_secs(30))).unwrap();
+    let pid = child.pid();
+    drop(child);
+    assert!(
+        std::fs::metadata(format!("/proc/{pid}")).is_err(),
+        "pid {pid} still exists after drop"
+    );
+}

@@ -1,0 +1,189 @@
+//! Queue: exactly once to many consumers, bounds and deadlines, and what a
+//! process that dies does to it.
+
+use std::time::{Duration, Instant};
+
+use multiproc::{Process, Queue, QueueError};
+
+use crate::ms_since;
+
+const PRODUCERS: u32 = 4;
+const PER_PRODUCER: u32 = 10_000;
+const CONSUMERS: u32 = 3;
+
+pub fn every_item_exactly_once_to_many_consumers() {
+    let queue: Queue<Option<(u32, u32)>> = Queue::new(100).unwrap();
+    let report: Queue<(u32, u64, u64, bool)> = Queue::new(0).unwrap();
+    let mut consumers: Vec<Process> = (0..CONSUMERS)
+        .map(|c| {
+            Process::start(|| {
+                let (mut count, mut checksum) = (0u64, 0u64);
+                let mut last = vec![None::<u32>; PRODUCERS as usize];
+                let mut in_order = true;
+                while let Some((p, i)) = queue.get().unwrap() {
+                    count += 1;
+                    checksum += u64::from(p) * 1_000_000 + u64::from(i);
+                    in_order &= last[p as usize].is_none_or(|prev| prev < i);
+                    last[p as usize] = Some(i);
+                }
+                report.put(&(c, count, checksum, in_order)).unwrap();
+            })
+            .unwrap()
+        })
+        .collect();
+    let mut producers: Vec<Process> = (0..PRODUCERS)
+        .map(|p| {
+            Process::start(|| {
+                for i in 0..PER_PRODUCER {
+                    queue.put(&Some((p, i))).unwrap();
+                }
+            })
+            .unwrap()
+        })
+        .collect();
+    for producer in &mut producers {
+        assert_eq!(producer.join().unwrap(), 0);
+    }
+    for _ in 0..CONSUMERS {
+        queue.put(&None).unwrap();
+    }
+    let (mut total, mut checksum) = (0, 0);
+    for _ in 0..CONSUMERS {
+        let (_, count, sum, in_order) = report.get_timeout(Duration::from_secs(20)).unwrap();
+        total += count;
+        checksum += sum;
+        assert!(in_order, "each producer's items arrive in order");
+    }
+    for consumer in &mut consumers {
+        assert_eq!(consumer.join().unwrap(), 0);
+    }
+    let expected: u64 = (0..PRODUCERS)
+        .flat_map(|p| (0..PER_PRODUCER).map(move |i| u64::from(p) * 1_000_000 + u64::from(i)))
+        .sum();
+    assert_eq!(total, u64::from(PRODUCERS * PER_PRODUCER), "received");
+    assert_eq!(checksum, expected, "each item exactly once");
+    assert_eq!(queue.qsize(), 0, "left in the queue");
+}
+
+pub fn bounded_with_timeouts_that_hold() {
+    let mut queue: Queue<String> = Queue::new(2).unwrap();
+    assert!(queue.is_empty() && queue.qsize() == 0);
+    queue.put(&"a".into()).unwrap();
+    queue.put_nowait(&"b".into()).unwrap();
+    assert!(queue.is_full() && queue.qsize() == 2);
+    let full = queue.put_nowait(&"c".into()).unwrap_err();
+    assert_eq!(full.to_string(), "the queue is full (Python: queue.Full)");
+    let started = Instant::now();
+    assert!(matches!(
+        queue.put_timeout(&"c".into(), Duration::from_millis(200)),
+        Err(QueueError::Full)
+    ));
+    let waited = ms_since(started);
+    assert!(
+        (190..2000).contains(&waited),
+        "put_timeout(200ms) took {waited}ms"
+    );
+    assert_eq!(queue.get().unwrap(), "a");
+    assert_eq!(queue.get_nowait().unwrap(), "b");
+    let empty = queue.get_nowait().unwrap_err();
+    assert_eq!(
+        empty.to_string(),
+        "the queue is empty (Python: queue.Empty)"
+    );
+    let started = Instant::now();
+    assert!(matches!(
+        queue.get_timeout(Duration::from_millis(200)),
+        Err(QueueError::Empty)
+    ));
+    let waited = ms_since(started);
+    assert!(
+        (190..2000).contains(&waited),
+        "get_timeout(200ms) took {waited}ms"
+    );
+    // A bounded put waits for a get in another process.
+    queue.put(&"1".into()).unwrap();
+    queue.put(&"2".into()).unwrap();
+    let mut taker = Process::start(|| {
+        std::thread::sleep(Duration::from_millis(300));
+        queue.get().unwrap();
+    })
+    .unwrap();
+    let started = Instant::now();
+    queue.put(&"3".into()).unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "a put on a full queue returns only after a get elsewhere"
+    );
+    assert_eq!(taker.join().unwrap(), 0);
+    // 4 MiB (four times the pipe's capacity) through the pipe, read by
+    // another process, which checks every byte.
+    let big: Queue<Vec<u8>> = Queue::new(1).unwrap();
+    let mut reader = Process::start(|| {
+        let item = big.get().unwrap();
+        assert_eq!(item.len(), 4 << 20);
+        assert!(item.iter().enumerate().all(|(i, b)| *b == i as u8));
+    })
+    .unwrap();
+    big.put(&(0..4 << 20).map(|i| i as u8).collect()).unwrap();
+    assert_eq!(reader.join().unwrap(), 0, "4 MiB item arrived intact");
+    assert_eq!(queue.pipe_capacity().unwrap(), 1 << 20);
+    queue.close();
+    assert!(matches!(queue.put(&"x".into()), Err(QueueError::Closed)));
+    assert_eq!(queue.get().unwrap_err().to_string(), "the queue is closed");
+}
+
+pub fn a_killed_consumer_does_not_hang_a_put_timeout() {
+    let queue: Queue<u32> = Queue::new(1).unwrap();
+    queue.put(&1).unwrap();
+    // A consumer that dies before taking anything.
+    let mut consumer = Process::start(|| std::thread::sleep(Duration::from_secs(30))).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    consumer.kill().unwrap();
+    consumer.join().unwrap();
+    let started = Instant::now();
+    assert!(matches!(
+        queue.put_timeout(&2, Duration::from_millis(300)),
+        Err(QueueError::Full)
+    ));
+    let waited = ms_since(started);
+    assert!(
+        (290..2000).contains(&waited),
+        "put_timeout(300ms) took {waited}ms"
+    );
+    assert_eq!(
+        queue.get_nowait().unwrap(),
+        1,
+        "the item before is still there"
+    );
+}
+
+pub fn a_writer_killed_mid_item_breaks_the_queue() {
+    let queue: Queue<Vec<u8>> = Queue::new(0).unwrap();
+    // The child writes a 4 MiB item into a 1 MiB pipe and is killed halfway.
+    let mut writer = Process::start(|| {
+        queue.put(&vec![7u8; 4 << 20]).unwrap();
+    })
+    .unwrap();
+    // The count goes up under the write lock, just before the first byte.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while queue.qsize() == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    writer.kill().unwrap();
+    writer.join().unwrap();
+    let started = Instant::now();
+    let broken = queue.get_timeout(Duration::from_secs(10)).unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "noticed within 1 s"
+    );
+    assert_eq!(
+        broken.to_string(),
+        "the queue is broken: a process died while writing an item"
+    );
+    assert_eq!(
+        queue.put(&vec![1]).unwrap_err().to_string(),
+        "the queue is broken: a process died holding one of its locks"
+    );
+}
