@@ -178,6 +178,9 @@ FIGURES = {
 
 
 def main():
+    if sys.argv[1:] == ["--list"]:
+        print("\n".join(FIGURES))
+        return
     if len(sys.argv) != 3 or sys.argv[1] not in FIGURES:
         print("usage: bench.py FIGURE COUNT (FIGURE: " + ", ".join(FIGURES) + ")", file=sys.stderr)
         sys.exit(2)

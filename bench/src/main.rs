@@ -9,7 +9,9 @@
 //! prints the seconds one operation took, on average. The Python column comes
 //! from `bench/python/bench.py`, which takes the same arguments.
 //!
-//! Every process it starts is joined before it prints.
+//! Every process it starts is joined before it prints. `course-bench --list`
+//! prints the figures it knows, one a line: a test in `xtask` checks them
+//! against the one list, `xtask/src/bench/figures.rs`.
 
 use std::io::{Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -18,9 +20,35 @@ use std::time::{Duration, Instant};
 
 use multiproc::{Manager, Pipe, Pool, Process, Queue};
 
+/// The figures this binary measures, in the order of the match in `main`.
+const FIGURES: [&str; 16] = [
+    "fork",
+    "spawn",
+    "thread",
+    "pipe-rtt",
+    "pipe-msgs",
+    "pipe-mib",
+    "queue",
+    "queue3",
+    "mqueue",
+    "mdict",
+    "imap1",
+    "imap100",
+    "imapu1",
+    "imapu100",
+    "fib-threads",
+    "fib-procs",
+];
+
 fn main() {
     multiproc::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args == ["--list"] {
+        for figure in FIGURES {
+            println!("{figure}");
+        }
+        return;
+    }
     let [figure, implementation, count] = args.as_slice() else {
         eprintln!("usage: course-bench FIGURE ours|raw COUNT");
         std::process::exit(2);
@@ -37,6 +65,10 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if !FIGURES.contains(&figure.as_str()) {
+        eprintln!("error: unknown figure `{figure}` (course-bench --list names them)");
+        std::process::exit(2);
+    }
     let per_op = match (figure.as_str(), ours) {
         ("fork", true) => fork_ours(count),
         ("fork", false) => fork_raw(count),
@@ -65,10 +97,7 @@ fn main() {
         ("fib-threads", true) => fib_threads_ours(),
         ("fib-procs", true) => fib_processes_ours(),
         ("fib-threads" | "fib-procs", false) => fib_bound(),
-        (other, _) => {
-            eprintln!("error: unknown figure `{other}`");
-            std::process::exit(2);
-        }
+        (other, _) => unreachable!("`{other}` is in FIGURES but has no arm here"),
     };
     println!("{per_op:e}");
 }
