@@ -49,12 +49,7 @@ pub fn golden_for(existing: Option<&Golden>, output: &str, exit: i32) -> Vec<Str
             kept[i][j] = best;
         }
     }
-    let mut out: Vec<String> = golden
-        .header
-        .iter()
-        .filter(|l| !l.starts_with("#@ exit:"))
-        .cloned()
-        .collect();
+    let mut out = golden::header(golden, |l| !l.starts_with("#@ exit:"));
     if exit != 0 {
         out.insert(0, format!("#@ exit: {exit}"));
     }
@@ -69,12 +64,7 @@ pub fn golden_for(existing: Option<&Golden>, output: &str, exit: i32) -> Vec<Str
                     out.extend(p.comments.iter().cloned());
                     out.push(p.text.clone());
                 }
-                Item::Block(b) => {
-                    out.extend(b.comments.iter().cloned());
-                    out.push("#@ any-order".into());
-                    out.extend(golden::render_block_body(b, true));
-                    out.push("#@ end".into());
-                }
+                Item::Block(b) => out.extend(golden::render_block(b, true)),
             }
             i += 1;
             j += len;

@@ -30,7 +30,9 @@ use std::time::Duration;
 
 pub use self::check::{Captures, Mismatch, check};
 pub use self::parse::{ParseError, parse};
-pub use self::render::{autohole, normalise, render_block_body, render_without_comments};
+pub use self::render::{
+    autohole, header, normalise, render_block, render_block_body, render_without_comments,
+};
 
 /// A parsed golden file.
 #[derive(Debug, Clone)]

@@ -50,12 +50,7 @@ pub fn autohole(line: &str) -> String {
 /// pattern, others with their pids and durations turned into holes.
 pub fn normalise(golden: &Golden, output: &str) -> Vec<String> {
     let lines: Vec<&str> = output.lines().collect();
-    let mut out: Vec<String> = golden
-        .header
-        .iter()
-        .filter(|l| !l.starts_with("#@#"))
-        .cloned()
-        .collect();
+    let mut out = header(golden, |l| !l.starts_with("#@#"));
     let mut at = 0;
     for item in &golden.items {
         match item {
@@ -72,10 +67,10 @@ pub fn normalise(golden: &Golden, output: &str) -> Vec<String> {
             Item::Block(block) => {
                 let end = (at + block.len()).min(lines.len());
                 let segment = &lines[at..end];
-                out.push("#@ any-order".into());
                 if match_block(block, segment, at, &Captures::new()).is_ok() {
-                    out.extend(render_block_body(block, false));
+                    out.extend(render_block(block, false));
                 } else {
+                    out.push("#@ any-order".into());
                     for line in segment {
                         out.push(
                             block
@@ -84,13 +79,31 @@ pub fn normalise(golden: &Golden, output: &str) -> Vec<String> {
                                 .map_or_else(|| autohole(line), |p| p.text.clone()),
                         );
                     }
+                    out.push("#@ end".into());
                 }
-                out.push("#@ end".into());
                 at = end;
             }
         }
     }
     out.extend(lines[at.min(lines.len())..].iter().map(|l| autohole(l)));
+    out
+}
+
+/// The golden's header lines that `keep` keeps.
+pub fn header(golden: &Golden, keep: impl Fn(&str) -> bool) -> Vec<String> {
+    golden.header.iter().filter(|l| keep(l)).cloned().collect()
+}
+
+/// The golden text of a whole block, `#@ any-order` to `#@ end`; with
+/// `with_comments`, the comments above it and above each of its lines too.
+pub fn render_block(block: &Block, with_comments: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    if with_comments {
+        out.extend(block.comments.iter().cloned());
+    }
+    out.push("#@ any-order".into());
+    out.extend(render_block_body(block, with_comments));
+    out.push("#@ end".into());
     out
 }
 
@@ -120,20 +133,11 @@ pub fn render_block_body(block: &Block, with_comments: bool) -> Vec<String> {
 
 /// The golden text without comments, as `normalise` renders it.
 pub fn render_without_comments(golden: &Golden) -> Vec<String> {
-    let mut out: Vec<String> = golden
-        .header
-        .iter()
-        .filter(|l| !l.starts_with("#@#"))
-        .cloned()
-        .collect();
+    let mut out = header(golden, |l| !l.starts_with("#@#"));
     for item in &golden.items {
         match item {
             Item::Line(p) => out.push(p.text.clone()),
-            Item::Block(block) => {
-                out.push("#@ any-order".into());
-                out.extend(render_block_body(block, false));
-                out.push("#@ end".into());
-            }
+            Item::Block(block) => out.extend(render_block(block, false)),
         }
     }
     out
