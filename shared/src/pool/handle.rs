@@ -51,7 +51,7 @@ impl<R: DeserializeOwned> AsyncResult<'_, R> {
 
     fn wait_until(&self, deadline: Option<Instant>) -> Result<R, TaskError> {
         loop {
-            if let Some((_, result)) = self.pool.state.borrow().finished.get(&self.id) {
+            if let Some(result) = self.pool.state.borrow().finished.get(&self.id) {
                 let bytes = result.as_ref().map_err(Clone::clone)?;
                 return postcard::from_bytes(bytes).map_err(|e| {
                     TaskError::Panicked(format!("could not decode the task's result: {e}"))
@@ -77,5 +77,13 @@ impl<R> Drop for AsyncResult<'_, R> {
         if state.finished.remove(&self.id).is_none() {
             state.abandoned.insert(self.id);
         }
+    }
+}
+
+impl<R> std::fmt::Debug for AsyncResult<'_, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncResult")
+            .field("task", &self.id)
+            .finish()
     }
 }

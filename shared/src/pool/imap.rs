@@ -5,7 +5,9 @@ use std::collections::VecDeque;
 
 use serde::de::DeserializeOwned;
 
-use super::{AsyncResult, Pool, TaskError};
+use std::sync::Arc;
+
+use super::{AsyncResult, Feed, Pool, TaskError};
 
 /// Yields the handles as their tasks finish, first finished first. Python:
 /// `concurrent.futures.as_completed(futures)`.
@@ -22,9 +24,9 @@ pub fn as_completed<'pool, R: DeserializeOwned>(
 
 /// Removes and returns the one of `waiting` (sorted by task id) whose task
 /// finished first, waiting for one if none has. `id` tells each one's task.
-/// It looks up the few results that have arrived and not been taken, not
-/// every handle that is still waiting: `imap_unordered` over 100 000 items
-/// stays linear.
+/// It walks the results in their order of arrival, and the first one that
+/// is `waiting`'s is usually at the front: `imap_unordered` over 100 000
+/// items stays linear.
 fn take_first_finished<T>(
     pool: &Pool,
     waiting: &mut VecDeque<T>,
@@ -35,17 +37,21 @@ fn take_first_finished<T>(
     }
     loop {
         let first = {
-            let state = pool.state.borrow();
+            let mut state = pool.state.borrow_mut();
+            // Results already taken leave the arrival list here, lazily.
+            while let Some(task) = state.arrived.front() {
+                if state.finished.contains_key(task) {
+                    break;
+                }
+                state.arrived.pop_front();
+            }
             state
-                .finished
+                .arrived
                 .iter()
-                .filter_map(|(task, (arrival, _))| {
-                    let at = waiting.binary_search_by_key(task, &id).ok()?;
-                    Some((*arrival, at))
-                })
-                .min()
+                .filter(|task| state.finished.contains_key(task))
+                .find_map(|task| waiting.binary_search_by_key(task, &id).ok())
         };
-        if let Some((_, at)) = first {
+        if let Some(at) = first {
             return waiting.remove(at);
         }
         if !matches!(pool.pump(None), Ok(true)) {
@@ -80,11 +86,62 @@ fn outcomes<R>(
     }
 }
 
+/// How many chunks an `imap` keeps queued ahead of the results taken:
+/// enough to keep every worker busy (the task pipe holds 256), few enough
+/// that an endless input streams in bounded memory.
+const AHEAD: usize = 512;
+
+/// The chunks of one `imap`, queued as the results are taken.
+struct Chunks<'pool, R> {
+    feed: Option<Feed<'pool, R>>,
+    queued: VecDeque<(ChunkHandle<'pool, R>, usize)>,
+    /// A chunk that could not be queued: yielded after those before it.
+    failed: Option<TaskError>,
+}
+
+impl<'pool, R> Chunks<'pool, R> {
+    fn new(feed: Feed<'pool, R>) -> Self {
+        let mut chunks = Chunks {
+            feed: Some(feed),
+            queued: VecDeque::new(),
+            failed: None,
+        };
+        chunks.top_up();
+        chunks
+    }
+
+    /// Queues chunks until [`AHEAD`] are waiting or the items run out.
+    fn top_up(&mut self) {
+        while self.queued.len() < AHEAD {
+            let Some(feed) = self.feed.as_mut() else {
+                return;
+            };
+            match feed() {
+                Some(Ok(chunk)) => self.queued.push_back(chunk),
+                Some(Err(e)) => {
+                    self.failed = Some(TaskError::Pool(Arc::new(e)));
+                    self.feed = None;
+                }
+                None => self.feed = None,
+            }
+        }
+    }
+}
+
 /// The iterator [`Pool::imap`] returns: results in the order of the items.
 #[must_use = "an iterator does nothing unless consumed"]
 pub struct IMap<'pool, R> {
-    pub(super) chunks: VecDeque<(ChunkHandle<'pool, R>, usize)>,
-    pub(super) ready: VecDeque<Result<R, TaskError>>,
+    chunks: Chunks<'pool, R>,
+    ready: VecDeque<Result<R, TaskError>>,
+}
+
+impl<'pool, R> IMap<'pool, R> {
+    pub(super) fn new(feed: Feed<'pool, R>) -> Self {
+        IMap {
+            chunks: Chunks::new(feed),
+            ready: VecDeque::new(),
+        }
+    }
 }
 
 impl<R: DeserializeOwned> Iterator for IMap<'_, R> {
@@ -94,8 +151,11 @@ impl<R: DeserializeOwned> Iterator for IMap<'_, R> {
         if self.ready.is_empty() {
             // The oldest chunk first, however long it takes: that is what
             // keeps the results in order.
-            let (handle, len) = self.chunks.pop_front()?;
+            let Some((handle, len)) = self.chunks.queued.pop_front() else {
+                return self.chunks.failed.take().map(Err);
+            };
             self.ready = outcomes(handle.get(), len);
+            self.chunks.top_up();
         }
         self.ready.pop_front()
     }
@@ -104,9 +164,19 @@ impl<R: DeserializeOwned> Iterator for IMap<'_, R> {
 /// The iterator [`Pool::imap_unordered`] returns: results as they finish.
 #[must_use = "an iterator does nothing unless consumed"]
 pub struct IMapUnordered<'pool, R> {
-    pub(super) pool: &'pool Pool,
-    pub(super) chunks: VecDeque<(ChunkHandle<'pool, R>, usize)>,
-    pub(super) ready: VecDeque<Result<R, TaskError>>,
+    pool: &'pool Pool,
+    chunks: Chunks<'pool, R>,
+    ready: VecDeque<Result<R, TaskError>>,
+}
+
+impl<'pool, R> IMapUnordered<'pool, R> {
+    pub(super) fn new(pool: &'pool Pool, feed: Feed<'pool, R>) -> Self {
+        IMapUnordered {
+            pool,
+            chunks: Chunks::new(feed),
+            ready: VecDeque::new(),
+        }
+    }
 }
 
 impl<R: DeserializeOwned> Iterator for IMapUnordered<'_, R> {
@@ -115,8 +185,13 @@ impl<R: DeserializeOwned> Iterator for IMapUnordered<'_, R> {
     fn next(&mut self) -> Option<Self::Item> {
         if self.ready.is_empty() {
             // Whichever chunk finishes first.
-            let (handle, len) = take_first_finished(self.pool, &mut self.chunks, |(h, _)| h.id)?;
+            let Some((handle, len)) =
+                take_first_finished(self.pool, &mut self.chunks.queued, |(h, _)| h.id)
+            else {
+                return self.chunks.failed.take().map(Err);
+            };
             self.ready = outcomes(handle.get(), len);
+            self.chunks.top_up();
         }
         self.ready.pop_front()
     }

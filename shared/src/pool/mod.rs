@@ -2,15 +2,18 @@
 //! counterpart of Python's `multiprocessing.Pool` and of
 //! `concurrent.futures.ProcessPoolExecutor`.
 //!
-//! # Design (simpler than Python's)
+//! # Design
 //! CPython's Pool runs three helper threads in the parent (task handler,
-//! result handler, worker handler) around two shared queues. This pool has no
-//! helper thread: each worker has its own socket to the parent, and the parent
-//! does the bookkeeping itself whenever it waits for a result (in
-//! [`AsyncResult::get`], [`as_completed`], [`Pool::join`]): hand the next task
-//! to each idle worker, `poll(2)` the busy workers' sockets, store what
-//! arrived. Everything happens on the parent's own thread, so the parent stays
-//! single-threaded and can go on forking.
+//! result handler, worker handler) around two shared queues: idle workers
+//! pull the next task from one queue, so a task goes to the first free
+//! worker. This pool keeps that schedule without a helper thread: the tasks
+//! go into one shared pipe that free workers read, each worker answers on
+//! its own socket, and the parent does the bookkeeping itself whenever it
+//! waits for a result (in [`AsyncResult::get`], [`as_completed`],
+//! [`Pool::join`]): write what fits, `poll(2)`, store what arrived. Everything
+//! happens on the parent's own thread, so the parent stays single-threaded
+//! and can go on forking. Nothing in it blocks on a write, so no size of
+//! argument or result can deadlock it (`scheduler.rs` says how).
 //!
 //! A task names a plain function, `fn(A) -> R`. A forked worker is a copy of
 //! the parent's memory image, so the function's address means the same code in
@@ -25,21 +28,23 @@
 
 //!
 //! # Rooms
-//! - this file: the public face, run in the parent ([`Pool`], [`AsyncResult`]);
-//! - `scheduler.rs`: the parent's bookkeeping: which worker runs what;
-//! - `worker.rs`: the code that runs inside a worker process, and the two
+//! - this file: the public face, run in the parent ([`Pool`], [`TaskError`]);
+//! - `handle.rs`: [`AsyncResult`], the parent's handle to one result;
+//! - `scheduler.rs`: the parent's bookkeeping: the task pipe, the workers'
+//!   sockets, which task is where;
+//! - `slots.rs`: one shared word per worker, the task it runs;
+//! - `worker.rs`: the code that runs inside a worker process, and the
 //!   messages both sides speak;
 //! - `imap.rs`: [`as_completed`] and the `imap` iterators, in the parent.
 
 mod handle;
 mod imap;
 mod scheduler;
+mod slots;
 mod worker;
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::marker::PhantomData;
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -49,11 +54,10 @@ use serde::de::DeserializeOwned;
 pub use self::handle::AsyncResult;
 use self::imap::ChunkHandle;
 pub use self::imap::{IMap, IMapUnordered, as_completed};
-use self::scheduler::{State, Worker, fork_worker};
-use self::worker::{TaskMessage, Trampoline, chunk_trampoline, trampoline};
+use self::scheduler::{State, Task};
+use self::worker::{Trampoline, chunk_trampoline, trampoline};
 use crate::error::Error;
-use crate::sys::poll_readable;
-use crate::wire::WireError;
+use crate::wire::{MAX_FRAME, WireError};
 
 /// Why a task gave no value.
 #[derive(Debug, Clone)]
@@ -76,8 +80,9 @@ pub enum TaskError {
     /// The pool was terminated, or could not replace dead workers, before the
     /// task ran. Python's `ProcessPoolExecutor` raises `BrokenProcessPool`.
     PoolGone(String),
-    /// The pool's own plumbing failed while waiting for the result (a
-    /// `poll(2)` error); the cause is the source.
+    /// The pool's own plumbing failed: the task could not be queued (its
+    /// encoding is too large), or waiting for it failed (a `poll(2)`
+    /// error). The cause is the source.
     Pool(Arc<Error>),
 }
 
@@ -96,7 +101,7 @@ impl std::fmt::Display for TaskError {
             ),
             TaskError::Timeout => write!(f, "timed out waiting for the task's result"),
             TaskError::PoolGone(why) => write!(f, "the task never ran: {why}"),
-            TaskError::Pool(e) => write!(f, "the pool could not wait for the task: {e}"),
+            TaskError::Pool(e) => write!(f, "the pool could not run the task: {e}"),
         }
     }
 }
@@ -139,6 +144,8 @@ impl std::error::Error for TaskError {
 #[derive(Debug)]
 pub struct Pool {
     state: RefCell<State>,
+    /// The process that made the pool: the only one that may use it.
+    owner: u32,
 }
 
 impl Pool {
@@ -148,24 +155,18 @@ impl Pool {
     /// # Errors
     /// [`Error::State`] for 0 processes; [`Error::Multithreaded`] if this
     /// process has more than one thread; [`Error::Io`] or [`Error::Os`] if a
-    /// socket or a fork fails.
+    /// pipe, a socket or a fork fails.
     pub fn new(processes: usize) -> Result<Pool, Error> {
         if processes == 0 {
             return Err(Error::State("a pool needs at least one worker process"));
         }
-        let mut workers = Vec::with_capacity(processes);
-        for _ in 0..processes {
-            workers.push(fork_worker()?);
-        }
         Ok(Pool {
-            state: RefCell::new(State {
-                workers,
-                ..State::default()
-            }),
+            state: RefCell::new(State::new(processes)?),
+            owner: std::process::id(),
         })
     }
 
-    /// The worker processes' ids, in the order they were started.
+    /// The worker processes' ids, in the order of their slots.
     pub fn worker_pids(&self) -> Vec<i32> {
         self.state
             .borrow()
@@ -180,9 +181,11 @@ impl Pool {
     /// `ProcessPoolExecutor.submit(func, arg)`.
     ///
     /// # Errors
-    /// [`Error::State`] after [`Pool::close`] or [`Pool::terminate`];
-    /// [`Error::Wire`] if the argument cannot be encoded. What happens to the
-    /// task itself comes through [`AsyncResult::get`].
+    /// [`Error::State`] after [`Pool::close`] or [`Pool::terminate`], or in a
+    /// process other than the one that made the pool; [`Error::Wire`] if the
+    /// argument cannot be encoded or is over [`crate::wire::MAX_FRAME`].
+    /// What happens to the task itself comes through [`AsyncResult::get`].
+    #[doc(alias = "submit")]
     pub fn apply_async<A, R>(&self, func: fn(A) -> R, arg: A) -> Result<AsyncResult<'_, R>, Error>
     where
         A: Serialize + DeserializeOwned,
@@ -217,26 +220,28 @@ impl Pool {
     /// until those before it have been yielded. Python:
     /// `Pool.imap(func, items, chunksize)`.
     ///
-    /// Every task is queued at once (Python's task-handler thread does the
-    /// same in the background); results are read as the iterator asks.
+    /// The items are read as the iterator goes, at most a few hundred tasks
+    /// ahead of the results taken, so an endless input streams in bounded
+    /// memory (CPython's task thread reads it all ahead).
     ///
     /// # Errors
-    /// As [`Pool::apply_async`], for any chunk. Each item's own outcome comes
-    /// through the iterator.
-    pub fn imap<A, R>(
-        &self,
+    /// [`Error::State`] for a `chunksize` of 0, or as [`Pool::apply_async`]
+    /// for a closed pool. A chunk that cannot be queued (its encoding is too
+    /// large) ends the iterator with a [`TaskError::Pool`] after the results
+    /// before it; each item's own outcome comes through the iterator.
+    pub fn imap<'pool, A, R, I>(
+        &'pool self,
         func: fn(A) -> R,
-        items: impl IntoIterator<Item = A>,
+        items: I,
         chunksize: usize,
-    ) -> Result<IMap<'_, R>, Error>
+    ) -> Result<IMap<'pool, R>, Error>
     where
-        A: Serialize + DeserializeOwned,
-        R: Serialize + DeserializeOwned,
+        A: Serialize + DeserializeOwned + 'pool,
+        R: Serialize + DeserializeOwned + 'pool,
+        I: IntoIterator<Item = A>,
+        I::IntoIter: 'pool,
     {
-        Ok(IMap {
-            chunks: self.submit_chunks(func, items, chunksize)?.into(),
-            ready: VecDeque::new(),
-        })
+        Ok(IMap::new(self.feed(func, items, chunksize)?))
     }
 
     /// Like [`Pool::imap`], but yields results in the order they finish.
@@ -244,76 +249,95 @@ impl Pool {
     ///
     /// # Errors
     /// As [`Pool::imap`].
-    pub fn imap_unordered<A, R>(
-        &self,
+    pub fn imap_unordered<'pool, A, R, I>(
+        &'pool self,
         func: fn(A) -> R,
-        items: impl IntoIterator<Item = A>,
+        items: I,
         chunksize: usize,
-    ) -> Result<IMapUnordered<'_, R>, Error>
+    ) -> Result<IMapUnordered<'pool, R>, Error>
     where
-        A: Serialize + DeserializeOwned,
-        R: Serialize + DeserializeOwned,
+        A: Serialize + DeserializeOwned + 'pool,
+        R: Serialize + DeserializeOwned + 'pool,
+        I: IntoIterator<Item = A>,
+        I::IntoIter: 'pool,
     {
-        Ok(IMapUnordered {
-            pool: self,
-            chunks: self.submit_chunks(func, items, chunksize)?.into(),
-            ready: VecDeque::new(),
-        })
+        Ok(IMapUnordered::new(self, self.feed(func, items, chunksize)?))
     }
 
-    /// Queues the items in chunks of `chunksize`; each chunk is one task whose
-    /// result holds one outcome per item.
-    fn submit_chunks<A, R>(
-        &self,
+    /// Checks that chunks can be queued, and returns what queues the next
+    /// one: `chunksize` items as one task whose result holds one outcome per
+    /// item. `None` once the items run out.
+    fn feed<'pool, A, R, I>(
+        &'pool self,
         func: fn(A) -> R,
-        items: impl IntoIterator<Item = A>,
+        items: I,
         chunksize: usize,
-    ) -> Result<Vec<(ChunkHandle<'_, R>, usize)>, Error>
+    ) -> Result<Feed<'pool, R>, Error>
     where
-        A: Serialize + DeserializeOwned,
-        R: Serialize + DeserializeOwned,
+        A: Serialize + DeserializeOwned + 'pool,
+        R: Serialize + DeserializeOwned + 'pool,
+        I: IntoIterator<Item = A>,
+        I::IntoIter: 'pool,
     {
         if chunksize == 0 {
             return Err(Error::State("chunksize must be at least 1"));
         }
-        let mut chunks = Vec::new();
+        self.check_open()?;
         let mut items = items.into_iter().peekable();
-        while items.peek().is_some() {
+        Ok(Box::new(move || {
+            items.peek()?;
             let chunk: Vec<A> = items.by_ref().take(chunksize).collect();
             let len = chunk.len();
-            chunks.push((
-                self.submit(chunk_trampoline::<A, R>, func as usize, &chunk)?,
-                len,
-            ));
-        }
-        Ok(chunks)
+            Some(
+                self.submit(chunk_trampoline::<A, R>, func as usize, &chunk)
+                    .map(|handle| (handle, len)),
+            )
+        }))
     }
 
-    /// Encodes and queues one task, and hands it to an idle worker if there is
-    /// one.
+    /// Refuses new tasks on a closed pool, and any use of the pool from a
+    /// process it was inherited by (its sockets are not that process's).
+    fn check_open(&self) -> Result<(), Error> {
+        if std::process::id() != self.owner {
+            return Err(Error::State(
+                "this Pool belongs to the process that made it: a forked child must make its own",
+            ));
+        }
+        if self.state.borrow().closed {
+            return Err(Error::State(
+                "the pool is closed: no new tasks (Python raises ValueError: Pool not running)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Encodes and queues one task, and writes it to the task pipe if there
+    /// is room.
     fn submit<T: Serialize + ?Sized, R>(
         &self,
         call: Trampoline,
         func: usize,
         arg: &T,
     ) -> Result<AsyncResult<'_, R>, Error> {
-        let mut state = self.state.borrow_mut();
-        if state.closed {
-            return Err(Error::State(
-                "the pool is closed: no new tasks (Python raises ValueError: Pool not running)",
-            ));
+        self.check_open()?;
+        let arg = postcard::to_allocvec(arg).map_err(|e| Error::Wire(WireError::Encode(e)))?;
+        if arg.len() > MAX_FRAME {
+            return Err(Error::Wire(WireError::TooLarge {
+                len: arg.len(),
+                max: MAX_FRAME,
+            }));
         }
-        let message = TaskMessage {
-            call: call as usize,
-            func,
-            arg: postcard::to_allocvec(arg).map_err(|e| Error::Wire(WireError::Encode(e)))?,
-        };
-        let encoded =
-            postcard::to_allocvec(&message).map_err(|e| Error::Wire(WireError::Encode(e)))?;
+        let mut state = self.state.borrow_mut();
         let id = state.next_id;
         state.next_id += 1;
-        state.backlog.push_back((id, encoded));
-        state.dispatch();
+        state.pending.insert(id);
+        state.backlog.push_back(Task {
+            id,
+            call: call as usize,
+            func,
+            arg,
+        });
+        state.write_what_fits();
         Ok(AsyncResult {
             pool: self,
             id,
@@ -341,100 +365,62 @@ impl Pool {
                  (Python raises ValueError: Pool is still running)",
             ));
         }
-        loop {
-            let idle = {
-                let state = self.state.borrow();
-                state.backlog.is_empty() && state.workers.iter().all(|w| w.running.is_empty())
-            };
-            if idle {
-                break;
-            }
-            self.pump(None)?;
-        }
-        let workers = std::mem::take(&mut self.state.borrow_mut().workers);
-        for worker in workers {
-            let Worker {
-                mut process, conn, ..
-            } = worker;
-            // End of stream on its socket is the worker's signal to exit.
-            drop(conn);
-            if process.join_timeout(Duration::from_secs(5))?.is_none() {
-                process.kill()?;
-                process.join()?;
-            }
-        }
+        while self.pump(None)? {}
         let mut state = self.state.borrow_mut();
+        // End of stream on the task pipe is the workers' signal to exit.
+        state.close_tasks();
+        for worker in &mut state.workers {
+            if worker
+                .process
+                .join_timeout(Duration::from_secs(5))?
+                .is_none()
+            {
+                worker.process.kill()?;
+                worker.process.join()?;
+            }
+        }
+        state.workers.clear();
         state.gone = Some("the pool was joined".into());
         Ok(())
     }
 
-    /// Stops the workers at once with `SIGTERM` and reaps them; tasks not yet
-    /// finished fail with [`TaskError::PoolGone`]. Python: `Pool.terminate()`.
+    /// Stops the workers at once and reaps them: `SIGTERM`, then `SIGKILL`
+    /// for a worker still there after a second (a task may ignore
+    /// `SIGTERM`). Tasks not yet finished fail with [`TaskError::PoolGone`].
+    /// Python: `Pool.terminate()`.
     pub fn terminate(&self) {
         let mut state = self.state.borrow_mut();
-        let workers = std::mem::take(&mut state.workers);
-        for worker in workers {
-            let Worker {
-                mut process,
-                conn,
-                running,
-                ..
-            } = worker;
-            drop(conn);
-            let _ = process.terminate();
-            let _ = process.join();
-            for (id, _) in running {
-                state.finish(
-                    id,
-                    Err(TaskError::PoolGone("the pool was terminated".into())),
-                );
-            }
-        }
-        state.fail_backlog("the pool was terminated");
         state.closed = true;
+        state.stop_workers(
+            Duration::from_secs(1),
+            "the pool was terminated before the task finished",
+        );
     }
 
-    /// Hands out queued tasks, then waits until at least one busy worker has
-    /// answered or died, or until `deadline`. Returns false if no worker was
-    /// busy: there was nothing to wait for.
+    /// Writes what it can, then waits until a worker has answered or died,
+    /// or until `deadline`. Returns false if no task was unfinished: there
+    /// was nothing to wait for.
     fn pump(&self, deadline: Option<Instant>) -> Result<bool, Error> {
-        let mut state = self.state.borrow_mut();
-        state.dispatch();
-        let busy: Vec<usize> = (0..state.workers.len())
-            .filter(|&i| !state.workers[i].running.is_empty())
-            .collect();
-        if busy.is_empty() {
+        if std::process::id() != self.owner {
             return Ok(false);
         }
-        // Answers already in a worker's buffer need no poll.
-        let buffered: Vec<bool> = busy
-            .iter()
-            .map(|&i| state.workers[i].reader.has_frame())
-            .collect();
-        let ready = if buffered.contains(&true) {
-            buffered
-        } else {
-            let fds: Vec<_> = busy
-                .iter()
-                .map(|&i| state.workers[i].conn.as_raw_fd())
-                .collect();
-            poll_readable(&fds, deadline)?
-        };
-        // Collect from the highest index down: a worker that died is replaced
-        // in place, so the indices of the others stay valid.
-        for (&i, _) in busy.iter().zip(ready).filter(|(_, ready)| *ready).rev() {
-            state.collect(i);
-        }
-        state.dispatch();
-        Ok(true)
+        self.state.borrow_mut().wait(deadline)
     }
 }
+
+/// What queues the next chunk of an `imap`, or `None` when the items ran out.
+pub(crate) type Feed<'pool, R> =
+    Box<dyn FnMut() -> Option<Result<(ChunkHandle<'pool, R>, usize), Error>> + 'pool>;
 
 impl Drop for Pool {
     /// Terminates and reaps the workers, as Python's `with Pool() as p:` does
     /// on leaving the block. Call [`Pool::close`] and [`Pool::join`] first to
     /// let queued tasks finish.
     fn drop(&mut self) {
-        self.terminate();
+        // In a forked child that inherited the pool, the workers are not its
+        // children: leave them to the parent.
+        if std::process::id() == self.owner {
+            self.terminate();
+        }
     }
 }

@@ -1,48 +1,112 @@
-//! The parent's side of the pool: its workers, the tasks each one holds, the
-//! backlog, and the results that arrived. Runs only in the parent process;
-//! what runs in a worker is in `worker.rs`.
+//! The parent's side of the pool: the shared task pipe it fills, the
+//! workers' sockets it reads, the tasks in flight and the results that
+//! arrived. Runs only in the parent process; what runs in a worker is in
+//! `worker.rs`.
+//!
+//! # How a task reaches a worker
+//! Like CPython's Pool, there is one task queue that idle workers pull from,
+//! so the next task goes to the first free worker and never waits behind a
+//! long one: a pipe in packet mode (`O_DIRECT`, see pipe(7)) that every
+//! worker reads. A small task is one packet, taken whole by one `read(2)`,
+//! so no lock is needed and a worker killed while waiting takes nothing with
+//! it. A task whose argument does not fit a packet is announced in the
+//! pipe, and the worker that takes it asks for the argument on its own
+//! socket. Results come back on each worker's socket.
+//!
+//! # Why nothing blocks
+//! The parent writes the task pipe and the sockets without blocking, and
+//! waits in one `poll(2)` for room to write and for answers to read (and
+//! for a worker's death, through a pidfd). A worker only ever blocks on one
+//! thing at a time, and the parent reads everything the workers write, so
+//! a large argument and a large result can never wait on each other.
+//!
+//! # Which task a dead worker held
+//! A worker writes the id of the task it took into its slot (`slots.rs`)
+//! right after the `read(2)`. When it dies, its slot names the task, which
+//! fails with `WorkerDied`; the tasks still in the pipe are safe. The one
+//! gap, a worker killed between the `read` and the slot write, is closed by
+//! counting: the pipe is first in, first out, and `FIONREAD` says how many
+//! bytes are still in it, so the parent knows which tasks were taken.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::time::Duration;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
 
 use super::TaskError;
-use super::worker::{Reply, worker_loop};
+use super::slots::Slots;
+use super::worker::{FromWorker, TaskPacket, worker_loop};
 use crate::error::Error;
 use crate::process::Process;
 use crate::process::fork::ParentOnly;
-use crate::wire::{self, FrameReader};
+use crate::sys::poll_fds;
+use crate::wire::{self, FrameReader, WireError};
 
+/// The task pipe's size: up to 256 small tasks wait in it (each packet takes
+/// a page), enough to keep every worker busy without a round trip.
+const TASK_PIPE_SIZE: i32 = 1 << 20;
+
+/// How long a task taken by a dead worker may stay unclaimed before it is
+/// failed: a live worker that took it is at most a few instructions from
+/// writing its slot.
+const CLAIM_GRACE: Duration = Duration::from_millis(100);
+
+/// One worker process, from the parent's side.
 #[derive(Debug)]
 pub(super) struct Worker {
     pub(super) process: Process,
-    /// The parent's end of the worker's socket; children forked later close
-    /// their copies, so the worker sees end of stream when the parent closes it.
+    /// The parent's end of the worker's socket (non-blocking); children
+    /// forked later close their copies.
     pub(super) conn: ParentOnly<UnixStream>,
-    /// Buffers the worker's answers: several can arrive in one read.
-    pub(super) reader: FrameReader,
-    /// Tasks sent to this worker and not answered yet, oldest first: the
-    /// first is running, the others wait in its socket (see [`IN_FLIGHT`]).
-    pub(super) running: VecDeque<(u64, Vec<u8>)>,
+    /// A descriptor that becomes readable when the worker exits, even if a
+    /// process it forked still holds its socket (pidfd_open(2)).
+    pidfd: Option<ParentOnly<OwnedFd>>,
+    /// Buffers the worker's messages: several can arrive in one read.
+    reader: FrameReader,
+    /// Bytes for the worker's socket that did not fit yet (large arguments).
+    outgoing: Vec<u8>,
 }
 
-/// How many tasks a worker may hold at once. With one, every task costs a
-/// full round trip during which the worker idles; with more, the next tasks
-/// are already in the worker's socket when it answers, which roughly triples
-/// the throughput of small tasks here. The price: a task may wait behind a
-/// long one on its worker while another worker is free. Tasks go to idle
-/// workers first, then a second one to each, and so on up to this many.
-const IN_FLIGHT: usize = 4;
+/// An encoded task not yet in the pipe.
+#[derive(Debug)]
+pub(super) struct Task {
+    pub(super) id: u64,
+    pub(super) call: usize,
+    pub(super) func: usize,
+    pub(super) arg: Vec<u8>,
+}
 
-#[derive(Debug, Default)]
+/// The pool's parent-side state.
+#[derive(Debug)]
 pub(super) struct State {
     pub(super) workers: Vec<Worker>,
-    /// Encoded tasks waiting for an idle worker, oldest first.
-    pub(super) backlog: VecDeque<(u64, Vec<u8>)>,
+    slots: Slots,
+    /// The task pipe's write end (non-blocking), until `join` closes it.
+    tasks_in: Option<ParentOnly<File>>,
+    /// Its read end, kept to hand to new workers and to ask `FIONREAD`.
+    tasks_out: ParentOnly<OwnedFd>,
+    /// Tasks not yet written to the pipe, oldest first.
+    pub(super) backlog: VecDeque<Task>,
+    /// Tasks in the pipe or taken, oldest first, with their packet sizes:
+    /// the front ones are known to be taken once a later one answers.
+    in_pipe: VecDeque<(u64, usize)>,
+    /// Arguments too large for a packet, until their worker asks.
+    large: HashMap<u64, Vec<u8>>,
+    /// Tasks taken by a worker that died before its slot named them:
+    /// failed after [`CLAIM_GRACE`] unless a live worker claims them.
+    suspects: Vec<(u64, Instant, i32, i32)>,
+    /// Every task submitted and not finished.
+    pub(super) pending: HashSet<u64>,
     /// Results that arrived and are still wanted: the encoded `R`, or why not.
-    pub(super) finished: HashMap<u64, (u64, Result<Vec<u8>, TaskError>)>,
-    /// Counts arrivals, so that `as_completed` can tell which came first.
-    pub(super) arrivals: u64,
+    pub(super) finished: HashMap<u64, Result<Vec<u8>, TaskError>>,
+    /// Finished tasks in their order of arrival, for `as_completed`; ids
+    /// whose result was taken are dropped from the front as it goes.
+    pub(super) arrived: VecDeque<u64>,
     /// Tasks whose `AsyncResult` was dropped: their results are thrown away.
     pub(super) abandoned: HashSet<u64>,
     pub(super) next_id: u64,
@@ -52,85 +116,292 @@ pub(super) struct State {
 }
 
 impl State {
-    /// Gives the oldest queued tasks to the workers: first one to each idle
-    /// worker, then a second to each, up to [`IN_FLIGHT`] each.
-    pub(super) fn dispatch(&mut self) {
-        for depth in 1..=IN_FLIGHT {
-            let mut i = 0;
-            while i < self.workers.len() && !self.backlog.is_empty() {
-                if self.workers[i].running.len() < depth {
-                    let (id, task) = self.backlog.pop_front().expect("backlog is not empty");
-                    let worker = &mut self.workers[i];
-                    match wire::write_frame(&mut *worker.conn, &task) {
-                        Ok(()) => worker.running.push_back((id, task)),
-                        Err(_) => {
-                            // The worker died: this task never reached it.
-                            self.backlog.push_front((id, task));
-                            self.worker_died(i);
-                            continue;
-                        }
-                    }
+    /// Makes the task pipe and the slots, and forks `processes` workers.
+    pub(super) fn new(processes: usize) -> Result<State, Error> {
+        let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_DIRECT)
+            .map_err(|e| Error::Os("pipe2", e))?;
+        // Only the parent's end is non-blocking: workers wait in `read`.
+        // (F_SETFL replaces the flags: keep O_DIRECT, or packets merge.)
+        let flags = fcntl(&write, FcntlArg::F_GETFL).map_err(|e| Error::Os("fcntl", e))?;
+        let flags = OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK;
+        fcntl(&write, FcntlArg::F_SETFL(flags)).map_err(|e| Error::Os("fcntl", e))?;
+        // A larger pipe holds more tasks; failing to grow it only means 16.
+        let _ = fcntl(&write, FcntlArg::F_SETPIPE_SZ(TASK_PIPE_SIZE));
+        let mut state = State {
+            workers: Vec::with_capacity(processes),
+            slots: Slots::new(processes).map_err(Error::Io)?,
+            tasks_in: Some(ParentOnly::new(File::from(write))),
+            tasks_out: ParentOnly::new(read),
+            backlog: VecDeque::new(),
+            in_pipe: VecDeque::new(),
+            large: HashMap::new(),
+            suspects: Vec::new(),
+            pending: HashSet::new(),
+            finished: HashMap::new(),
+            arrived: VecDeque::new(),
+            abandoned: HashSet::new(),
+            next_id: 1,
+            closed: false,
+            gone: None,
+        };
+        for i in 0..processes {
+            let worker = state.fork_worker(i)?;
+            state.workers.push(worker);
+        }
+        Ok(state)
+    }
+
+    /// Forks the worker for slot `i`, with its own socket to the parent and
+    /// its own copy of the task pipe's read end.
+    fn fork_worker(&self, i: usize) -> Result<Worker, Error> {
+        let (parent_end, child_end) = UnixStream::pair().map_err(Error::Io)?;
+        parent_end.set_nonblocking(true).map_err(Error::Io)?;
+        // Marked before the fork, so this worker closes its copy of the parent's
+        // end too.
+        let conn = ParentOnly::new(parent_end);
+        let tasks = File::from(self.tasks_out.try_clone().map_err(Error::Io)?);
+        self.slots.get(i).store(0, Ordering::SeqCst);
+        let slots = &self.slots;
+        let process =
+            Process::start_with_code(move || worker_loop(tasks, child_end, slots.get(i)))?;
+        // The closure, and with it the parent's copies of `tasks` and
+        // `child_end`, is gone: only the worker holds them now.
+        let pidfd = pidfd_open(process.pid()).map(ParentOnly::new);
+        Ok(Worker {
+            process,
+            conn,
+            pidfd,
+            reader: FrameReader::new(),
+            outgoing: Vec::new(),
+        })
+    }
+
+    /// True while some task is submitted and not finished.
+    pub(super) fn busy(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Writes what it can without blocking: tasks into the pipe, arguments
+    /// into the sockets of the workers that asked for them.
+    pub(super) fn write_what_fits(&mut self) {
+        if let Some(tasks_in) = self.tasks_in.as_mut() {
+            while let Some(task) = self.backlog.front() {
+                let inline = TaskPacket {
+                    id: task.id,
+                    call: task.call,
+                    func: task.func,
+                    arg: Some(task.arg.clone()),
+                };
+                let mut packet = postcard::to_allocvec(&inline).expect("a task packet encodes");
+                let large = packet.len() > libc::PIPE_BUF;
+                if large {
+                    let announce = TaskPacket {
+                        arg: None,
+                        ..inline
+                    };
+                    packet = postcard::to_allocvec(&announce).expect("a task packet encodes");
                 }
-                i += 1;
+                match tasks_in.write(&packet) {
+                    Ok(_) => {
+                        let task = self.backlog.pop_front().expect("front exists");
+                        if large {
+                            self.large.insert(task.id, task.arg);
+                        }
+                        self.in_pipe.push_back((task.id, packet.len()));
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    // Full (WouldBlock), or no worker left to read it.
+                    Err(_) => break,
+                }
             }
+        }
+        for worker in &mut self.workers {
+            flush_outgoing(worker);
         }
         if self.workers.is_empty() {
             let why = self
                 .gone
                 .clone()
                 .unwrap_or_else(|| "the pool has no workers".into());
-            self.fail_backlog(&why);
+            self.fail_all(&why);
         }
     }
 
-    /// Reads worker `i`'s answers (one, and any others already buffered), or
-    /// learns that it died.
-    pub(super) fn collect(&mut self, i: usize) {
+    /// Waits until something can be written or read, or until `deadline`,
+    /// and handles it. Returns false if there was nothing to wait for.
+    pub(super) fn wait(&mut self, deadline: Option<Instant>) -> Result<bool, Error> {
+        self.write_what_fits();
+        self.fail_unclaimed();
+        if !self.busy() {
+            return Ok(false);
+        }
+        let buffered = self.workers.iter().any(|w| w.reader.has_frame());
+        let mut fds: Vec<(RawFd, libc::c_short)> = Vec::new();
+        if let Some(tasks_in) = &self.tasks_in
+            && !self.backlog.is_empty()
+        {
+            fds.push((tasks_in.as_raw_fd(), libc::POLLOUT));
+        }
+        for worker in &self.workers {
+            let events = if worker.outgoing.is_empty() {
+                libc::POLLIN
+            } else {
+                libc::POLLIN | libc::POLLOUT
+            };
+            fds.push((worker.conn.as_raw_fd(), events));
+            if let Some(pidfd) = &worker.pidfd {
+                fds.push((pidfd.as_raw_fd(), libc::POLLIN));
+            }
+        }
+        let wake = self.suspects.iter().map(|s| s.1 + CLAIM_GRACE).min();
+        let until = match (deadline, wake) {
+            (Some(d), Some(w)) => Some(d.min(w)),
+            (d, w) => d.or(w),
+        };
+        let until = if buffered {
+            Some(Instant::now())
+        } else {
+            until
+        };
+        poll_fds(&fds, until)?;
+        // Read every socket that has something, highest index first: a dead
+        // worker is replaced in place, so the other indices stay valid.
+        for i in (0..self.workers.len()).rev() {
+            self.collect(i);
+        }
+        self.write_what_fits();
+        self.fail_unclaimed();
+        Ok(true)
+    }
+
+    /// Reads what worker `i` sent and handles each whole message; if it
+    /// hung up or exited, handles its death.
+    fn collect(&mut self, i: usize) {
+        let mut died = false;
         loop {
             let worker = &mut self.workers[i];
-            if worker.running.is_empty() {
-                return;
-            }
-            match worker.reader.recv_value::<Reply>(&mut *worker.conn) {
-                Ok(reply) => {
-                    let (id, _) = worker.running.pop_front().expect("a task was running");
-                    self.finish(id, reply.map_err(TaskError::Panicked));
-                    if !self.workers[i].reader.has_frame() {
-                        return;
+            match worker.reader.take_frame() {
+                Ok(Some(frame)) => {
+                    match postcard::from_bytes::<FromWorker>(&frame) {
+                        Ok(message) => self.handle(i, message),
+                        Err(_) => died = true,
                     }
+                    continue;
                 }
-                Err(_) => {
-                    // End of stream, a torn frame or garbage: the worker is gone.
-                    self.worker_died(i);
-                    return;
+                Ok(None) => {}
+                Err(_) => died = true,
+            }
+            if died {
+                break;
+            }
+            let worker = &mut self.workers[i];
+            match worker.reader.fill_available(&mut *worker.conn) {
+                Ok(0) => died = true,
+                Ok(_) => continue,
+                Err(WireError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => died = true,
+            }
+            break;
+        }
+        let exited = self.workers[i]
+            .pidfd
+            .as_ref()
+            .is_some_and(|fd| readable_now(fd.as_raw_fd()));
+        if died || exited {
+            self.worker_died(i);
+        }
+    }
+
+    fn handle(&mut self, i: usize, message: FromWorker) {
+        match message {
+            FromWorker::Want(id) => {
+                if let Some(arg) = self.large.remove(&id) {
+                    let worker = &mut self.workers[i];
+                    match wire::frame_bytes(&arg) {
+                        Ok(frame) => worker.outgoing.extend_from_slice(&frame),
+                        Err(e) => {
+                            self.finish(id, Err(TaskError::Pool(std::sync::Arc::new(e.into()))))
+                        }
+                    }
+                    flush_outgoing(&mut self.workers[i]);
+                }
+            }
+            FromWorker::Done(id, reply) => {
+                self.taken_up_to(id);
+                self.finish(id, reply.map_err(TaskError::Panicked));
+            }
+        }
+    }
+
+    /// Task `id` was taken from the pipe, so every task written before it
+    /// was taken too (the pipe is first in, first out).
+    fn taken_up_to(&mut self, id: u64) {
+        if self.in_pipe.iter().any(|&(t, _)| t == id) {
+            while let Some((t, _)) = self.in_pipe.pop_front() {
+                if t == id {
+                    break;
                 }
             }
         }
     }
 
-    /// Worker `i` is gone: its running task fails with `WorkerDied`; the
-    /// tasks waiting behind it never started, so they go back to the front
-    /// of the queue; the worker is replaced.
+    /// Worker `i` is gone: the task in its slot fails with `WorkerDied`, a
+    /// task it took without naming it is failed after a grace, and the
+    /// worker is replaced. Tasks still in the pipe are untouched.
     fn worker_died(&mut self, i: usize) {
-        let mut unanswered = std::mem::take(&mut self.workers[i].running);
-        let (pid, exitcode) = self.replace_dead_worker(i);
-        if let Some((id, _)) = unanswered.pop_front() {
-            self.finish(id, Err(TaskError::WorkerDied { pid, exitcode }));
+        let (pid, exitcode) = self.reap(i);
+        let held = self.slots.get(i).swap(0, Ordering::SeqCst);
+        if held != 0 && self.pending.contains(&held) {
+            self.taken_up_to(held);
+            self.finish(held, Err(TaskError::WorkerDied { pid, exitcode }));
         }
-        while let Some(task) = unanswered.pop_back() {
-            self.backlog.push_front(task);
+        // Which tasks have left the pipe: all but the last `FIONREAD` bytes.
+        let mut left = fionread(self.tasks_out.as_raw_fd());
+        let mut still_in = 0;
+        for &(_, len) in self.in_pipe.iter().rev() {
+            if left < len {
+                break;
+            }
+            left -= len;
+            still_in += 1;
+        }
+        let taken = self.in_pipe.len() - still_in;
+        let now = Instant::now();
+        for (id, _) in self.in_pipe.drain(..taken) {
+            self.suspects.push((id, now, pid, exitcode));
+        }
+        match self.fork_worker(i) {
+            Ok(fresh) => self.workers[i] = fresh,
+            Err(e) => {
+                self.workers.remove(i);
+                self.gone = Some(format!("a worker died and could not be replaced: {e}"));
+            }
         }
     }
 
-    /// Reaps dead worker `i` and forks a replacement in its slot (Python's Pool
-    /// does the same). If the process can no longer fork (a thread was
-    /// started), the slot is removed. Returns the dead worker's pid and
-    /// exitcode.
-    fn replace_dead_worker(&mut self, i: usize) -> (i32, i32) {
+    /// Fails the suspects that no live worker claimed within the grace.
+    fn fail_unclaimed(&mut self) {
+        let now = Instant::now();
+        let claimed: HashSet<u64> = (0..self.workers.len())
+            .map(|i| self.slots.get(i).load(Ordering::SeqCst))
+            .collect();
+        let suspects = std::mem::take(&mut self.suspects);
+        for (id, since, pid, exitcode) in suspects {
+            if !self.pending.contains(&id) || claimed.contains(&id) {
+                continue; // Answered, or running in a live worker.
+            }
+            if now >= since + CLAIM_GRACE {
+                self.finish(id, Err(TaskError::WorkerDied { pid, exitcode }));
+            } else {
+                self.suspects.push((id, since, pid, exitcode));
+            }
+        }
+    }
+
+    /// Reaps worker `i` (killing it if it is wedged); its pid and exitcode.
+    fn reap(&mut self, i: usize) -> (i32, i32) {
         let dead = &mut self.workers[i];
         let pid = dead.process.pid();
-        // Its socket is closed, so it has exited or is exiting: this does not
-        // block for long. Kill it in case it is wedged but closed the socket.
         let exitcode = match dead.process.join_timeout(Duration::from_secs(1)) {
             Ok(Some(code)) => code,
             _ => {
@@ -138,41 +409,94 @@ impl State {
                 dead.process.join().unwrap_or(-9)
             }
         };
-        match fork_worker() {
-            Ok(fresh) => self.workers[i] = fresh,
-            Err(e) => {
-                self.workers.remove(i);
-                self.gone = Some(format!("a worker died and could not be replaced: {e}"));
-            }
-        }
         (pid, exitcode)
     }
 
+    /// Closes the task pipe: each worker exits once the pipe is empty.
+    pub(super) fn close_tasks(&mut self) {
+        self.tasks_in = None;
+    }
+
+    /// Stops every worker: `SIGTERM`, then `SIGKILL` for any still there
+    /// after `grace`; reaps them all, and fails every unfinished task.
+    pub(super) fn stop_workers(&mut self, grace: Duration, why: &str) {
+        self.tasks_in = None;
+        let mut workers = std::mem::take(&mut self.workers);
+        for worker in &workers {
+            let _ = worker.process.terminate();
+        }
+        let deadline = Instant::now() + grace;
+        for worker in &mut workers {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if !matches!(worker.process.join_timeout(left), Ok(Some(_))) {
+                let _ = worker.process.kill();
+                let _ = worker.process.join();
+            }
+        }
+        self.fail_all(why);
+    }
+
     pub(super) fn finish(&mut self, id: u64, result: Result<Vec<u8>, TaskError>) {
+        if !self.pending.remove(&id) {
+            return; // Finished already (a late answer after a failure).
+        }
         if !self.abandoned.remove(&id) {
-            self.arrivals += 1;
-            self.finished.insert(id, (self.arrivals, result));
+            self.arrived.push_back(id);
+            self.finished.insert(id, result);
         }
     }
 
-    pub(super) fn fail_backlog(&mut self, why: &str) {
-        while let Some((id, _)) = self.backlog.pop_front() {
+    /// Fails every unfinished task with `PoolGone(why)`.
+    fn fail_all(&mut self, why: &str) {
+        self.backlog.clear();
+        self.in_pipe.clear();
+        self.large.clear();
+        self.suspects.clear();
+        let pending: Vec<u64> = self.pending.iter().copied().collect();
+        for id in pending {
             self.finish(id, Err(TaskError::PoolGone(why.to_string())));
         }
     }
 }
 
-/// Forks one worker with its own socket to the parent.
-pub(super) fn fork_worker() -> Result<Worker, Error> {
-    let (parent_end, child_end) = UnixStream::pair().map_err(Error::Io)?;
-    // Marked before the fork, so this worker closes its copy of the parent's
-    // end too.
-    let conn = ParentOnly::new(parent_end);
-    let process = Process::start_with_code(move || worker_loop(child_end))?;
-    Ok(Worker {
-        process,
-        conn,
-        reader: FrameReader::new(),
-        running: VecDeque::new(),
-    })
+/// Writes as much of the worker's pending bytes as its socket takes now.
+fn flush_outgoing(worker: &mut Worker) {
+    while !worker.outgoing.is_empty() {
+        match worker.conn.write(&worker.outgoing) {
+            Ok(n) => {
+                worker.outgoing.drain(..n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // Full: later. Broken: the worker is dead, and `collect` sees it.
+            Err(_) => return,
+        }
+    }
+}
+
+/// A pidfd for `pid` (Linux 5.3 and later), or `None` where there is none:
+/// then a worker's death is seen through its socket alone.
+fn pidfd_open(pid: i32) -> Option<OwnedFd> {
+    // Safety: pidfd_open takes a pid and flags and returns a new descriptor
+    // or -1; it touches no memory of ours.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let fd = RawFd::try_from(fd).ok().filter(|&fd| fd >= 0)?;
+    // Safety: the kernel just returned this descriptor; nobody else owns it.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// True if `fd` is readable right now (a pidfd: the process has exited).
+fn readable_now(fd: RawFd) -> bool {
+    poll_fds(&[(fd, libc::POLLIN)], Some(Instant::now())).is_ok_and(|ready| ready[0])
+}
+
+/// Bytes waiting in the pipe whose read end is `fd` (FIONREAD, see pipe(7)).
+fn fionread(fd: RawFd) -> usize {
+    let mut waiting: libc::c_int = 0;
+    // Safety: FIONREAD writes one int into `waiting`, a valid local.
+    let rc = unsafe { libc::ioctl(fd, libc::FIONREAD, &raw mut waiting) };
+    if rc == 0 {
+        usize::try_from(waiting).unwrap_or(0)
+    } else {
+        0
+    }
 }

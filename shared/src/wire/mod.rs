@@ -121,6 +121,24 @@ pub fn write_frame(out: &mut impl Write, payload: &[u8]) -> Result<(), WireError
     Ok(())
 }
 
+/// `payload` as a whole frame, prefix included, in one buffer.
+///
+/// # Errors
+/// [`WireError::TooLarge`] if `payload` is over [`MAX_FRAME`].
+pub fn frame_bytes(payload: &[u8]) -> Result<Vec<u8>, WireError> {
+    if payload.len() > MAX_FRAME {
+        return Err(WireError::TooLarge {
+            len: payload.len(),
+            max: MAX_FRAME,
+        });
+    }
+    let len = u32::try_from(payload.len()).expect("MAX_FRAME fits in the 4-byte prefix");
+    let mut frame = Vec::with_capacity(4 + payload.len());
+    frame.extend_from_slice(&len.to_be_bytes());
+    frame.extend_from_slice(payload);
+    Ok(frame)
+}
+
 /// Up to this size a frame is copied into one buffer for a single `write`;
 /// above it, prefix and payload are written from where they are.
 const COPY_LIMIT: usize = 16 * 1024;
@@ -312,17 +330,57 @@ impl FrameReader {
         postcard::from_bytes(&payload).map_err(WireError::Decode)
     }
 
+    /// For a source that does not block (a non-blocking socket polled
+    /// first): one `read(2)` of what is there into the buffer. The buffer
+    /// grows as bytes arrive, never ahead of them, so a peer that announces
+    /// 64 MiB and sends 1 byte costs 64 KiB, not 64 MiB. Returns how many
+    /// bytes came: 0 is the end of the stream; a source with nothing to give
+    /// returns its `WouldBlock` error. Then take frames with
+    /// [`FrameReader::take_frame`].
+    ///
+    /// # Errors
+    /// The source's I/O error (`EINTR` is retried).
+    pub fn fill_available(&mut self, src: &mut impl Read) -> Result<usize, WireError> {
+        self.fill(src)
+    }
+
+    /// A whole frame's payload, if one is in the buffer (after
+    /// [`FrameReader::fill_available`]).
+    ///
+    /// # Errors
+    /// [`WireError::TooLarge`] if the next frame announces more than
+    /// [`MAX_FRAME`].
+    pub fn take_frame(&mut self) -> Result<Option<Vec<u8>>, WireError> {
+        let waiting = &self.buf[self.start..self.end];
+        if waiting.len() < 4 {
+            return Ok(None);
+        }
+        let len = parse_prefix(prefix_of(waiting))?;
+        if waiting.len() - 4 < len {
+            return Ok(None);
+        }
+        let payload = waiting[4..4 + len].to_vec();
+        self.start += 4 + len;
+        Ok(Some(payload))
+    }
+
     /// One `read(2)` into the free end of the buffer; returns how many bytes
-    /// came (0: end of stream).
+    /// came (0: end of stream). Compacts first, and doubles a full buffer
+    /// (up to one maximal frame), so a large frame fits once it is all here.
     fn fill(&mut self, src: &mut impl Read) -> Result<usize, WireError> {
         if self.start == self.end {
             (self.start, self.end) = (0, 0);
-        } else if self.end == self.buf.len() {
+        } else if self.end == self.buf.len() && self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
             (self.start, self.end) = (0, self.end - self.start);
         }
         if self.buf.len() < READ_CHUNK {
             self.buf.resize(READ_CHUNK, 0);
+        } else if self.end == self.buf.len() {
+            let grown = (self.buf.len() * 2)
+                .min(MAX_FRAME + 4)
+                .max(self.buf.len() + 1);
+            self.buf.resize(grown, 0);
         }
         loop {
             match src.read(&mut self.buf[self.end..]) {

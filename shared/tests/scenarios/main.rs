@@ -56,6 +56,31 @@ const SCENARIOS: &[(&str, fn())] = &[
         pool::a_later_child_does_not_keep_workers_alive,
     ),
     (
+        "pool-large-args-and-results",
+        pool::large_arguments_and_results_never_deadlock,
+    ),
+    (
+        "pool-first-free-worker",
+        pool::the_next_task_goes_to_the_first_free_worker,
+    ),
+    (
+        "pool-oversize-argument",
+        pool::an_oversize_argument_is_refused_at_submit,
+    ),
+    ("pool-endless-imap", pool::imap_streams_an_endless_input),
+    (
+        "pool-helper-holds-socket",
+        pool::a_worker_death_is_seen_even_if_a_helper_holds_its_socket,
+    ),
+    (
+        "pool-terminate-escalates",
+        pool::terminate_does_not_wait_for_a_task_that_ignores_sigterm,
+    ),
+    (
+        "pool-inherited-by-child",
+        pool::a_child_cannot_use_an_inherited_pool,
+    ),
+    (
         "queue-mpmc",
         queue::every_item_exactly_once_to_many_consumers,
     ),

@@ -178,3 +178,168 @@ pub fn a_later_child_does_not_keep_workers_alive() {
     late.kill().unwrap();
     late.join().unwrap();
 }
+
+fn echo(bytes: Vec<u8>) -> Vec<u8> {
+    bytes
+}
+
+/// Finding 1 of the hostile-use review: a queued task's argument and a
+/// running task's result, each larger than a socket buffer, deadlocked the
+/// parent's write against the worker's.
+pub fn large_arguments_and_results_never_deadlock() {
+    let one = Pool::new(1).unwrap();
+    let echoed = one.map(echo, vec![vec![7u8; 256 << 10]; 2], 1).unwrap();
+    assert_eq!(echoed, vec![vec![7u8; 256 << 10]; 2]);
+    let two = Pool::new(2).unwrap();
+    let sizes = [0, 1, 4000, 5000, 300_000, 3 << 20, 100, 1 << 20];
+    let handles: Vec<_> = sizes
+        .iter()
+        .map(|&n| two.apply_async(echo, vec![1u8; n]).unwrap())
+        .collect();
+    let streamed: Vec<usize> = two
+        .imap(echo, sizes.iter().map(|&n| vec![2u8; n]), 1)
+        .unwrap()
+        .map(|r| r.unwrap().len())
+        .collect();
+    assert_eq!(streamed, sizes);
+    for (handle, n) in handles.iter().zip(sizes) {
+        assert_eq!(handle.get().unwrap(), vec![1u8; n]);
+    }
+}
+
+/// The next task goes to the first free worker, as in CPython: with two
+/// workers and naps of 500, 300 and 100 ms, the 100 ms task starts when the
+/// 300 ms one ends, and is done at about 400 ms, before the 500 ms one.
+pub fn the_next_task_goes_to_the_first_free_worker() {
+    let pool = Pool::new(2).unwrap();
+    let started = Instant::now();
+    let mut finished = Vec::new();
+    for nap in pool.imap_unordered(sleep_ms, [500, 300, 100], 1).unwrap() {
+        finished.push((nap.unwrap(), started.elapsed()));
+    }
+    let order: Vec<u64> = finished.iter().map(|(nap, _)| *nap).collect();
+    assert_eq!(order, [300, 100, 500], "{finished:?}");
+    assert!(
+        finished[1].1 < Duration::from_millis(480),
+        "100 ms task done at {:?}",
+        finished[1].1
+    );
+}
+
+/// Finding 2: an argument over the frame limit is refused at once, and the
+/// workers are left alone.
+pub fn an_oversize_argument_is_refused_at_submit() {
+    let pool = Pool::new(1).unwrap();
+    let before = pool.worker_pids();
+    let refused = pool.apply_async(echo, vec![0u8; multiproc::wire::MAX_FRAME + 1]);
+    assert!(
+        matches!(
+            refused,
+            Err(Error::Wire(multiproc::WireError::TooLarge { .. }))
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(pool.apply_async(sleep_ms, 1).unwrap().get().unwrap(), 1);
+    assert_eq!(pool.worker_pids(), before, "no worker was replaced");
+}
+
+/// `imap` reads its input as it goes: an endless input streams.
+pub fn imap_streams_an_endless_input() {
+    let pool = Pool::new(2).unwrap();
+    let squares: Vec<u64> = pool
+        .imap(|x: u64| x * x, 0u64.., 1)
+        .unwrap()
+        .take(2000)
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(squares.len(), 2000);
+    assert_eq!(squares[1999], 1999 * 1999);
+}
+
+fn fork_a_helper_then_die(_: ()) {
+    let worker = nix::unistd::getpid();
+    let helper = Process::start(move || {
+        // Dies with the worker that forked it: nothing is left behind (and
+        // if the worker is already gone, it leaves at once).
+        let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+        if nix::unistd::getppid() == worker {
+            std::thread::sleep(Duration::from_secs(6));
+        }
+    })
+    .unwrap();
+    std::mem::forget(helper);
+    nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL).unwrap();
+}
+
+/// Finding 9: a helper the task forked holds the worker's socket open; the
+/// worker's death is seen through its pidfd all the same.
+pub fn a_worker_death_is_seen_even_if_a_helper_holds_its_socket() {
+    // The orphaned helper is ours to reap: no zombie is left behind.
+    nix::sys::prctl::set_child_subreaper(true).unwrap();
+    let pool = Pool::new(1).unwrap();
+    let started = Instant::now();
+    let died = pool.apply_async(fork_a_helper_then_die, ()).unwrap().get();
+    assert!(
+        matches!(died, Err(TaskError::WorkerDied { exitcode: -9, .. })),
+        "{died:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "seen after {:?}",
+        started.elapsed()
+    );
+    drop(pool);
+    // Every other child is reaped: what is left is the helper, killed with
+    // its worker, or gone by itself if the worker died before it looked.
+    let helper = nix::sys::wait::waitpid(None, None).unwrap();
+    assert!(
+        matches!(
+            helper,
+            nix::sys::wait::WaitStatus::Signaled(..) | nix::sys::wait::WaitStatus::Exited(_, 0)
+        ),
+        "{helper:?}"
+    );
+}
+
+fn ignore_sigterm_and_sleep(ms: u64) -> u64 {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // Safety: SIG_IGN installs no handler code.
+    unsafe { signal(Signal::SIGTERM, SigHandler::SigIgn) }.unwrap();
+    sleep_ms(ms)
+}
+
+/// Finding 10: terminate escalates to SIGKILL for a task that ignores
+/// SIGTERM.
+pub fn terminate_does_not_wait_for_a_task_that_ignores_sigterm() {
+    let pool = Pool::new(1).unwrap();
+    let task = pool.apply_async(ignore_sigterm_and_sleep, 10_000).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    pool.terminate();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(matches!(task.get(), Err(TaskError::PoolGone(_))));
+}
+
+/// Finding 8: a forked child that inherited the pool gets an error, and the
+/// parent's workers are untouched.
+pub fn a_child_cannot_use_an_inherited_pool() {
+    let pool = Pool::new(1).unwrap();
+    let before = pool.worker_pids();
+    let mut child = Process::start(|| {
+        let refused = pool.apply_async(sleep_ms, 1).err().unwrap();
+        assert!(
+            refused
+                .to_string()
+                .contains("belongs to the process that made it"),
+            "{refused}"
+        );
+    })
+    .unwrap();
+    assert_eq!(child.join().unwrap(), 0);
+    assert_eq!(pool.apply_async(sleep_ms, 3).unwrap().get().unwrap(), 3);
+    assert_eq!(pool.worker_pids(), before);
+}
