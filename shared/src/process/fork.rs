@@ -9,6 +9,7 @@
 //! parent's code path or runs the parent's exit handlers.
 
 use std::io::Write;
+use std::mem::ManuallyDrop;
 use std::os::fd::{AsRawFd, RawFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Mutex;
@@ -157,35 +158,49 @@ static PARENT_ONLY_FDS: Mutex<Vec<RawFd>> = Mutex::new(Vec::new());
 /// A descriptor (or a type holding one) that only this process may keep:
 /// every child forked while it lives closes its copy first thing. Dropping it
 /// takes it off the list before the descriptor is closed, so a reused fd
-/// number is never closed by mistake in a later child.
+/// number is never closed by mistake in a later child. Dropped in a child
+/// that inherited it, it closes nothing: that child's copy was closed at the
+/// fork, and the number may name one of the child's own files by now
+/// (CPython's finalizers likewise do nothing outside their process).
 #[derive(Debug)]
-pub(crate) struct ParentOnly<T: AsRawFd>(T);
+pub(crate) struct ParentOnly<T: AsRawFd> {
+    inner: ManuallyDrop<T>,
+    owner: u32,
+}
 
 impl<T: AsRawFd> ParentOnly<T> {
     pub(crate) fn new(inner: T) -> Self {
         lock_parent_only().push(inner.as_raw_fd());
-        ParentOnly(inner)
+        ParentOnly {
+            inner: ManuallyDrop::new(inner),
+            owner: std::process::id(),
+        }
     }
 }
 
 impl<T: AsRawFd> std::ops::Deref for ParentOnly<T> {
     type Target = T;
     fn deref(&self) -> &T {
-        &self.0
+        &self.inner
     }
 }
 
 impl<T: AsRawFd> std::ops::DerefMut for ParentOnly<T> {
     fn deref_mut(&mut self) -> &mut T {
-        &mut self.0
+        &mut self.inner
     }
 }
 
 impl<T: AsRawFd> Drop for ParentOnly<T> {
     fn drop(&mut self) {
-        let fd = self.0.as_raw_fd();
+        if std::process::id() != self.owner {
+            // Leaked on purpose: closing it here would close another file.
+            return;
+        }
+        let fd = self.inner.as_raw_fd();
         lock_parent_only().retain(|&known| known != fd);
-        // `self.0` is dropped (and closed) after this.
+        // Safety: dropped once, here, and never used again.
+        unsafe { ManuallyDrop::drop(&mut self.inner) };
     }
 }
 

@@ -109,6 +109,10 @@ const SCENARIOS: &[(&str, fn())] = &[
         "manager-lock-holder-dies",
         manager::a_lock_whose_holder_dies_is_released,
     ),
+    (
+        "manager-inherited-proxy-dropped",
+        manager::dropping_an_inherited_proxy_closes_nothing_of_the_child,
+    ),
     ("manager-other-uid", manager::another_user_cannot_get_in),
 ];
 

@@ -233,3 +233,21 @@ pub fn another_user_cannot_get_in() {
         "the owner still gets in"
     );
 }
+
+/// Finding 8 of the hostile-use review: a child that drops a proxy it
+/// inherited connected must not close, by number, a file of its own.
+pub fn dropping_an_inherited_proxy_closes_nothing_of_the_child() {
+    let manager = Manager::start().unwrap();
+    let d: DictProxy<i64> = manager.dict().unwrap();
+    d.set("k", &1).unwrap(); // Connected: the parent holds a socket.
+    let mut child = Process::start(move || {
+        let path = std::env::temp_dir().join(format!("multiproc-drop-{}", std::process::id()));
+        let mut file = std::fs::File::create(&path).unwrap();
+        drop(d);
+        let written = file.write_all(b"hello");
+        let _ = std::fs::remove_file(&path);
+        written.unwrap();
+    })
+    .unwrap();
+    assert_eq!(child.join().unwrap(), 0, "the child's own file still works");
+}
