@@ -54,7 +54,7 @@ use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use self::packet_pipe::{read_frame_until, write_frame_until};
+use self::packet_pipe::{PAGE, read_frame_until, write_frame_until};
 use self::shm::{Locked, SharedBlock};
 use crate::error::Error;
 use crate::wire::{self, WireError};
@@ -76,8 +76,9 @@ pub enum QueueError {
     /// This handle was closed with [`Queue::close`], or no process holds the
     /// writing end any more. Python: `ValueError: Queue is closed`.
     Closed,
-    /// A process died while writing or reading a frame: the stream may be
-    /// torn, so the queue refuses further use.
+    /// A process died in the middle of writing or reading an item: the
+    /// stream is torn, so the queue refuses further use. (A process that
+    /// dies while it waits breaks nothing.)
     Broken(&'static str),
     /// An item could not be encoded or decoded, or the pipe failed.
     Wire(WireError),
@@ -124,7 +125,9 @@ impl From<Error> for QueueError {
     }
 }
 
-const HOLDER_DIED: &str = "a process died holding one of its locks";
+const DIED_WRITING: &str = "a process died while writing an item";
+const DIED_READING: &str = "a process died while reading an item";
+const TORN: &str = "a process died in the middle of an item";
 
 /// A multi-producer, multi-consumer queue between forked processes. See the
 /// [module documentation](self).
@@ -134,6 +137,8 @@ const HOLDER_DIED: &str = "a process died holding one of its locks";
 pub struct Queue<T> {
     shared: SharedBlock,
     maxsize: usize,
+    /// How many packets the pipe holds: one per page of its capacity.
+    pipe_slots: usize,
     ends: Option<(File, File)>,
     item_type: PhantomData<fn(T) -> T>,
 }
@@ -164,9 +169,16 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         // A larger pipe holds more items before `put` has to wait. Failing to
         // grow it only means the default 64 KiB.
         let _ = fcntl(&write, FcntlArg::F_SETPIPE_SZ(PIPE_CAPACITY));
+        let capacity = fcntl(&write, FcntlArg::F_GETPIPE_SZ).map_err(|e| Error::Os("fcntl", e))?;
+        let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+            .ok()
+            .flatten()
+            .and_then(|p| usize::try_from(p).ok())
+            .unwrap_or(4096);
         Ok(Queue {
             shared,
             maxsize,
+            pipe_slots: usize::try_from(capacity).unwrap_or(0) / page,
             ends: Some((File::from(read), File::from(write))),
             item_type: PhantomData,
         })
@@ -185,9 +197,11 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// `q.put(item, timeout=t)`.
     ///
     /// The deadline covers the wait for a free place, for the write lock and
-    /// for room in the pipe; once the first byte of the item is written, the
-    /// rest follows whatever the time (a half-written item would tear the
-    /// stream for everyone).
+    /// for room in the pipe for the *whole* item: a half-written item would
+    /// tear the stream for everyone, so it starts only once it fits. An item
+    /// larger than the pipe (1 MiB) never fits at once: it gets
+    /// [`QueueError::Full`] at the deadline, and only [`Queue::put`] can
+    /// stream it to a reader. (Python's feeder thread buffers it instead.)
     ///
     /// # Errors
     /// [`QueueError::Full`] at the deadline, and those of [`Queue::put`].
@@ -245,29 +259,65 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         };
         let _guard = match block.write_lock.lock_until(deadline) {
             Ok(Locked::Held(guard)) => guard,
+            Ok(Locked::HolderDied(guard)) => {
+                if block.writing.load(Ordering::SeqCst) {
+                    block.broken.store(true, Ordering::SeqCst);
+                    give_back_slot();
+                    return Err(QueueError::Broken(DIED_WRITING));
+                }
+                // It died waiting for room: it wrote nothing, and the place it
+                // had taken is given back for it.
+                give_back_slot();
+                guard
+            }
             Ok(Locked::TimedOut) => {
                 give_back_slot();
                 return Err(QueueError::Full);
-            }
-            Ok(Locked::HolderDied) => {
-                block.broken.store(true, Ordering::SeqCst);
-                return Err(QueueError::Broken(HOLDER_DIED));
             }
             Err(e) => {
                 give_back_slot();
                 return Err(e.into());
             }
         };
-        block.items.fetch_add(1, Ordering::SeqCst);
-        let written = write_frame_until(writer, &frame, deadline);
-        if !matches!(written, Ok(true)) {
-            block.items.fetch_sub(1, Ordering::SeqCst);
+        // With a deadline, wait until the whole item fits: once its first
+        // byte is in, the rest must follow, whatever the time.
+        if let Some(deadline) = deadline
+            && !self.wait_until_it_fits(frame.len(), deadline)
+        {
             give_back_slot();
+            return Err(QueueError::Full);
         }
+        let written = write_frame_until(writer, &frame, deadline, block);
         match written {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(QueueError::Full),
-            Err(e) => Err(e),
+            Ok(true) => {
+                block.items.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            }
+            Ok(false) => {
+                give_back_slot();
+                Err(QueueError::Full)
+            }
+            Err(e) => {
+                give_back_slot();
+                Err(e)
+            }
+        }
+    }
+
+    /// Waits until `len` bytes of frame fit in the pipe as a whole, or until
+    /// `deadline`. A frame takes one packet per page (pipe(7), packet mode).
+    fn wait_until_it_fits(&self, len: usize, deadline: Instant) -> bool {
+        let needed = len.div_ceil(PAGE);
+        loop {
+            let taken = self.shared.packets.load(Ordering::SeqCst);
+            if taken + needed <= self.pipe_slots {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            std::thread::sleep((deadline - now).min(Duration::from_millis(1)));
         }
     }
 
@@ -277,9 +327,13 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         let guard = match block.read_lock.lock_until(deadline)? {
             Locked::Held(guard) => guard,
             Locked::TimedOut => return Err(QueueError::Empty),
-            Locked::HolderDied => {
-                block.broken.store(true, Ordering::SeqCst);
-                return Err(QueueError::Broken(HOLDER_DIED));
+            Locked::HolderDied(guard) => {
+                if block.reading.load(Ordering::SeqCst) {
+                    block.broken.store(true, Ordering::SeqCst);
+                    return Err(QueueError::Broken(DIED_READING));
+                }
+                // It died waiting for an item: it took nothing.
+                guard
             }
         };
         let frame = read_frame_until(reader, deadline, block);
@@ -302,7 +356,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// Items put and not yet taken, across all processes. Python:
     /// `q.qsize()` (also approximate there: others may put or get meanwhile).
     pub fn qsize(&self) -> usize {
-        self.shared.items.load(Ordering::SeqCst)
+        usize::try_from(self.shared.items.load(Ordering::SeqCst)).unwrap_or(0)
     }
 
     /// True if no item is waiting. Python: `q.empty()`.
@@ -342,7 +396,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
 
     fn ends(&self) -> Result<(&File, &File), QueueError> {
         if self.shared.broken.load(Ordering::SeqCst) {
-            return Err(QueueError::Broken(HOLDER_DIED));
+            return Err(QueueError::Broken(TORN));
         }
         self.ends
             .as_ref()

@@ -13,7 +13,7 @@ use std::cell::UnsafeCell;
 use std::io;
 use std::mem::MaybeUninit;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize};
 use std::time::Instant;
 
 use crate::sys::realtime_deadline;
@@ -27,9 +27,17 @@ pub(super) struct ControlBlock {
     pub(super) read_lock: RobustMutex,
     /// Free places, when the queue is bounded.
     pub(super) slots: Semaphore,
-    /// Items put and not yet got.
-    pub(super) items: AtomicUsize,
-    /// Set when a process died holding a lock, or the stream was torn.
+    /// Items put and not yet got. Counted after an item is whole in the
+    /// pipe, so a getter may count it out first: briefly below zero.
+    pub(super) items: AtomicIsize,
+    /// Packets in the pipe (each small item is one, a large one is one per
+    /// page): how `put_timeout` knows whether a whole item fits.
+    pub(super) packets: AtomicUsize,
+    /// A frame is being written: a writer that dies now tears the stream.
+    pub(super) writing: AtomicBool,
+    /// A frame is being read: a reader that dies now tears the stream.
+    pub(super) reading: AtomicBool,
+    /// Set when the stream was torn: a process died mid-frame.
     pub(super) broken: AtomicBool,
 }
 
@@ -82,10 +90,6 @@ impl SharedBlock {
         let read_lock = unsafe { &raw mut (*raw).read_lock };
         // Safety: as above.
         let semaphore = unsafe { &raw mut (*raw).slots };
-        // Safety: as above.
-        let items = unsafe { &raw mut (*raw).items };
-        // Safety: as above.
-        let broken = unsafe { &raw mut (*raw).broken };
         // Safety: each points to unused, writable memory for its type that
         // stays put for the mapping's life (see `init`'s contract).
         unsafe { RobustMutex::init(write_lock)? };
@@ -93,12 +97,8 @@ impl SharedBlock {
         unsafe { RobustMutex::init(read_lock)? };
         // Safety: as above.
         unsafe { Semaphore::init(semaphore, slots)? };
-        // The zeroed bytes are already a valid `AtomicUsize` 0 and
-        // `AtomicBool` false, but say so in code rather than rely on it.
-        // Safety: as above; plain writes that nobody reads yet.
-        unsafe { items.write(AtomicUsize::new(0)) };
-        // Safety: as above.
-        unsafe { broken.write(AtomicBool::new(false)) };
+        // The other fields are atomics: zeroed bytes are valid ones holding
+        // 0 and false, which is how they start.
         Ok(shared)
     }
 }
@@ -146,8 +146,8 @@ pub(super) enum Locked<'a> {
     /// was busy).
     TimedOut,
     /// The last holder died holding it. The lock was made usable again and
-    /// released, but whatever it guarded may be half done.
-    HolderDied,
+    /// is held by the caller now; whatever it guarded may be half done.
+    HolderDied(RobustGuard<'a>),
 }
 
 impl RobustMutex {
@@ -194,11 +194,11 @@ impl RobustMutex {
             libc::ETIMEDOUT | libc::EBUSY => Ok(Locked::TimedOut),
             libc::EOWNERDEAD => {
                 // EOWNERDEAD hands the lock over, marked inconsistent: mark it
-                // consistent so that it can be used again, then release it.
+                // consistent so that it can be used again.
+                let guard = RobustGuard { mutex: self };
                 // Safety: this thread holds the mutex.
                 check(unsafe { libc::pthread_mutex_consistent(self.raw()) })?;
-                drop(RobustGuard { mutex: self });
-                Ok(Locked::HolderDied)
+                Ok(Locked::HolderDied(guard))
             }
             other => Err(io::Error::from_raw_os_error(other)),
         }

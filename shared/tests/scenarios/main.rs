@@ -93,6 +93,18 @@ const SCENARIOS: &[(&str, fn())] = &[
         "queue-writer-killed-mid-item",
         queue::a_writer_killed_mid_item_breaks_the_queue,
     ),
+    (
+        "queue-killed-while-waiting",
+        queue::a_process_killed_while_waiting_breaks_nothing,
+    ),
+    (
+        "queue-put-timeout-any-size",
+        queue::put_timeout_returns_by_its_deadline_whatever_the_size,
+    ),
+    (
+        "queue-new-fails-cleanly",
+        queue::a_failed_queue_new_leaks_nothing,
+    ),
     ("pipe-basics", pipe::message_boundaries_and_ends),
     ("pipe-eof", pipe::eof_is_told_from_waiting),
     ("pipe-bad-frames", pipe::bad_frames_give_clear_errors),

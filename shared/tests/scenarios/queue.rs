@@ -164,12 +164,8 @@ pub fn a_writer_killed_mid_item_breaks_the_queue() {
         queue.put(&vec![7u8; 4 << 20]).unwrap();
     })
     .unwrap();
-    // The count goes up under the write lock, just before the first byte.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while queue.qsize() == 0 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    std::thread::sleep(Duration::from_millis(100));
+    // Killed once it waits for room in the pipe, its first MiB written.
+    wait_until_blocked_in(writer.pid(), "poll");
     writer.kill().unwrap();
     writer.join().unwrap();
     let started = Instant::now();
@@ -184,6 +180,144 @@ pub fn a_writer_killed_mid_item_breaks_the_queue() {
     );
     assert_eq!(
         queue.put(&vec![1]).unwrap_err().to_string(),
-        "the queue is broken: a process died holding one of its locks"
+        "the queue is broken: a process died in the middle of an item"
     );
+}
+
+/// Waits (at most 20 s) until `pid` sleeps in a kernel function whose name
+/// holds `what` (see /proc/PID/wchan).
+fn wait_until_blocked_in(pid: i32, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
+        if wchan.contains(what) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("pid {pid} never blocked in {what}");
+}
+
+/// Finding 3 of the hostile-use review: a consumer killed while it waits in
+/// `get`, or a producer killed while it waits for room, tore nothing: the
+/// queue goes on, every item comes out, and `qsize` stays right.
+pub fn a_process_killed_while_waiting_breaks_nothing() {
+    let queue: Queue<u32> = Queue::new(0).unwrap();
+    for i in 0..3 {
+        queue.put(&i).unwrap();
+    }
+    let mut consumer = Process::start(|| {
+        for _ in 0..3 {
+            queue.get().unwrap();
+        }
+        let _ = queue.get(); // Waits here, holding the read lock, until killed.
+    })
+    .unwrap();
+    wait_until_blocked_in(consumer.pid(), "poll");
+    consumer.kill().unwrap();
+    consumer.join().unwrap();
+    for i in 10..13 {
+        queue.put(&i).unwrap();
+    }
+    assert_eq!(queue.qsize(), 3);
+    let got: Vec<u32> = (0..3).map(|_| queue.get_nowait().unwrap()).collect();
+    assert_eq!(got, [10, 11, 12], "after a getter died waiting");
+    // A producer that waits for room, holding the write lock, then dies.
+    let full: Queue<u32> = Queue::new(0).unwrap();
+    let mut put = 0;
+    while full.put_nowait(&put).is_ok() {
+        put += 1;
+    }
+    assert_eq!(full.qsize(), put as usize);
+    let mut producer = Process::start(|| {
+        let _ = full.put(&u32::MAX); // Waits for room until killed.
+    })
+    .unwrap();
+    wait_until_blocked_in(producer.pid(), "poll");
+    producer.kill().unwrap();
+    producer.join().unwrap();
+    assert_eq!(full.qsize(), put as usize, "qsize after the producer died");
+    let mut got = 0;
+    while let Ok(item) = full.get_nowait() {
+        assert_eq!(item, got);
+        got += 1;
+    }
+    assert_eq!(got, put, "every complete item came out");
+    full.put_nowait(&7).unwrap();
+    assert_eq!(full.get_nowait().unwrap(), 7, "and the queue goes on");
+    // Bounded: the place the dead producer had taken is given back.
+    let bounded: Queue<u32> = Queue::new(1).unwrap();
+    bounded.put(&1).unwrap();
+    let mut blocked = Process::start(|| {
+        let _ = bounded.put(&2); // Waits for a place until killed.
+    })
+    .unwrap();
+    wait_until_blocked_in(blocked.pid(), "futex");
+    blocked.kill().unwrap();
+    blocked.join().unwrap();
+    assert_eq!(bounded.get_nowait().unwrap(), 1);
+    bounded.put_nowait(&3).unwrap();
+    assert_eq!(bounded.get_nowait().unwrap(), 3);
+}
+
+/// Finding 11, and the second hang: `put_timeout` of an item larger
+/// than the pipe's free room returns `Full` by its deadline, with no reader.
+pub fn put_timeout_returns_by_its_deadline_whatever_the_size() {
+    let queue: Queue<Vec<u8>> = Queue::new(0).unwrap();
+    for size in [1 << 20, 4 << 20] {
+        let started = Instant::now();
+        let outcome = queue.put_timeout(&vec![0u8; size], Duration::from_millis(100));
+        assert!(
+            matches!(outcome, Err(QueueError::Full)),
+            "{size}: {outcome:?}"
+        );
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_secs(1),
+            "{size} bytes: returned after {took:?}"
+        );
+        assert!(matches!(
+            queue.put_nowait(&vec![0u8; size]),
+            Err(QueueError::Full)
+        ));
+    }
+    assert_eq!(queue.qsize(), 0);
+    // Room for small items, then none: the deadline holds there too.
+    let mut small = 0;
+    while queue
+        .put_timeout(&vec![1u8; 100], Duration::from_millis(10))
+        .is_ok()
+    {
+        small += 1;
+    }
+    assert_eq!(queue.qsize(), small);
+    let started = Instant::now();
+    assert!(matches!(
+        queue.put_timeout(&vec![1u8; 100], Duration::from_millis(100)),
+        Err(QueueError::Full)
+    ));
+    assert!(started.elapsed() < Duration::from_secs(1));
+    for _ in 0..small {
+        assert_eq!(queue.get_nowait().unwrap(), vec![1u8; 100]);
+    }
+    assert_eq!(queue.qsize(), 0);
+    // With a reader, put streams an item of any size.
+    let mut reader = Process::start(|| assert_eq!(queue.get().unwrap().len(), 4 << 20)).unwrap();
+    queue.put(&vec![0u8; 4 << 20]).unwrap();
+    assert_eq!(reader.join().unwrap(), 0);
+}
+
+/// Finding 19: a failed `Queue::new` leaves no mapping behind.
+pub fn a_failed_queue_new_leaks_nothing() {
+    let maps = || {
+        std::fs::read_to_string("/proc/self/maps")
+            .unwrap()
+            .lines()
+            .count()
+    };
+    let before = maps();
+    for _ in 0..200 {
+        assert!(Queue::<u32>::new(usize::MAX).is_err());
+    }
+    assert!(maps() <= before + 2, "maps {before} -> {}", maps());
 }
