@@ -15,13 +15,14 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::fcntl::OFlag;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
+use crate::sys::deadline_after;
 use crate::sys::poll_readable;
 use crate::wire::{self, FrameReader, WireError};
 
@@ -115,7 +116,7 @@ fn sending(result: Result<(), WireError>) -> Result<(), WireError> {
 }
 
 fn wait_readable(fd: &impl AsFd, timeout: Option<Duration>) -> Result<bool, WireError> {
-    let deadline = timeout.map(|t| Instant::now() + t);
+    let deadline = timeout.and_then(deadline_after);
     let ready = poll_readable(&[fd.as_fd().as_raw_fd()], deadline)?;
     Ok(ready[0])
 }

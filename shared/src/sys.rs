@@ -1,7 +1,7 @@
 //! Small wrappers over system calls that nix does not make simpler.
 
-use std::os::fd::RawFd;
-use std::time::Instant;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
 
 use crate::error::Error;
 
@@ -69,4 +69,22 @@ pub(crate) fn realtime_deadline(deadline: Instant) -> libc::timespec {
         tv_sec: at.as_secs() as libc::time_t,
         tv_nsec: at.subsec_nanos() as libc::c_long,
     }
+}
+
+/// The instant `timeout` from now, or `None` (no deadline) if that is past
+/// what an `Instant` can hold: `Duration::MAX` means "wait as long as it
+/// takes", not a panic.
+pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
+}
+
+/// A pidfd for `pid` (Linux 5.3 and later), or `None` where there is none:
+/// then a worker's death is seen through its socket alone.
+pub(crate) fn pidfd_open(pid: i32) -> Option<OwnedFd> {
+    // Safety: pidfd_open takes a pid and flags and returns a new descriptor
+    // or -1; it touches no memory of ours.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let fd = RawFd::try_from(fd).ok().filter(|&fd| fd >= 0)?;
+    // Safety: the kernel just returned this descriptor; nobody else owns it.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
 }

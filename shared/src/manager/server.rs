@@ -14,6 +14,7 @@ use nix::sys::socket::{getsockopt, sockopt};
 use nix::unistd::{geteuid, getppid};
 
 use super::protocol::{DictOp, Kind, LockOp, QueueOp, Reply, Request};
+use crate::sys::deadline_after;
 use crate::wire::{self, FrameReader, WireError};
 
 enum Object {
@@ -220,7 +221,7 @@ fn wait_for<'a>(
     timeout_ms: Option<u64>,
     ready: impl Fn(&HashMap<u64, Object>) -> bool,
 ) -> (MutexGuard<'a, HashMap<u64, Object>>, bool) {
-    let deadline = timeout_ms.map(|ms| Instant::now() + Duration::from_millis(ms));
+    let deadline = timeout_ms.and_then(|ms| deadline_after(Duration::from_millis(ms)));
     loop {
         if ready(&table) {
             return (table, true);

@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 
 use super::imap::lost_task;
 use super::{Pool, TaskError};
+use crate::sys::deadline_after;
 
 /// A handle to one task's result. Python: `multiprocessing.pool.AsyncResult`,
 /// or `concurrent.futures.Future`.
@@ -38,7 +39,7 @@ impl<R: DeserializeOwned> AsyncResult<'_, R> {
     /// [`TaskError::Timeout`] at the deadline, and those of
     /// [`AsyncResult::get`].
     pub fn get_timeout(&self, timeout: Duration) -> Result<R, TaskError> {
-        self.wait_until(Some(Instant::now() + timeout))
+        self.wait_until(deadline_after(timeout))
     }
 
     /// True once the result (or its error) has arrived, without waiting.

@@ -31,7 +31,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -44,7 +44,7 @@ use super::worker::{FromWorker, TaskPacket, worker_loop};
 use crate::error::Error;
 use crate::process::Process;
 use crate::process::fork::ParentOnly;
-use crate::sys::poll_fds;
+use crate::sys::{pidfd_open, poll_fds};
 use crate::wire::{self, FrameReader, WireError};
 
 /// The task pipe's size: up to 256 small tasks wait in it (each packet takes
@@ -471,17 +471,6 @@ fn flush_outgoing(worker: &mut Worker) {
             Err(_) => return,
         }
     }
-}
-
-/// A pidfd for `pid` (Linux 5.3 and later), or `None` where there is none:
-/// then a worker's death is seen through its socket alone.
-fn pidfd_open(pid: i32) -> Option<OwnedFd> {
-    // Safety: pidfd_open takes a pid and flags and returns a new descriptor
-    // or -1; it touches no memory of ours.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    let fd = RawFd::try_from(fd).ok().filter(|&fd| fd >= 0)?;
-    // Safety: the kernel just returned this descriptor; nobody else owns it.
-    Some(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// True if `fd` is readable right now (a pidfd: the process has exited).

@@ -5,15 +5,16 @@ pub(crate) mod fork;
 pub(crate) mod spawn;
 
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::fcntl::OFlag;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::{Pid, pipe2};
 
 use crate::error::Error;
+use crate::process::fork::ParentOnly;
 use crate::process::fork::{exitcode_of, fork_child, reap, try_reap};
-use crate::sys::poll_readable;
+use crate::sys::{deadline_after, pidfd_open, poll_readable};
 
 /// A child process running one function.
 ///
@@ -44,6 +45,9 @@ use crate::sys::poll_readable;
 pub struct Process {
     pid: Pid,
     sentinel: OwnedFd,
+    /// Readable once the child has exited, even if a process it forked
+    /// still holds the sentinel's write end (pidfd_open(2), Linux 5.3+).
+    pidfd: Option<ParentOnly<OwnedFd>>,
     exitcode: Option<i32>,
 }
 
@@ -82,10 +86,26 @@ impl Process {
         // The parent drops its copy of the write end (`child_end` moved into
         // the closure, which the parent never runs and now drops), so the
         // child is the only holder and its exit is what makes the pipe hang up.
-        Ok(Process {
-            pid,
-            sentinel,
-            exitcode: None,
+        Ok(Process::from_parts(pid, sentinel))
+    }
+
+    /// Like [`Process::start`], for a child that must not outlive this
+    /// process: it is killed (`SIGKILL`) when this process dies, however it
+    /// dies, even by `SIGKILL`. Python: `Process(daemon=True)`, whose
+    /// children are only terminated when the parent exits normally.
+    ///
+    /// # Errors
+    /// As [`Process::start`].
+    pub fn start_daemon(body: impl FnOnce()) -> Result<Process, Error> {
+        let parent = nix::unistd::getpid();
+        Process::start_with_code(move || {
+            let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+            // The parent may have died before the line above: then go now.
+            if nix::unistd::getppid() != parent {
+                return 1;
+            }
+            body();
+            0
         })
     }
 
@@ -93,6 +113,7 @@ impl Process {
         Process {
             pid,
             sentinel,
+            pidfd: pidfd_open(pid.as_raw()).map(ParentOnly::new),
             exitcode: None,
         }
     }
@@ -126,9 +147,10 @@ impl Process {
         if let Some(code) = self.exitcode {
             return Ok(Some(code));
         }
-        let deadline = Instant::now() + timeout;
-        let hung_up = poll_readable(&[self.sentinel.as_raw_fd()], Some(deadline))?;
-        if hung_up[0] {
+        let mut fds = vec![self.sentinel.as_raw_fd()];
+        fds.extend(self.pidfd.as_ref().map(|fd| fd.as_raw_fd()));
+        let ready = poll_readable(&fds, deadline_after(timeout))?;
+        if ready.contains(&true) {
             return self.join().map(Some);
         }
         Ok(None)

@@ -57,6 +57,7 @@ use serde::de::DeserializeOwned;
 use self::packet_pipe::{PAGE, read_frame_until, write_frame_until};
 use self::shm::{Locked, SharedBlock};
 use crate::error::Error;
+use crate::sys::deadline_after;
 use crate::wire::{self, WireError};
 
 /// The pipe size asked for (the default is 64 KiB; 1 MiB is what an
@@ -206,7 +207,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// # Errors
     /// [`QueueError::Full`] at the deadline, and those of [`Queue::put`].
     pub fn put_timeout(&self, item: &T, timeout: Duration) -> Result<(), QueueError> {
-        self.put_until(item, Some(Instant::now() + timeout))
+        self.put_until(item, deadline_after(timeout))
     }
 
     /// Puts `item` only if there is room now. Python: `q.put_nowait(item)`.
@@ -233,7 +234,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// # Errors
     /// [`QueueError::Empty`] at the deadline, and those of [`Queue::get`].
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, QueueError> {
-        self.get_until(Some(Instant::now() + timeout))
+        self.get_until(deadline_after(timeout))
     }
 
     /// Takes the next item only if one is there now. Python: `q.get_nowait()`.

@@ -41,6 +41,15 @@ const SCENARIOS: &[(&str, fn())] = &[
         "drop-kills",
         process::dropping_a_running_process_kills_and_reaps_it,
     ),
+    ("duration-max", process::duration_max_is_no_deadline),
+    (
+        "join-sees-the-end-through-helpers",
+        process::join_sees_a_child_end_whatever_its_helpers_hold,
+    ),
+    (
+        "daemon-dies-with-parent",
+        process::a_daemon_dies_with_its_parent,
+    ),
     ("pool-errors", pool::a_panicking_task_gives_its_message),
     (
         "pool-worker-killed",

@@ -162,3 +162,73 @@ pub fn dropping_a_running_process_kills_and_reaps_it() {
         "pid {pid} still exists after drop"
     );
 }
+
+/// Finding 18 of the hostile-use review: `Duration::MAX` means "as long as
+/// it takes", never a panic.
+pub fn duration_max_is_no_deadline() {
+    let queue: multiproc::Queue<u32> = multiproc::Queue::new(0).unwrap();
+    queue.put_timeout(&5, Duration::MAX).unwrap();
+    assert_eq!(queue.get_timeout(Duration::MAX).unwrap(), 5);
+    let mut child = Process::start(|| {}).unwrap();
+    assert_eq!(child.join_timeout(Duration::MAX).unwrap(), Some(0));
+    let (mut a, mut b) = multiproc::Pipe::duplex().unwrap();
+    b.send(&1u8).unwrap();
+    assert!(a.poll(Some(Duration::MAX)).unwrap());
+    let pool = Pool::new(1).unwrap();
+    let task = pool.apply_async(sleep_ms, 1).unwrap();
+    assert_eq!(task.get_timeout(Duration::MAX).unwrap(), 1);
+}
+
+/// Finding 9: a child that forked a helper and returned is seen as ended at
+/// once, though the helper holds the sentinel pipe (a pidfd says so).
+pub fn join_sees_a_child_end_whatever_its_helpers_hold() {
+    nix::sys::prctl::set_child_subreaper(true).unwrap();
+    let mut child = Process::start(|| {
+        let helper = Process::start_daemon(|| std::thread::sleep(Duration::from_secs(2))).unwrap();
+        std::mem::forget(helper);
+    })
+    .unwrap();
+    let started = Instant::now();
+    assert_eq!(child.join_timeout(Duration::from_secs(5)).unwrap(), Some(0));
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        started.elapsed()
+    );
+    // The helper, a daemon, died with its parent; reap it here.
+    let helper = nix::sys::wait::waitpid(None, None).unwrap();
+    assert!(
+        matches!(
+            helper,
+            nix::sys::wait::WaitStatus::Signaled(..) | nix::sys::wait::WaitStatus::Exited(_, 1)
+        ),
+        "{helper:?}"
+    );
+}
+
+/// Finding 13: a daemon child dies with its parent, even a parent killed
+/// with SIGKILL; Python's daemons die only when the parent exits normally.
+pub fn a_daemon_dies_with_its_parent() {
+    nix::sys::prctl::set_child_subreaper(true).unwrap();
+    let (mut recv_end, mut send_end) = multiproc::Pipe::one_way().unwrap();
+    let mut middle = Process::start(|| {
+        let daemon = Process::start_daemon(|| std::thread::sleep(Duration::from_secs(30))).unwrap();
+        send_end.send(&daemon.pid()).unwrap();
+        std::mem::forget(daemon);
+        std::thread::sleep(Duration::from_secs(30));
+    })
+    .unwrap();
+    let daemon: i32 = recv_end.recv().unwrap();
+    middle.kill().unwrap();
+    middle.join().unwrap();
+    let started = Instant::now();
+    let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(daemon), None).unwrap();
+    assert!(
+        matches!(
+            status,
+            nix::sys::wait::WaitStatus::Signaled(_, nix::sys::signal::Signal::SIGKILL, _)
+        ),
+        "{status:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
