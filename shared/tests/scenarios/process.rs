@@ -171,7 +171,7 @@ pub fn duration_max_is_no_deadline() {
     assert_eq!(queue.get_timeout(Duration::MAX).unwrap(), 5);
     let mut child = Process::start(|| {}).unwrap();
     assert_eq!(child.join_timeout(Duration::MAX).unwrap(), Some(0));
-    let (mut a, mut b) = multiproc::Pipe::duplex().unwrap();
+    let (a, mut b) = multiproc::Pipe::duplex().unwrap();
     b.send(&1u8).unwrap();
     assert!(a.poll(Some(Duration::MAX)).unwrap());
     let pool = Pool::new(1).unwrap();
