@@ -30,6 +30,7 @@
 //! - `proxy.rs`: CLIENT SIDE, in any process that holds a proxy;
 //! - `server.rs`: SERVER PROCESS, the forked server and its threads.
 
+mod auth;
 mod protocol;
 mod proxy;
 mod server;
@@ -45,9 +46,10 @@ use serde::de::DeserializeOwned;
 use self::protocol::{Kind, Reply, Request};
 pub use self::proxy::{DictProxy, LockProxy, QueueProxy};
 use self::proxy::{Proxy, unexpected};
-use self::server::serve;
+use self::server::{Start, serve};
 use crate::error::Error;
 use crate::process::Process;
+use crate::process::fork::ParentOnly;
 use crate::wire::WireError;
 
 /// Why a manager call failed.
@@ -71,6 +73,12 @@ pub enum ManagerError {
     /// A lock was not acquired before the timeout. Python: `acquire()`
     /// returned `False`.
     Timeout,
+    /// The handshake failed: this process does not know the manager's
+    /// authkey (it was not forked or spawned from the manager's owner), or
+    /// the server does not know ours, or runs as another user. Python:
+    /// `AuthenticationError`.
+    #[doc(alias = "AuthenticationError")]
+    Refused(String),
     /// A value could not be encoded or decoded.
     Wire(WireError),
 }
@@ -86,6 +94,11 @@ impl std::fmt::Display for ManagerError {
             ManagerError::Full => write!(f, "the manager queue is full (Python: queue.Full)"),
             ManagerError::Empty => write!(f, "the manager queue is empty (Python: queue.Empty)"),
             ManagerError::Timeout => write!(f, "timed out waiting for the manager lock"),
+            ManagerError::Refused(why) => write!(
+                f,
+                "the manager and this process do not trust each other: {why} (Python: \
+                 AuthenticationError)"
+            ),
             ManagerError::Wire(e) => write!(f, "{e}"),
         }
     }
@@ -110,6 +123,8 @@ pub struct Manager {
     server: Option<Process>,
     dir: PathBuf,
     socket: PathBuf,
+    /// Closed when this process dies: the server's sign to clean up and go.
+    owner_alive: Option<ParentOnly<std::io::PipeWriter>>,
 }
 
 impl Manager {
@@ -123,23 +138,43 @@ impl Manager {
     pub fn start() -> Result<Manager, Error> {
         let dir = private_dir()?;
         let socket = dir.join("manager.sock");
-        let listener = UnixListener::bind(&socket).map_err(Error::Io)?;
-        let (mut ready_reader, ready_writer) = std::io::pipe().map_err(Error::Io)?;
-        let parent = std::process::id();
-        let server = Process::start_with_code(move || serve(listener, ready_writer, parent));
-        let server = match server {
-            Ok(server) => server,
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&dir);
-                return Err(e);
-            }
+        let started = Manager::start_in(&dir, &socket);
+        if started.is_err() {
+            let _ = std::fs::remove_file(&socket);
+            let _ = std::fs::remove_dir(&dir);
+        }
+        started
+    }
+
+    fn start_in(dir: &Path, socket: &Path) -> Result<Manager, Error> {
+        let listener = UnixListener::bind(socket).map_err(|e| {
+            Error::Io(std::io::Error::new(
+                e.kind(),
+                format!("cannot listen at {}: {e}", socket.display()),
+            ))
+        })?;
+        let (mut ready_reader, ready) = std::io::pipe().map_err(Error::Io)?;
+        // The server holds the read end of `life`; this process holds the
+        // write end, and only this process (children close their copies).
+        // When this process dies, however it dies, the server sees end of
+        // stream, removes its socket and directory, and exits.
+        let (life, owner_alive) = std::io::pipe().map_err(Error::Io)?;
+        let owner_alive = ParentOnly::new(owner_alive);
+        let start = Start {
+            listener,
+            ready,
+            life,
+            dir: dir.to_path_buf(),
+            socket: socket.to_path_buf(),
         };
+        let server = Process::start_with_code(move || serve(start))?;
         let manager = Manager {
             server: Some(server),
-            dir,
-            socket,
+            dir: dir.to_path_buf(),
+            socket: socket.to_path_buf(),
+            owner_alive: Some(owner_alive),
         };
-        // The parent's copies of the listener and the pipe's write end are
+        // The parent's copies of the listener and the pipes' server ends are
         // gone (they moved into the closure). The server writes one byte
         // once it serves; end of stream means it died first.
         let mut byte = [0u8];
@@ -230,9 +265,13 @@ impl Manager {
                 server.join()?
             }
         };
+        self.owner_alive = None;
+        // The server removes both as it goes; this covers a server killed.
         let _ = std::fs::remove_file(&self.socket);
-        std::fs::remove_dir(&self.dir).map_err(Error::Io)?;
-        Ok(code)
+        match std::fs::remove_dir(&self.dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io(e)),
+            _ => Ok(code),
+        }
     }
 }
 
@@ -247,8 +286,29 @@ impl Drop for Manager {
 fn private_dir() -> Result<PathBuf, Error> {
     let base = std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
-        .filter(|p| p.is_dir())
+        .filter(|p| owned_by_me_and_closed(p))
         .unwrap_or_else(std::env::temp_dir);
     // mkdtemp(3) makes the directory with mode 0700.
-    nix::unistd::mkdtemp(&base.join("multiproc-XXXXXX")).map_err(|e| Error::Os("mkdtemp", e))
+    nix::unistd::mkdtemp(&base.join("multiproc-XXXXXX")).map_err(|e| {
+        Error::Io(std::io::Error::new(
+            std::io::Error::from(e).kind(),
+            format!(
+                "cannot make the manager's directory in {}: {e} (it is $TMPDIR, else /tmp: \
+                 set TMPDIR to a directory you can write)",
+                base.display()
+            ),
+        ))
+    })
+}
+
+/// `XDG_RUNTIME_DIR` is used only if it is a directory of this user that
+/// nobody else may write: whoever owns it could swap our directory inside
+/// it for one of theirs (finding 7).
+fn owned_by_me_and_closed(path: &Path) -> bool {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    std::fs::metadata(path).is_ok_and(|m| {
+        m.is_dir()
+            && m.uid() == nix::unistd::geteuid().as_raw()
+            && m.permissions().mode() & 0o022 == 0
+    })
 }

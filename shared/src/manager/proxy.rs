@@ -11,7 +11,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::ManagerError;
+use super::auth::{self, HandshakeError, peer_uid};
 use super::protocol::{DictOp, LockOp, QueueOp, Reply, Request};
+use crate::process::authkey::authkey;
 use crate::process::fork::ParentOnly;
 use crate::wire::{self, FrameReader, WireError};
 
@@ -62,11 +64,8 @@ impl Proxy {
             std::mem::forget(slot.take());
         }
         if slot.is_none() {
-            let stream = UnixStream::connect(&self.socket).map_err(|e| ManagerError::Gone {
-                during: format!("connecting to {}", self.socket.display()),
-                cause: WireError::Io(e),
-            })?;
-            *slot = Some((me, ParentOnly::new(stream), FrameReader::new()));
+            let (stream, reader) = self.connect()?;
+            *slot = Some((me, ParentOnly::new(stream), reader));
         }
         let (_, stream, reader) = slot.as_mut().expect("connected above");
         let stream: &mut UnixStream = stream;
@@ -88,6 +87,49 @@ impl Proxy {
             }
             Err(e) => Err(ManagerError::Wire(e)),
         }
+    }
+}
+
+impl Proxy {
+    /// Connects to the server and runs the authkey handshake: both sides
+    /// prove they know this process's key, and the server runs as this user.
+    fn connect(&self) -> Result<(UnixStream, FrameReader), ManagerError> {
+        let during = || format!("connecting to {}", self.socket.display());
+        let mut stream = UnixStream::connect(&self.socket).map_err(|e| ManagerError::Gone {
+            during: during(),
+            cause: WireError::Io(e),
+        })?;
+        let me = nix::unistd::geteuid().as_raw();
+        match peer_uid(&stream) {
+            Some(uid) if uid == me => {}
+            other => {
+                return Err(ManagerError::Refused(format!(
+                    "{} is served by uid {other:?}, not by this user (uid {me})",
+                    self.socket.display()
+                )));
+            }
+        }
+        let mut reader = FrameReader::new();
+        let io = |e: std::io::Error| ManagerError::Gone {
+            during: during(),
+            cause: WireError::Io(e),
+        };
+        stream
+            .set_read_timeout(Some(auth::HANDSHAKE_TIMEOUT))
+            .map_err(io)?;
+        match auth::client_side(&mut stream, &mut reader, authkey()) {
+            Ok(()) => {}
+            Err(HandshakeError::WrongKey(why)) => return Err(ManagerError::Refused(why.into())),
+            Err(HandshakeError::Refused(why)) => return Err(ManagerError::Refused(why)),
+            Err(HandshakeError::Wire(cause)) => {
+                return Err(ManagerError::Gone {
+                    during: during(),
+                    cause,
+                });
+            }
+        }
+        stream.set_read_timeout(None).map_err(io)?;
+        Ok((stream, reader))
     }
 }
 

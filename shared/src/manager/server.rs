@@ -2,18 +2,21 @@
 //! serves each connection on its own thread (it never forks again).
 
 use std::collections::{HashMap, VecDeque};
-use std::io::Write;
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use nix::sys::prctl;
-use nix::sys::signal::Signal;
-use nix::sys::socket::{getsockopt, sockopt};
-use nix::unistd::{geteuid, getppid};
+use nix::sys::signal::{SigHandler, Signal};
+use nix::unistd::geteuid;
 
+use super::auth::{self, peer_uid};
 use super::protocol::{DictOp, Kind, LockOp, QueueOp, Reply, Request};
+use crate::process::authkey::authkey;
+use crate::process::fork::close_other_fds;
 use crate::sys::deadline_after;
 use crate::wire::{self, FrameReader, WireError};
 
@@ -41,27 +44,70 @@ impl Objects {
     }
 }
 
+/// What the server needs from the process that starts it.
+pub(super) struct Start {
+    pub(super) listener: UnixListener,
+    /// Written once the server serves.
+    pub(super) ready: std::io::PipeWriter,
+    /// End of stream here means the owner is gone: clean up and leave.
+    pub(super) life: std::io::PipeReader,
+    pub(super) dir: PathBuf,
+    pub(super) socket: PathBuf,
+}
+
 /// The server's whole life. Runs in the forked child; returns its exit code.
-pub(super) fn serve(listener: UnixListener, mut ready: std::io::PipeWriter, parent: u32) -> i32 {
-    // Die with the parent, so a crashed parent does not leave the server
-    // behind; and if the parent is already gone, leave now.
-    let _ = prctl::set_pdeathsig(Signal::SIGKILL);
-    if getppid().as_raw().cast_unsigned() != parent {
-        return 0;
+pub(super) fn serve(start: Start) -> i32 {
+    let Start {
+        listener,
+        mut ready,
+        life,
+        dir,
+        socket,
+    } = start;
+    // Ctrl-C and SIGTERM go to the owner; the server goes when the owner
+    // does (below), and cleans up first. CPython's server ignores SIGINT.
+    for signal in [Signal::SIGINT, Signal::SIGTERM] {
+        // Safety: SIG_IGN installs no handler code.
+        let _ = unsafe { nix::sys::signal::signal(signal, SigHandler::SigIgn) };
     }
+    // Nothing of the owner's stays open here (a pipe end of theirs held by
+    // the server would never see its end of stream: finding 14).
+    close_other_fds(&[listener.as_raw_fd(), ready.as_raw_fd(), life.as_raw_fd()]);
+    let cleanup = Arc::new(Cleanup { dir, socket });
+    let watcher = Arc::clone(&cleanup);
+    let watching = std::thread::Builder::new().spawn(move || {
+        let mut byte = [0u8];
+        // Nothing is ever written: this returns when the owner is gone.
+        let _ = (&life).read(&mut byte);
+        watcher.remove_and_exit();
+    });
+    if watching.is_err() || ready.write_all(b"!").is_err() {
+        cleanup.remove_and_exit();
+    }
+    drop(ready);
     let objects = Arc::new(Objects {
         table: Mutex::new(HashMap::new()),
         changed: Condvar::new(),
         next_id: AtomicU64::new(1),
     });
-    if ready.write_all(b"!").is_err() {
-        return 1;
-    }
-    drop(ready);
     let me = geteuid().as_raw();
     let mut next_connection = 0u64;
+    let mut said_out_of_fds = false;
     for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
+        let stream = match stream {
+            Ok(stream) => stream,
+            Err(e) => {
+                // Out of descriptors (EMFILE): accept would fail again at
+                // once. Wait for a connection to close, and say so once.
+                if !said_out_of_fds {
+                    eprintln!("multiproc manager: cannot accept a connection ({e}); waiting");
+                    said_out_of_fds = true;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+        };
+        said_out_of_fds = false;
         match peer_uid(&stream) {
             Some(uid) if uid == me => {}
             other => {
@@ -73,22 +119,51 @@ pub(super) fn serve(listener: UnixListener, mut ready: std::io::PipeWriter, pare
         }
         next_connection += 1;
         let (objects, connection) = (Arc::clone(&objects), next_connection);
-        std::thread::spawn(move || serve_connection(stream, &objects, connection));
+        let (cleanup, spare) = (Arc::clone(&cleanup), stream.try_clone());
+        let spawned = std::thread::Builder::new()
+            .spawn(move || serve_connection(stream, &objects, connection, &cleanup));
+        if let Err(e) = spawned {
+            // Out of threads (RLIMIT_NPROC, a pids cgroup): refuse this one
+            // connection, and go on serving the others (finding 4).
+            if let Ok(mut stream) = spare {
+                let _ = wire::send_value(
+                    &mut stream,
+                    &Reply::Error(format!(
+                        "the manager cannot serve another connection now: {e}"
+                    )),
+                );
+            }
+        }
     }
     0
 }
 
-/// The uid of the process at the other end of `stream` (`SO_PEERCRED`, see
-/// unix(7)).
-fn peer_uid(stream: &UnixStream) -> Option<u32> {
-    getsockopt(stream, sockopt::PeerCredentials)
-        .ok()
-        .map(|cred| cred.uid())
+/// What the server removes when it goes: its socket and its directory.
+struct Cleanup {
+    dir: PathBuf,
+    socket: PathBuf,
 }
 
-/// Serves one connection until it closes or sends something malformed.
-fn serve_connection(mut stream: UnixStream, objects: &Objects, connection: u64) {
+impl Cleanup {
+    fn remove_and_exit(&self) -> ! {
+        let _ = std::fs::remove_file(&self.socket);
+        let _ = std::fs::remove_dir(&self.dir);
+        crate::process::fork::exit_child(0);
+    }
+}
+
+/// Serves one connection until it closes or sends something malformed,
+/// once it has proved it knows the authkey.
+fn serve_connection(mut stream: UnixStream, objects: &Objects, connection: u64, cleanup: &Cleanup) {
     let mut reader = FrameReader::new();
+    let _ = stream.set_read_timeout(Some(auth::HANDSHAKE_TIMEOUT));
+    if let Err(e) = auth::server_side(&mut stream, &mut reader, authkey()) {
+        if let auth::HandshakeError::WrongKey(why) = e {
+            eprintln!("multiproc manager: refused {why}");
+        }
+        return;
+    }
+    let _ = stream.set_read_timeout(None);
     loop {
         let request: Request = match reader.recv_value(&mut stream) {
             Ok(request) => request,
@@ -104,10 +179,18 @@ fn serve_connection(mut stream: UnixStream, objects: &Objects, connection: u64) 
         };
         if matches!(request, Request::Shutdown) {
             let _ = wire::send_value(&mut stream, &Reply::Done);
-            crate::process::fork::exit_child(0);
+            cleanup.remove_and_exit();
         }
         let reply = handle(request, objects, connection);
-        if wire::send_value(&mut stream, &reply).is_err() {
+        // A reply over the frame limit gets an error that says so, not a
+        // silent hang-up that looks like a dead server (finding 17).
+        let frame = wire::encode_frame(&reply).or_else(|e| {
+            wire::encode_frame(&Reply::Error(format!("the reply cannot be sent: {e}")))
+        });
+        if frame
+            .and_then(|f| stream.write_all(&f).map_err(WireError::Io))
+            .is_err()
+        {
             break;
         }
     }

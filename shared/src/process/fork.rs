@@ -13,6 +13,7 @@ use std::mem::ManuallyDrop;
 use std::os::fd::{AsRawFd, RawFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
@@ -36,6 +37,9 @@ pub fn thread_count() -> std::io::Result<usize> {
     let pid = std::process::id();
     let mut cached = STAT.lock().unwrap_or_else(|p| p.into_inner());
     if cached.as_ref().is_none_or(|(owner, _)| *owner != pid) {
+        // The parent's file, inherited: its number may have been closed and
+        // reused here (see `close_other_fds`), so it is forgotten, not closed.
+        std::mem::forget(cached.take());
         *cached = Some((pid, std::fs::File::open(format!("/proc/{pid}/stat"))?));
     }
     let (_, file) = cached.as_ref().expect("opened above");
@@ -85,6 +89,9 @@ pub fn ensure_single_threaded() -> Result<(), Error> {
 pub(crate) fn fork_child(child_body: impl FnOnce() -> i32) -> Result<Pid, Error> {
     ensure_single_threaded()?;
     flush_std_streams();
+    // The child inherits this process's authkey, as in Python: make it now,
+    // or parent and child would each make their own.
+    let _ = super::authkey::authkey();
     // Safety: the process is single-threaded (checked just above), so the child
     // is a complete copy and no lock can be held by a thread it lacks. The child
     // never returns from this function: it leaves through `_exit`.
@@ -219,4 +226,40 @@ fn close_parent_only_fds() {
         // open. A close error only means the fd was already gone.
         unsafe { libc::close(fd) };
     }
+}
+
+/// Closes every descriptor of this process but stdin, stdout, stderr and
+/// `keep`: for a long-lived child (a pool worker, the manager server) right
+/// after the fork, so that it holds no copy of anything else its parent had
+/// open, such as the write end of a pipe the parent expects to see closed
+/// (close_range(2)). Objects of the parent that the child still holds are
+/// never closed again: the child ends with `_exit`.
+pub(crate) fn close_other_fds(keep: &[RawFd]) {
+    let sentinel = OWN_SENTINEL.load(Ordering::SeqCst);
+    let mut keep: Vec<u32> = keep
+        .iter()
+        .chain([&sentinel])
+        .filter_map(|&fd| u32::try_from(fd).ok())
+        .chain([0, 1, 2])
+        .collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut first = 0u32;
+    for fd in keep.into_iter().chain([u32::MAX]) {
+        if fd > first {
+            // Safety: close_range takes plain integers and only closes
+            // descriptors, none of which this child uses (see above).
+            unsafe { libc::syscall(libc::SYS_close_range, first, fd - 1, 0) };
+        }
+        first = fd.saturating_add(1);
+    }
+}
+
+/// This process's end of its own sentinel pipe, if a `Process` made it (-1
+/// if not): it must stay open until the process exits.
+static OWN_SENTINEL: AtomicI32 = AtomicI32::new(-1);
+
+/// Called in a child `Process::start` made, with its sentinel's write end.
+pub(crate) fn note_own_sentinel(fd: RawFd) {
+    OWN_SENTINEL.store(fd, Ordering::SeqCst);
 }

@@ -1,6 +1,7 @@
 //! [`Process`]: a forked child running one function, the counterpart of
 //! Python's `multiprocessing.Process` with the fork start method.
 
+pub(crate) mod authkey;
 pub(crate) mod fork;
 pub(crate) mod spawn;
 
@@ -81,6 +82,7 @@ impl Process {
             // The child keeps the write end open until it exits; it never
             // writes to it. Its read end would only be a stray descriptor.
             let _keep_until_exit = child_end;
+            fork::note_own_sentinel(_keep_until_exit.as_raw_fd());
             body()
         })?;
         // The parent drops its copy of the write end (`child_end` moved into

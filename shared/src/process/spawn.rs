@@ -24,6 +24,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::Error;
 use crate::process::Process;
+use crate::process::authkey;
 use crate::process::fork::{exit_child, flush_std_streams};
 
 const MARKER: &str = "MULTIPROC_SPAWN";
@@ -38,9 +39,13 @@ pub fn init() {
     let Some(request) = std::env::var_os(MARKER) else {
         return;
     };
+    // The parent's authkey comes along in the environment: read it now.
+    let _ = authkey::authkey();
     // Safety: `init` runs first in `main`, before this program starts any
     // thread, so nothing can read the environment concurrently.
     unsafe { std::env::remove_var(MARKER) };
+    // Safety: as above.
+    unsafe { std::env::remove_var(authkey::ENV) };
     let code = match run_request(request.to_str().unwrap_or("")) {
         Ok(Ok(())) => 0,
         // The panic hook has already printed the message, as Python prints
@@ -156,6 +161,8 @@ impl Process {
         flush_std_streams();
         let mut command = Command::new("/proc/self/exe");
         command.env(MARKER, request);
+        // The child gets this process's authkey, as a forked child would.
+        command.env(authkey::ENV, authkey::authkey_hex());
         if let Some(name) = std::env::args_os().next() {
             command.arg0(name);
         }

@@ -134,8 +134,27 @@ const SCENARIOS: &[(&str, fn())] = &[
         "manager-inherited-proxy-dropped",
         manager::dropping_an_inherited_proxy_closes_nothing_of_the_child,
     ),
+    (
+        "manager-foreign-client",
+        manager::a_foreign_client_is_refused,
+    ),
+    (
+        "manager-owner-killed",
+        manager::the_server_cleans_up_when_its_owner_dies,
+    ),
+    (
+        "manager-holds-no-owner-fds",
+        manager::the_server_holds_none_of_its_owners_descriptors,
+    ),
+    (
+        "manager-failed-start",
+        manager::a_failed_start_leaves_no_directory,
+    ),
     ("manager-other-uid", manager::another_user_cannot_get_in),
 ];
+
+/// Programs that scenarios run, not scenarios themselves.
+const HELPERS: &[(&str, fn())] = &[("foreign-client", manager::foreign_client)];
 
 /// The exit status of a scenario that could not run here (not root, ...).
 const SKIPPED: i32 = 77;
@@ -160,7 +179,7 @@ fn main() -> ExitCode {
 
 /// In the copy: runs one scenario; a failed assert panics, status 101.
 fn run_one(name: &str) -> ExitCode {
-    match SCENARIOS.iter().find(|(n, _)| *n == name) {
+    match SCENARIOS.iter().chain(HELPERS).find(|(n, _)| *n == name) {
         Some((_, scenario)) => {
             scenario();
             ExitCode::SUCCESS

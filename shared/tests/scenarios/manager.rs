@@ -104,6 +104,8 @@ pub fn bad_clients_lose_only_their_connection() {
     let manager = Manager::start().unwrap();
     let d: DictProxy<i64> = manager.dict().unwrap();
     d.set("k", &1).unwrap();
+    // Before any request comes the authkey handshake: garbage there gets a
+    // refusal that says why, and the server serves the others.
     let attempts: [(&str, &[u8]); 3] = [
         ("garbage payload", &[0, 0, 0, 3, 0xff, 0xff, 0xff]),
         ("unknown method", &[0, 0, 0, 2, 99, 0]),
@@ -116,8 +118,8 @@ pub fn bad_clients_lose_only_their_connection() {
         let mut answer = Vec::new();
         let _ = raw.read_to_end(&mut answer);
         assert!(
-            String::from_utf8_lossy(&answer).contains("bad request"),
-            "{name}: the connection is closed with an error message"
+            String::from_utf8_lossy(&answer).contains("bad handshake"),
+            "{name}: the connection is closed with an error message: {answer:?}"
         );
         assert_eq!(
             d.get("k").unwrap(),
@@ -211,22 +213,51 @@ pub fn another_user_cannot_get_in() {
     d.set("secret", &42).unwrap();
     let socket = manager.address().to_path_buf();
     let dir = socket.parent().unwrap().to_path_buf();
-    let as_nobody = || {
+    let as_nobody = |check: &dyn Fn()| {
         let mut child = Process::start(|| {
             let nobody = 65534;
             nix::unistd::setgid(nix::unistd::Gid::from_raw(nobody)).unwrap();
             nix::unistd::setuid(nix::unistd::Uid::from_raw(nobody)).unwrap();
-            let refused = d.get("secret").unwrap_err();
-            assert!(matches!(refused, ManagerError::Gone { .. }), "{refused:?}");
+            check();
         })
         .unwrap();
         child.join().unwrap()
     };
-    assert_eq!(as_nobody(), 0, "refused by the 0700 directory");
-    // Open the directory and socket to everyone: the uid check still refuses.
+    let proxy_refused = || {
+        let refused = d.get("secret").unwrap_err();
+        assert!(
+            matches!(
+                refused,
+                ManagerError::Gone { .. } | ManagerError::Refused(_)
+            ),
+            "{refused:?}"
+        );
+    };
+    assert_eq!(
+        as_nobody(&proxy_refused),
+        0,
+        "refused by the 0700 directory"
+    );
+    // Open the directory and socket to everyone: the uid checks still refuse,
+    // the client's (the server is not this user's) and the server's.
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711)).unwrap();
     std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o777)).unwrap();
-    assert_eq!(as_nobody(), 0, "refused by SO_PEERCRED");
+    assert_eq!(
+        as_nobody(&proxy_refused),
+        0,
+        "refused by the client's check"
+    );
+    let server_hangs_up = || {
+        let mut raw = UnixStream::connect(&socket).unwrap();
+        raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut answer = Vec::new();
+        let _ = raw.read_to_end(&mut answer);
+        assert!(
+            answer.is_empty(),
+            "no challenge for another user: {answer:?}"
+        );
+    };
+    assert_eq!(as_nobody(&server_hangs_up), 0, "refused by SO_PEERCRED");
     assert_eq!(
         d.get("secret").unwrap(),
         Some(42),
@@ -250,4 +281,111 @@ pub fn dropping_an_inherited_proxy_closes_nothing_of_the_child() {
     })
     .unwrap();
     assert_eq!(child.join().unwrap(), 0, "the child's own file still works");
+}
+
+/// Finding 15: a program of the same user that was not forked or spawned
+/// from the manager's owner has another authkey, and gets nothing.
+pub fn a_foreign_client_is_refused() {
+    let manager = Manager::start().unwrap();
+    let d: DictProxy<i64> = manager.dict().unwrap();
+    d.set("secret", &42).unwrap();
+    let proxy: String = postcard::to_allocvec(&d)
+        .unwrap()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    // Started with std's Command: a stranger, not a multiproc child.
+    let foreign = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--scenario", "foreign-client"])
+        .env("FOREIGN_PROXY", proxy)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&foreign.stdout);
+    assert!(foreign.status.success(), "{foreign:?}");
+    assert!(
+        said.contains("do not trust each other: wrong authkey"),
+        "the stranger is told why: {said}"
+    );
+    assert_eq!(
+        d.get("secret").unwrap(),
+        Some(42),
+        "the owner still gets in"
+    );
+}
+
+/// The stranger's side of [`a_foreign_client_is_refused`].
+pub fn foreign_client() {
+    let hex = std::env::var("FOREIGN_PROXY").unwrap();
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    let d: DictProxy<i64> = postcard::from_bytes(&bytes).unwrap();
+    let refused = d.get("secret").unwrap_err();
+    assert!(matches!(refused, ManagerError::Refused(_)), "{refused:?}");
+    println!("{refused}");
+}
+
+/// Finding 12: when the manager's owner dies, even by SIGKILL, the server
+/// removes its socket and directory and exits, within a second.
+pub fn the_server_cleans_up_when_its_owner_dies() {
+    nix::sys::prctl::set_child_subreaper(true).unwrap();
+    let (mut recv_end, mut send_end) = multiproc::Pipe::one_way().unwrap();
+    let mut owner = Process::start(|| {
+        let manager = Manager::start().unwrap();
+        let address = manager.address().to_path_buf();
+        send_end.send(&(address, manager.pid().unwrap())).unwrap();
+        std::thread::sleep(Duration::from_secs(30));
+    })
+    .unwrap();
+    let (socket, server): (std::path::PathBuf, i32) = recv_end.recv().unwrap();
+    let dir = socket.parent().unwrap().to_path_buf();
+    assert!(socket.exists());
+    owner.kill().unwrap();
+    owner.join().unwrap();
+    let started = Instant::now();
+    let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(server), None).unwrap();
+    assert_eq!(
+        status,
+        nix::sys::wait::WaitStatus::Exited(nix::unistd::Pid::from_raw(server), 0)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        !socket.exists() && !dir.exists(),
+        "{} is left",
+        dir.display()
+    );
+}
+
+/// Finding 14: the server holds no descriptor of its owner's: a pipe made
+/// before the manager sees its end of stream once its writer is closed.
+pub fn the_server_holds_none_of_its_owners_descriptors() {
+    let (mut recv_end, send_end) = multiproc::Pipe::one_way().unwrap();
+    let manager = Manager::start().unwrap();
+    let pool = Pool::new(1).unwrap();
+    drop(send_end);
+    assert!(recv_end.poll(Some(Duration::from_secs(2))).unwrap());
+    assert!(matches!(
+        recv_end.recv::<u8>(),
+        Err(multiproc::WireError::Eof)
+    ));
+    drop(pool);
+    drop(manager);
+}
+
+/// Finding 12: a manager that cannot start leaves no directory behind.
+pub fn a_failed_start_leaves_no_directory() {
+    let long = std::env::temp_dir().join("x".repeat(100));
+    std::fs::create_dir_all(&long).unwrap();
+    // Safety: single-threaded here; nothing reads the environment meanwhile.
+    unsafe { std::env::set_var("TMPDIR", &long) };
+    let failed = Manager::start().unwrap_err();
+    assert!(failed.to_string().contains("cannot listen at"), "{failed}");
+    let left: Vec<_> = std::fs::read_dir(&long).unwrap().collect();
+    std::fs::remove_dir(&long).unwrap();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }
