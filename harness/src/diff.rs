@@ -39,6 +39,21 @@ pub fn unified(
             }
         }
     }
+    cap_lines(out, MAX_DIFF_LINES)
+}
+
+/// The most lines a diff shows: enough to see what went wrong; the whole
+/// output is saved to a file (hostile-use finding 20).
+const MAX_DIFF_LINES: usize = 80;
+
+/// `text` cut after `max` lines, with a last line that says how many more.
+fn cap_lines(text: String, max: usize) -> String {
+    let total = text.lines().count();
+    if total <= max {
+        return text;
+    }
+    let mut out: String = text.lines().take(max).flat_map(|l| [l, "\n"]).collect();
+    out += &format!("... and {} more lines of diff\n", total - max);
     out
 }
 
@@ -116,5 +131,14 @@ mod tests {
     fn missing_and_extra_lines() {
         let diff = unified(&lines("a\nb\nc"), &lines("a\nc\nd"), "g", "o");
         assert_eq!(diff, "--- g\n+++ o\n@@ -1,3 +1,3 @@\n a\n-b\n c\n+d\n");
+    }
+
+    #[test]
+    fn a_long_diff_is_cut_and_says_how_much_is_left() {
+        let expected: Vec<String> = (0..1000).map(|i| format!("line {i}")).collect();
+        let actual: Vec<String> = (0..1000).map(|i| format!("other {i}")).collect();
+        let diff = unified(&expected, &actual, "golden", "output");
+        assert_eq!(diff.lines().count(), MAX_DIFF_LINES + 1);
+        assert!(diff.ends_with("more lines of diff\n"), "{diff}");
     }
 }

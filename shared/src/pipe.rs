@@ -128,7 +128,7 @@ macro_rules! sender {
         ///
         /// # Errors
         /// [`WireError::BrokenPipe`] if the other end is closed everywhere;
-        /// [`WireError::Encode`], [`WireError::TooLarge`], [`WireError::Io`]
+        /// [`WireError::Encode`], [`WireError::TooLargeToSend`], [`WireError::Io`]
         /// (also after [`close`](Self::close)).
         pub fn send<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), WireError> {
             let end = self.$field.as_mut().ok_or_else(closed)?;

@@ -116,8 +116,8 @@ fn every_lesson_has_its_readme_golden_python_twin_and_a_row_in_the_course_readme
         );
         let main_rs = std::fs::read_to_string(lesson.dir.join("src/main.rs")).expect("main.rs");
         assert!(
-            main_rs.contains("refuse_arguments(env!(\"CARGO_PKG_NAME\"))"),
-            "lesson {}'s main must call refuse_arguments(env!(\"CARGO_PKG_NAME\"))",
+            main_rs.contains("start_lesson(env!(\"CARGO_PKG_NAME\"))"),
+            "lesson {}'s main must call start_lesson(env!(\"CARGO_PKG_NAME\"))",
             lesson.name
         );
         let row = format!("| [{}](lessons/{}/) |", lesson.name, lesson.name);

@@ -52,6 +52,11 @@ fn usage_errors_exit_2_with_a_clear_message() {
             "`--samples` takes a whole number above 0, not `0`",
         ),
         (
+            &["verify", "--goldens", "/no/such/dir"],
+            "--goldens /no/such/dir: no such directory",
+        ),
+        (&["bench", "--quick=yes"], "`--quick` takes no value"),
+        (
             &["bench", "warp-speed"],
             "no figure named `warp-speed`; the figures are: fork, spawn",
         ),

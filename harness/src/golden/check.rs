@@ -14,7 +14,8 @@ impl Pattern {
     /// must equal their bound value; new ones are returned.
     pub fn matches(&self, line: &str, captures: &Captures) -> Option<Vec<(String, String)>> {
         let mut bound = Vec::new();
-        match_segments(&self.segments, line, captures, &mut bound).then_some(bound)
+        let mut steps = LINE_STEP_LIMIT;
+        match_segments(&self.segments, line, captures, &mut bound, &mut steps).then_some(bound)
     }
 
     /// Matches ignoring what named holes were bound to.
@@ -46,19 +47,29 @@ impl Pattern {
     }
 }
 
+/// How many tries one line may take: many `[..]` holes in one pattern try
+/// exponentially many splits of a line that does not match (hostile-use
+/// finding 20). Past the limit, the line does not match.
+const LINE_STEP_LIMIT: usize = 100_000;
+
 fn match_segments(
     segments: &[Segment],
     line: &str,
     captures: &Captures,
     bound: &mut Vec<(String, String)>,
+    steps: &mut usize,
 ) -> bool {
+    if *steps == 0 {
+        return false;
+    }
+    *steps -= 1;
     let Some((first, rest)) = segments.split_first() else {
         return line.is_empty();
     };
     match first {
         Segment::Literal(text) => line
             .strip_prefix(text.as_str())
-            .is_some_and(|after| match_segments(rest, after, captures, bound)),
+            .is_some_and(|after| match_segments(rest, after, captures, bound, steps)),
         Segment::Hole(hole, name) => {
             for end in hole_ends(*hole, line) {
                 let value = &line[..end];
@@ -76,13 +87,13 @@ fn match_segments(
                     if fresh {
                         bound.push((name.clone(), value.to_string()));
                     }
-                    if match_segments(rest, &line[end..], captures, bound) {
+                    if match_segments(rest, &line[end..], captures, bound, steps) {
                         return true;
                     }
                     if fresh {
                         bound.pop();
                     }
-                } else if match_segments(rest, &line[end..], captures, bound) {
+                } else if match_segments(rest, &line[end..], captures, bound, steps) {
                     return true;
                 }
             }

@@ -386,3 +386,18 @@ fn normalise_shows_matching_lines_as_their_patterns() {
         ]
     );
 }
+
+/// Hostile-use finding 20: many `[..]` holes against a line that does not
+/// match stop at the step limit instead of trying every split.
+#[test]
+fn many_holes_give_up_at_the_step_limit() {
+    let pattern = "[..]=".repeat(14) + "X";
+    let line = "=".repeat(31);
+    let started = std::time::Instant::now();
+    assert!(!passes(&pattern, &[&line]));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+}

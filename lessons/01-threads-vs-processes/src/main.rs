@@ -20,7 +20,7 @@ use std::sync::{Mutex, mpsc};
 use std::thread;
 use std::time::Duration;
 
-use course::{ratio, refuse_arguments, section, timed, title};
+use course::{ratio, section, start_lesson, timed, title};
 use multiproc::{AsyncResult, Pool, Process, as_completed};
 use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
 use nix::unistd::{Pid, pipe2};
@@ -39,7 +39,7 @@ const SLEEPERS: u32 = 10;
 const NAP: Duration = Duration::from_millis(100);
 
 fn main() {
-    refuse_arguments(env!("CARGO_PKG_NAME"));
+    start_lesson(env!("CARGO_PKG_NAME"));
     title("Lesson 01: threads vs processes");
     let parent = std::process::id();
     println!("This process: pid={parent}");

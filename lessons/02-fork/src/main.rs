@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use course::{refuse_arguments, section, title};
+use course::{section, start_lesson, title};
 use multiproc::{Process, Run};
 use nix::sys::signal::Signal;
 use nix::sys::wait::{WaitStatus, waitpid};
@@ -22,7 +22,7 @@ fn main() {
     // In a child started with the spawn method (section 6), this runs the
     // child's function and exits: Python's `if __name__ == "__main__":`.
     multiproc::init();
-    refuse_arguments(env!("CARGO_PKG_NAME"));
+    start_lesson(env!("CARGO_PKG_NAME"));
     title("Lesson 02: fork");
     println!("This process: pid={}", getpid());
 

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use course::{ratio, refuse_arguments, section, timed, title};
+use course::{ratio, section, start_lesson, timed, title};
 use multiproc::{Pool, TaskError};
 use nix::unistd::getpid;
 
@@ -24,7 +24,7 @@ const WORKERS: usize = 3;
 const NAPS: [f64; 3] = [0.3, 0.5, 0.1];
 
 fn main() {
-    refuse_arguments(env!("CARGO_PKG_NAME"));
+    start_lesson(env!("CARGO_PKG_NAME"));
     title("Lesson 03: Pool, apply_async, imap");
     println!("This process: pid={}", getpid());
 

@@ -10,11 +10,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use course::{refuse_arguments, section, title};
+use course::{section, start_lesson, title};
 use multiproc::{Manager, Pool, Process, Queue, QueueError, QueueProxy};
 
 fn main() {
-    refuse_arguments(env!("CARGO_PKG_NAME"));
+    start_lesson(env!("CARGO_PKG_NAME"));
     title("Lesson 04: Queue");
     println!("This process: pid={}", std::process::id());
 

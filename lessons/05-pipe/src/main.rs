@@ -10,12 +10,12 @@
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use course::{ratio, refuse_arguments, section, timed, title};
+use course::{ratio, section, start_lesson, timed, title};
 use multiproc::WireError;
 use multiproc::{Pipe, Process, Queue};
 
 fn main() {
-    refuse_arguments(env!("CARGO_PKG_NAME"));
+    start_lesson(env!("CARGO_PKG_NAME"));
     title("Lesson 05: Pipe");
     println!("This process: pid={}", std::process::id());
 

@@ -13,12 +13,12 @@ use std::os::unix::fs::PermissionsExt;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use course::{ratio, refuse_arguments, section, timed, title};
+use course::{ratio, section, start_lesson, timed, title};
 use multiproc::{DictProxy, LockProxy, Manager, Process};
 
 fn main() {
     multiproc::init(); // Section 2 starts a child with the spawn method.
-    refuse_arguments(env!("CARGO_PKG_NAME"));
+    start_lesson(env!("CARGO_PKG_NAME"));
     title("Lesson 06: Manager and its dict");
     println!("This process: pid={}", std::process::id());
 

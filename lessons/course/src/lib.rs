@@ -11,11 +11,20 @@
 
 use std::time::{Duration, Instant};
 
-/// Exits with status 2 and a usage line on stderr if the lesson was given any
-/// argument. Lessons take none: what they show is fixed, so the golden file
-/// can check it. `name` is the package name, as in `cargo run -p NAME`: pass
+/// What every lesson's `main` does first: refuses arguments, and makes a
+/// closed stdout end the lesson quietly.
+///
+/// Lessons take no arguments: what they show is fixed, so the golden file
+/// can check it. Given any, this exits with status 2 and a usage line on
+/// stderr. `name` is the package name, as in `cargo run -p NAME`: pass
 /// `env!("CARGO_PKG_NAME")`.
-pub fn refuse_arguments(name: &str) {
+///
+/// A lesson piped into `head` or `less` that quits early would panic on
+/// its next `println!` ("failed printing to stdout: Broken pipe"). Here it
+/// ends the way a C program does instead: killed by `SIGPIPE`, which shells
+/// do not report. (Rust ignores `SIGPIPE` so that lesson 05 can show
+/// `EPIPE` as an error; that stays so.)
+pub fn start_lesson(name: &str) {
     let extra: Vec<String> = std::env::args().skip(1).collect();
     if !extra.is_empty() {
         eprintln!(
@@ -25,6 +34,34 @@ pub fn refuse_arguments(name: &str) {
         eprintln!("usage: cargo run -p {name}");
         std::process::exit(2);
     }
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") {
+            die_of_sigpipe();
+        }
+        default_hook(info);
+    }));
+}
+
+/// Ends this process as `SIGPIPE` would have, had Rust not ignored it.
+fn die_of_sigpipe() -> ! {
+    // Safety: restores the default action for SIGPIPE (no handler code) and
+    // sends it to this process; `_exit` takes an integer and never returns.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    // Safety: raise sends a signal to this thread.
+    unsafe {
+        libc::raise(libc::SIGPIPE);
+    }
+    // Safety: as above; reached only if the signal did not end us.
+    unsafe { libc::_exit(128 + libc::SIGPIPE) }
 }
 
 /// Prints a lesson's title block.

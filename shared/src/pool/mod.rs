@@ -322,7 +322,7 @@ impl Pool {
         self.check_open()?;
         let arg = postcard::to_allocvec(arg).map_err(|e| Error::Wire(WireError::Encode(e)))?;
         if arg.len() > MAX_FRAME {
-            return Err(Error::Wire(WireError::TooLarge {
+            return Err(Error::Wire(WireError::TooLargeToSend {
                 len: arg.len(),
                 max: MAX_FRAME,
             }));

@@ -29,6 +29,10 @@ use crate::process::fork::{exit_child, flush_std_streams};
 
 const MARKER: &str = "MULTIPROC_SPAWN";
 
+/// The largest encoded argument `Process::spawn` passes: hex doubles it, and
+/// one environment string may hold at most 128 KiB (MAX_ARG_STRLEN).
+const MAX_SPAWN_ARG: usize = 64 * 1024 - 64;
+
 /// Call this first in `main` of any program that uses
 /// [`Process::spawn`]. In a spawned child it runs the requested function and
 /// exits (status 0, or 1 if the function panicked); in any other process it
@@ -147,6 +151,13 @@ impl Process {
         }
         let arg = postcard::to_allocvec(&arg)
             .map_err(|e| Error::Wire(crate::wire::WireError::Encode(e)))?;
+        if arg.len() > MAX_SPAWN_ARG {
+            return Err(Error::State(
+                "the spawn start method passes the argument in an environment variable, which \
+                 Linux limits to 128 KiB (64 KiB of argument): pass something smaller, such as a \
+                 file name, or use Process::start",
+            ));
+        }
         let request = format!(
             "{}:{}:{}",
             offset_of(spawn_trampoline::<A> as SpawnTrampoline as usize),

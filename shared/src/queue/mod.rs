@@ -162,7 +162,13 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// `u32::MAX`); [`Error::Io`] or [`Error::Os`] if the shared memory or
     /// the pipe cannot be made.
     pub fn new(maxsize: usize) -> Result<Queue<T>, Error> {
-        let start = u32::try_from(maxsize).map_err(|_| Error::State("maxsize is too large"))?;
+        // sem_init takes at most SEM_VALUE_MAX, i32::MAX on Linux.
+        let start = u32::try_from(maxsize)
+            .ok()
+            .filter(|&n| i32::try_from(n).is_ok())
+            .ok_or(Error::State(
+                "maxsize is too large: at most 2147483647 (SEM_VALUE_MAX)",
+            ))?;
         let shared = SharedBlock::new(start).map_err(Error::Io)?;
         let (read, write): (OwnedFd, OwnedFd) =
             nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK | OFlag::O_DIRECT)

@@ -37,6 +37,13 @@ pub enum WireError {
         /// The limit in force.
         max: usize,
     },
+    /// A message to send is over the limit; nothing was sent.
+    TooLargeToSend {
+        /// The message's encoded length.
+        len: usize,
+        /// The limit in force.
+        max: usize,
+    },
     /// The payload was not a valid postcard encoding of the expected type.
     Decode(postcard::Error),
     /// The payload could not be encoded.
@@ -60,6 +67,11 @@ impl std::fmt::Display for WireError {
                 f,
                 "frame length {len} is over the limit of {max} bytes: refused before allocating \
                  (a corrupt stream, or a second writer on the same end?)"
+            ),
+            WireError::TooLargeToSend { len, max } => write!(
+                f,
+                "this message is {len} bytes encoded, over the limit of {max} bytes: nothing was \
+                 sent (send it in parts, or send where to find it)"
             ),
             WireError::Decode(e) => write!(
                 f,
@@ -96,11 +108,11 @@ impl From<io::Error> for WireError {
 /// `EINTR`. Python: `Connection.send_bytes(payload)`.
 ///
 /// # Errors
-/// [`WireError::TooLarge`] if `payload` is over [`MAX_FRAME`];
+/// [`WireError::TooLargeToSend`] if `payload` is over [`MAX_FRAME`];
 /// [`WireError::Io`] if the write fails.
 pub fn write_frame(out: &mut impl Write, payload: &[u8]) -> Result<(), WireError> {
     if payload.len() > MAX_FRAME {
-        return Err(WireError::TooLarge {
+        return Err(WireError::TooLargeToSend {
             len: payload.len(),
             max: MAX_FRAME,
         });
@@ -124,10 +136,10 @@ pub fn write_frame(out: &mut impl Write, payload: &[u8]) -> Result<(), WireError
 /// `payload` as a whole frame, prefix included, in one buffer.
 ///
 /// # Errors
-/// [`WireError::TooLarge`] if `payload` is over [`MAX_FRAME`].
+/// [`WireError::TooLargeToSend`] if `payload` is over [`MAX_FRAME`].
 pub fn frame_bytes(payload: &[u8]) -> Result<Vec<u8>, WireError> {
     if payload.len() > MAX_FRAME {
-        return Err(WireError::TooLarge {
+        return Err(WireError::TooLargeToSend {
             len: payload.len(),
             max: MAX_FRAME,
         });
@@ -167,7 +179,7 @@ fn write_all_vectored(out: &mut impl Write, head: &[u8], tail: &[u8]) -> io::Res
 /// be written in one go. Python: `pickle.dumps` plus `Connection`'s framing.
 ///
 /// # Errors
-/// [`WireError::Encode`] if serde fails, [`WireError::TooLarge`] if the
+/// [`WireError::Encode`] if serde fails, [`WireError::TooLargeToSend`] if the
 /// payload is over [`MAX_FRAME`].
 pub fn encode_frame<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, WireError> {
     // Leave room for the prefix, encode after it, then fill it in: one buffer,
@@ -175,7 +187,7 @@ pub fn encode_frame<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, WireErr
     let mut frame = postcard::to_extend(value, vec![0u8; 4]).map_err(WireError::Encode)?;
     let len = frame.len() - 4;
     if len > MAX_FRAME {
-        return Err(WireError::TooLarge {
+        return Err(WireError::TooLargeToSend {
             len,
             max: MAX_FRAME,
         });
@@ -230,15 +242,31 @@ pub fn read_frame(input: &mut impl Read) -> Result<Vec<u8>, WireError> {
         return Err(WireError::Truncated { expected: 4, got });
     }
     let len = parse_prefix(prefix)?;
-    let mut payload = vec![0u8; len];
-    let got = read_full(input, &mut payload)?;
-    if got < len {
-        return Err(WireError::Truncated {
-            expected: 4 + len,
-            got: 4 + got,
-        });
-    }
+    let mut payload = Vec::new();
+    read_growing(input, &mut payload, len)?;
     Ok(payload)
+}
+
+/// How far ahead of the bytes that arrived a payload's buffer may grow.
+const GROW_AHEAD: usize = 1 << 20;
+
+/// Reads until `payload` holds `len` bytes, growing it at most 1 MiB ahead
+/// of what arrived: a peer that announces 64 MiB and sends a byte costs
+/// 1 MiB, not 64 (hostile-use finding 6).
+fn read_growing(src: &mut impl Read, payload: &mut Vec<u8>, len: usize) -> Result<(), WireError> {
+    while payload.len() < len {
+        let had = payload.len();
+        let want = (len - had).min(GROW_AHEAD);
+        payload.resize(had + want, 0);
+        let got = read_full(src, &mut payload[had..])?;
+        if got < want {
+            return Err(WireError::Truncated {
+                expected: 4 + len,
+                got: 4 + had + got,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Reads one frame and decodes it as a `T`, never past its end (see
@@ -307,17 +335,9 @@ impl FrameReader {
             self.start += len;
             return Ok(payload);
         }
-        let mut payload = Vec::with_capacity(len);
-        payload.extend_from_slice(&self.buf[self.start..self.end]);
+        let mut payload = self.buf[self.start..self.end].to_vec();
         (self.start, self.end) = (0, 0);
-        payload.resize(len, 0);
-        let got = read_full(src, &mut payload[waiting..])?;
-        if waiting + got < len {
-            return Err(WireError::Truncated {
-                expected: 4 + len,
-                got: 4 + waiting + got,
-            });
-        }
+        read_growing(src, &mut payload, len)?;
         Ok(payload)
     }
 

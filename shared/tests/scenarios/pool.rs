@@ -235,7 +235,7 @@ pub fn an_oversize_argument_is_refused_at_submit() {
     assert!(
         matches!(
             refused,
-            Err(Error::Wire(multiproc::WireError::TooLarge { .. }))
+            Err(Error::Wire(multiproc::WireError::TooLargeToSend { .. }))
         ),
         "{refused:?}"
     );

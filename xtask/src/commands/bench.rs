@@ -8,6 +8,12 @@ use crate::flags::{Outcome, Usage, count_option, parse_args};
 
 pub fn cmd_bench(args: &[String]) -> Outcome {
     const FLAGS: [&str; 3] = ["--quick", "--publish", "--redraw"];
+    if let Some(flag) = FLAGS
+        .iter()
+        .find(|flag| args.iter().any(|a| a.starts_with(&format!("{flag}="))))
+    {
+        return Err(Usage(format!("`{flag}` takes no value")));
+    }
     let flags: Vec<&String> = args
         .iter()
         .filter(|a| FLAGS.contains(&a.as_str()))

@@ -9,7 +9,7 @@ use harness::verify::{self, Failure};
 use harness::workspace::{self, Lesson};
 
 use super::{binary_for, build_or_fail, selected};
-use crate::flags::{Outcome, count_option, parse_args};
+use crate::flags::{Outcome, Usage, count_option, parse_args};
 
 pub fn cmd_verify(args: &[String]) -> Outcome {
     let (names, values) = parse_args(args, &["--repeat", "--goldens"])?;
@@ -19,6 +19,14 @@ pub fn cmd_verify(args: &[String]) -> Outcome {
         .rev()
         .find(|(f, _)| f == "--goldens")
         .map(|(_, v)| v.into());
+    if let Some(dir) = &goldens
+        && !dir.is_dir()
+    {
+        return Err(Usage(format!(
+            "--goldens {}: no such directory",
+            dir.display()
+        )));
+    }
     let lessons = selected(&names)?;
     let binaries = match build_or_fail(&lessons) {
         Ok(b) => b,
