@@ -401,3 +401,32 @@ fn many_holes_give_up_at_the_step_limit() {
         started.elapsed()
     );
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Any text parses to a golden or to an error, never a panic, and
+        /// checking any output against a golden that parsed never panics.
+        #[test]
+        fn arbitrary_text_never_panics(text in "(\\PC|\n|#@ any-order\n|#@ end\n|\\[\\.\\.\\]|\\[PID(:a)?\\]|\\[ELAPSED\\]){0,40}", output in "(\\PC|\n){0,60}") {
+            if let Ok(golden) = parse(&text) {
+                let _ = check(&golden, &output);
+            }
+        }
+
+        /// Plain lines (no holes, no directives) are a golden that matches
+        /// exactly those lines.
+        #[test]
+        fn plain_lines_match_themselves(lines in proptest::collection::vec("[a-z0-9 ,.:=()]{0,30}", 1..20)) {
+            let text = lines.join("\n") + "\n";
+            let golden = parse(&text).unwrap();
+            prop_assert!(check(&golden, &text).is_ok());
+            let mut changed = lines.clone();
+            changed[0].push('!');
+            prop_assert!(check(&golden, &(changed.join("\n") + "\n")).is_err());
+        }
+    }
+}

@@ -67,3 +67,33 @@ pub(super) enum Reply {
     Timeout,
     Error(String),
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// The server decodes whatever a client sends: any bytes give a
+        /// request or an error, never a panic.
+        #[test]
+        fn arbitrary_bytes_decode_or_fail_cleanly(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = postcard::from_bytes::<Request>(&bytes);
+        }
+
+        /// What a client encodes, the server decodes to the same request.
+        #[test]
+        fn requests_round_trip(id in any::<u64>(), key in ".{0,40}", value in proptest::collection::vec(any::<u8>(), 0..100), delta in any::<i64>()) {
+            for request in [
+                Request::Dict(id, DictOp::Set(key.clone(), value.clone())),
+                Request::Dict(id, DictOp::Add(key.clone(), delta)),
+                Request::Dict(id, DictOp::Get(key.clone())),
+            ] {
+                let bytes = postcard::to_allocvec(&request).unwrap();
+                let back: Request = postcard::from_bytes(&bytes).unwrap();
+                prop_assert_eq!(format!("{back:?}"), format!("{request:?}"));
+            }
+        }
+    }
+}

@@ -129,3 +129,82 @@ fn garbage_payload_is_a_decode_error() {
     let err = recv_value::<String>(&mut buf.as_slice()).unwrap_err();
     assert!(matches!(err, WireError::Decode(_)), "{err}");
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A source that hands out at most `step` bytes a read.
+    struct Trickle<'a> {
+        bytes: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.step).min(self.bytes.len());
+            buf[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            Ok(n)
+        }
+    }
+
+    proptest! {
+        /// Any bytes at all: the readers never panic, and every answer is
+        /// one of the documented ones.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300), step in 1usize..17) {
+            let mut plain = bytes.as_slice();
+            let mut reader = FrameReader::new();
+            let mut trickle = Trickle { bytes: &bytes, step };
+            for _ in 0..bytes.len() + 1 {
+                match read_frame(&mut plain) {
+                    Ok(payload) => prop_assert!(payload.len() <= MAX_FRAME),
+                    Err(WireError::Eof) => break,
+                    Err(WireError::Truncated { .. } | WireError::TooLarge { .. }) => break,
+                    Err(e) => prop_assert!(false, "unexpected {e}"),
+                }
+            }
+            for _ in 0..bytes.len() + 1 {
+                match reader.read_frame(&mut trickle) {
+                    Ok(payload) => prop_assert!(payload.len() <= MAX_FRAME),
+                    Err(_) => break,
+                }
+            }
+        }
+
+        /// Whatever is sent, in whatever pieces it arrives, comes out the
+        /// same, message by message.
+        #[test]
+        fn frames_round_trip(messages in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..5000), 0..8), step in 1usize..70_000) {
+            let mut stream = Vec::new();
+            for message in &messages {
+                write_frame(&mut stream, message).unwrap();
+            }
+            let mut reader = FrameReader::new();
+            let mut trickle = Trickle { bytes: &stream, step };
+            for message in &messages {
+                prop_assert_eq!(&reader.read_frame(&mut trickle).unwrap(), message);
+            }
+            prop_assert!(matches!(reader.read_frame(&mut trickle), Err(WireError::Eof)));
+            let mut plain = stream.as_slice();
+            for message in &messages {
+                prop_assert_eq!(&read_frame(&mut plain).unwrap(), message);
+            }
+        }
+
+        /// A prefix that promises up to 64 MiB and sends little: the reader
+        /// answers Truncated, having grown its buffer only as far as bytes
+        /// came (plus one step), never to the promised size.
+        #[test]
+        fn a_big_promise_is_truncated_not_allocated(len in 1usize..=MAX_FRAME, sent in 0usize..1000) {
+            let sent = sent.min(len - 1);
+            let mut bytes = u32::try_from(len).unwrap().to_be_bytes().to_vec();
+            bytes.extend(std::iter::repeat_n(1u8, sent));
+            let result = read_frame(&mut bytes.as_slice());
+            let is_truncated = matches!(result, Err(WireError::Truncated { .. }));
+            prop_assert!(is_truncated);
+        }
+    }
+}
