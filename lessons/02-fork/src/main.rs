@@ -238,7 +238,9 @@ fn how_a_child_ended() {
     let code = panicked.join().expect("waitpid");
     println!("panicked:           exitcode {code} (its message went to stderr)");
 
-    let mut killed = Process::start(|| std::thread::sleep(Duration::from_secs(60))).expect("fork");
+    // A daemon: should this lesson be killed first, the sleeper dies with it.
+    let mut killed =
+        Process::start_daemon(|| std::thread::sleep(Duration::from_secs(60))).expect("fork");
     killed.kill().expect("kill"); // SIGKILL
     println!(
         "killed by SIGKILL:  exitcode {}",

@@ -87,12 +87,14 @@ fn the_tutorials_producer_and_consumer() {
     // Made before the fork: both children inherit it (Python passes it as an
     // argument, and it is inherited the same way underneath).
     let queue: Queue<String> = Queue::new(3).expect("queue");
-    let mut producer = Process::start(|| {
+    // From here on the children are daemons (Python: `daemon=True`): if this
+    // lesson is killed, they die with it instead of waiting on a queue forever.
+    let mut producer = Process::start_daemon(|| {
         queue.put(&"a".to_string()).expect("put");
         println!("producer put: a");
     })
     .expect("fork");
-    let mut consumer = Process::start(|| {
+    let mut consumer = Process::start_daemon(|| {
         std::thread::sleep(Duration::from_millis(200));
         let item = queue.get().expect("get");
         println!("consumer get: {item}");
@@ -110,7 +112,7 @@ fn the_bound_of_queue_3() {
         "q.put(x) blocks while full; q.put_nowait(x) raises queue.Full; q.get(timeout=t) raises queue.Empty",
     );
     let queue: Queue<u32> = Queue::new(3).expect("queue");
-    let mut producer = Process::start(|| {
+    let mut producer = Process::start_daemon(|| {
         for item in 1..=4 {
             let started = Instant::now();
             queue.put(&item).expect("put");
@@ -178,7 +180,7 @@ fn many_producers_many_consumers() {
     let reports: Queue<Vec<(u32, u32)>> = Queue::new(0).expect("queue");
     let mut consumers: Vec<Process> = (0..CONSUMERS)
         .map(|_| {
-            Process::start(|| {
+            Process::start_daemon(|| {
                 let mut got = Vec::new();
                 while let Some(item) = queue.get().expect("get") {
                     got.push(item);
@@ -193,7 +195,7 @@ fn many_producers_many_consumers() {
         .map(|p| {
             // `move` copies `p` and the reference; the child uses its copy of
             // the queue through it.
-            Process::start(move || {
+            Process::start_daemon(move || {
                 for n in 0..ITEMS_EACH {
                     shared.put(&Some((p, n))).expect("put");
                 }
@@ -257,7 +259,7 @@ fn join_before_drain() {
     println!("the queue's pipe holds {} KiB", capacity / 1024);
     // Twice what the pipe holds, whatever this machine allows for a pipe.
     let item_size = 2 * capacity;
-    let mut child = Process::start(|| {
+    let mut child = Process::start_daemon(|| {
         queue.put(&vec![7u8; item_size]).expect("put");
     })
     .expect("fork");

@@ -162,8 +162,16 @@ impl State {
         let tasks = File::from(self.tasks_out.try_clone().map_err(Error::Io)?);
         self.slots.get(i).store(0, Ordering::SeqCst);
         let slots = &self.slots;
-        let process =
-            Process::start_with_code(move || worker_loop(tasks, child_end, slots.get(i)))?;
+        let parent = nix::unistd::getpid();
+        let process = Process::start_with_code(move || {
+            // A pool's workers are daemons, as in Python: they die with the
+            // pool's process, however it dies (and leave if it is gone).
+            let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+            if nix::unistd::getppid() != parent {
+                return 0;
+            }
+            worker_loop(tasks, child_end, slots.get(i))
+        })?;
         // The closure, and with it the parent's copies of `tasks` and
         // `child_end`, is gone: only the worker holds them now.
         let pidfd = pidfd_open(process.pid()).map(ParentOnly::new);
