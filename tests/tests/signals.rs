@@ -49,14 +49,13 @@ fn leftovers(binary: &Path, stop: Stop, after: Duration, tmp: &Path) -> (Vec<i32
         .unwrap();
     let group = i32::try_from(child.id()).unwrap();
     std::thread::sleep(after);
+    let (target, signal) = match stop {
+        Stop::CtrlC => (-group, libc::SIGINT),
+        Stop::Term => (group, libc::SIGTERM),
+        Stop::Kill => (group, libc::SIGKILL),
+    };
     // Safety: kill takes plain integers; a negative pid names the group.
-    unsafe {
-        match stop {
-            Stop::CtrlC => libc::kill(-group, libc::SIGINT),
-            Stop::Term => libc::kill(group, libc::SIGTERM),
-            Stop::Kill => libc::kill(group, libc::SIGKILL),
-        };
-    }
+    unsafe { libc::kill(target, signal) };
     let _ = child.wait();
     let deadline = Instant::now() + Duration::from_secs(1);
     let (mut alive, mut files) = (Vec::new(), Vec::new());
@@ -106,7 +105,10 @@ fn check(name: &str) {
         .expect("binary")
         .1;
     let mut failures = Vec::new();
-    for (n, stop) in [Stop::CtrlC, Stop::Term, Stop::Kill].into_iter().enumerate() {
+    for (n, stop) in [Stop::CtrlC, Stop::Term, Stop::Kill]
+        .into_iter()
+        .enumerate()
+    {
         for (m, after) in [300, 900, 1500].into_iter().enumerate() {
             let tmp = std::env::temp_dir().join(format!(
                 "course-signals-{}-{name}-{n}{m}",
@@ -120,7 +122,11 @@ fn check(name: &str) {
             }
         }
     }
-    assert!(failures.is_empty(), "lesson {name}:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "lesson {name}:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
