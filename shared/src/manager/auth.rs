@@ -115,8 +115,10 @@ pub(super) fn client_side<S: Read + Write>(
     reader: &mut FrameReader,
     key: &[u8; 32],
 ) -> Result<(), HandshakeError> {
-    let Hello::Challenge(challenge) = reader.recv_value(stream)? else {
-        return Err(HandshakeError::WrongKey("the server sent no challenge"));
+    let challenge = match reader.recv_value(stream)? {
+        Hello::Challenge(challenge) => challenge,
+        Hello::Refused(why) => return Err(HandshakeError::Refused(why)),
+        _ => return Err(HandshakeError::WrongKey("the server sent no challenge")),
     };
     let ours = random_bytes();
     send_value(
@@ -130,4 +132,10 @@ pub(super) fn client_side<S: Read + Write>(
             "the server does not know this process's authkey: not our manager",
         )),
     }
+}
+
+/// Tells a client, at the start of its handshake, that it will not be
+/// served, and why.
+pub(super) fn refuse<S: Write>(stream: &mut S, why: String) {
+    let _ = send_value(stream, &Hello::Refused(why));
 }

@@ -126,11 +126,9 @@ pub(super) fn serve(start: Start) -> i32 {
             // Out of threads (RLIMIT_NPROC, a pids cgroup): refuse this one
             // connection, and go on serving the others (finding 4).
             if let Ok(mut stream) = spare {
-                let _ = wire::send_value(
+                auth::refuse(
                     &mut stream,
-                    &Reply::Error(format!(
-                        "the manager cannot serve another connection now: {e}"
-                    )),
+                    format!("the manager cannot serve another connection now: {e}"),
                 );
             }
         }

@@ -150,6 +150,14 @@ const SCENARIOS: &[(&str, fn())] = &[
         "manager-failed-start",
         manager::a_failed_start_leaves_no_directory,
     ),
+    (
+        "manager-out-of-threads",
+        manager::out_of_threads_refuses_one_connection_only,
+    ),
+    (
+        "manager-out-of-descriptors",
+        manager::out_of_descriptors_waits_without_spinning,
+    ),
     ("manager-other-uid", manager::another_user_cannot_get_in),
 ];
 

@@ -389,3 +389,101 @@ pub fn a_failed_start_leaves_no_directory() {
     std::fs::remove_dir(&long).unwrap();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// Becomes user `nobody` (this child only), for a resource limit that root
+/// would not be held to.
+fn become_nobody() {
+    let nobody = 65534;
+    nix::unistd::setgid(nix::unistd::Gid::from_raw(nobody)).unwrap();
+    nix::unistd::setuid(nix::unistd::Uid::from_raw(nobody)).unwrap();
+}
+
+/// Finding 4: a server that cannot start a thread for a connection refuses
+/// that one connection, says why, and goes on serving the others.
+pub fn out_of_threads_refuses_one_connection_only() {
+    if !nix::unistd::geteuid().is_root() {
+        skip("needs root to become another user and be held to RLIMIT_NPROC");
+    }
+    let mut child = Process::start(|| {
+        become_nobody();
+        // Room for a few threads of this user, no more: the server inherits
+        // the limit.
+        nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NPROC, 12, 12).unwrap();
+        let manager = Manager::start().unwrap();
+        let d: DictProxy<i64> = manager.dict().unwrap();
+        d.set("k", &1).unwrap();
+        let mut refused = None;
+        let mut held = Vec::new();
+        for _ in 0..40 {
+            let proxy = d.clone(); // Its own connection: one server thread.
+            match proxy.get("k") {
+                Ok(value) => assert_eq!(value, Some(1)),
+                Err(e) => {
+                    refused = Some(e);
+                    break;
+                }
+            }
+            held.push(proxy);
+        }
+        let refused = refused.expect("the thread limit was never reached");
+        assert!(
+            refused
+                .to_string()
+                .contains("cannot serve another connection now"),
+            "{refused}"
+        );
+        drop(held);
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(d.get("k").unwrap(), Some(1), "the server still serves");
+        assert_eq!(manager.shutdown().unwrap(), 0);
+    })
+    .unwrap();
+    assert_eq!(child.join().unwrap(), 0);
+}
+
+/// Finding 5: a server out of descriptors waits for one to close instead of
+/// spinning on `accept`, and serves again once one does.
+pub fn out_of_descriptors_waits_without_spinning() {
+    let mut child = Process::start(|| {
+        // The server inherits this limit: room for about 30 connections.
+        use nix::sys::resource::{Resource, getrlimit, setrlimit};
+        let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+        setrlimit(Resource::RLIMIT_NOFILE, 40, hard).unwrap();
+        let manager = Manager::start().unwrap();
+        // This process gets its own limit back.
+        setrlimit(Resource::RLIMIT_NOFILE, soft, hard).unwrap();
+        let server = manager.pid().unwrap();
+        let d: DictProxy<i64> = manager.dict().unwrap();
+        d.set("k", &1).unwrap();
+        let mut held = Vec::new();
+        for _ in 0..30 {
+            let proxy = d.clone();
+            if proxy.get("k").is_err() {
+                break;
+            }
+            held.push(proxy);
+        }
+        // Connections over the server's limit wait in its backlog.
+        let cpu = |pid: i32| -> u64 {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+            let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+            fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+        };
+        let waiting: Vec<_> = (0..3)
+            .map(|_| std::os::unix::net::UnixStream::connect(manager.address()).unwrap())
+            .collect();
+        let before = cpu(server);
+        std::thread::sleep(Duration::from_secs(1));
+        let ticks = cpu(server) - before;
+        assert!(
+            ticks < 30,
+            "the server used {ticks} of 100 ticks in a second"
+        );
+        drop(waiting);
+        drop(held);
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(d.clone().get("k").unwrap(), Some(1), "serves again");
+    })
+    .unwrap();
+    assert_eq!(child.join().unwrap(), 0);
+}
