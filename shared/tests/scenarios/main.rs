@@ -90,6 +90,14 @@ const SCENARIOS: &[(&str, fn())] = &[
         pool::a_child_cannot_use_an_inherited_pool,
     ),
     (
+        "pool-oversize-result",
+        pool::an_oversize_result_is_an_error_not_a_death,
+    ),
+    (
+        "pool-imap-failing-item",
+        pool::imap_yields_what_came_before_a_failing_item,
+    ),
+    (
         "queue-mpmc",
         queue::every_item_exactly_once_to_many_consumers,
     ),
@@ -157,6 +165,10 @@ const SCENARIOS: &[(&str, fn())] = &[
     (
         "manager-out-of-descriptors",
         manager::out_of_descriptors_waits_without_spinning,
+    ),
+    (
+        "manager-impostor",
+        manager::a_server_without_the_key_is_not_talked_to,
     ),
     ("manager-other-uid", manager::another_user_cannot_get_in),
 ];

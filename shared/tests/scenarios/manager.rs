@@ -487,3 +487,44 @@ pub fn out_of_descriptors_waits_without_spinning() {
     .unwrap();
     assert_eq!(child.join().unwrap(), 0);
 }
+
+/// Finding 7: a client checks its server too. Someone else's server at our
+/// socket's path (here: one that does not know the authkey) is not talked to.
+pub fn a_server_without_the_key_is_not_talked_to() {
+    let manager = Manager::start().unwrap();
+    let socket = manager.address().to_path_buf();
+    let d: DictProxy<i64> = manager.dict().unwrap();
+    let bytes = postcard::to_allocvec(&d).unwrap();
+    let dir = socket.parent().unwrap().to_path_buf();
+    assert_eq!(manager.shutdown().unwrap(), 0);
+    // An impostor listens where the manager was, and answers the challenge
+    // with bytes it cannot compute.
+    std::fs::create_dir(&dir).unwrap();
+    let impostor = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let serving = std::thread::spawn(move || {
+        let (mut stream, _) = impostor.accept().unwrap();
+        let mut challenge = vec![0, 0, 0, 33, 0];
+        challenge.extend([7u8; 32]);
+        stream.write_all(&challenge).unwrap();
+        let mut answer = [0u8; 4 + 1 + 64];
+        stream.read_exact(&mut answer).unwrap();
+        let mut reply = vec![0, 0, 0, 33, 2];
+        reply.extend([9u8; 32]);
+        stream.write_all(&reply).unwrap();
+        let mut rest = Vec::new();
+        let _ = stream.read_to_end(&mut rest);
+        rest
+    });
+    let stranger: DictProxy<i64> = postcard::from_bytes(&bytes).unwrap();
+    let refused = stranger.set("secret", &1).unwrap_err();
+    assert!(matches!(refused, ManagerError::Refused(_)), "{refused:?}");
+    assert!(refused.to_string().contains("not our manager"), "{refused}");
+    drop(stranger);
+    let sent_after = serving.join().unwrap();
+    assert!(
+        sent_after.is_empty(),
+        "the request never went out: {sent_after:?}"
+    );
+    let _ = std::fs::remove_file(&socket);
+    let _ = std::fs::remove_dir(&dir);
+}

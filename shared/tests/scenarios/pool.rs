@@ -343,3 +343,41 @@ pub fn a_child_cannot_use_an_inherited_pool() {
     assert_eq!(pool.apply_async(sleep_ms, 3).unwrap().get().unwrap(), 3);
     assert_eq!(pool.worker_pids(), before);
 }
+
+fn too_large_a_result(_: ()) -> Vec<u8> {
+    vec![0u8; multiproc::wire::MAX_FRAME + 1]
+}
+
+/// Finding 17: a result over the frame limit is an error that says so, not
+/// a "dead" worker; the worker goes on.
+pub fn an_oversize_result_is_an_error_not_a_death() {
+    let pool = Pool::new(1).unwrap();
+    let before = pool.worker_pids();
+    let outcome = pool.apply_async(too_large_a_result, ()).unwrap().get();
+    let Err(TaskError::Panicked(message)) = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert!(message.contains("cannot be sent back"), "{message}");
+    assert_eq!(pool.worker_pids(), before, "the worker was not replaced");
+}
+
+/// An `imap` whose input has an item that cannot be queued: the results
+/// before it arrive, then its error, then the end.
+pub fn imap_yields_what_came_before_a_failing_item() {
+    let pool = Pool::new(2).unwrap();
+    let items = [
+        vec![1u8; 10],
+        vec![2u8; 10],
+        vec![0u8; multiproc::wire::MAX_FRAME + 1],
+        vec![3u8; 10],
+    ];
+    let outcomes: Vec<_> = pool.imap(echo, items, 1).unwrap().collect();
+    assert_eq!(outcomes.len(), 3, "{outcomes:?}");
+    assert_eq!(outcomes[0].as_ref().unwrap().len(), 10);
+    assert_eq!(outcomes[1].as_ref().unwrap()[0], 2);
+    assert!(
+        matches!(outcomes[2], Err(TaskError::Pool(_))),
+        "{:?}",
+        outcomes[2].as_ref().err()
+    );
+}
