@@ -44,7 +44,12 @@ fn every_lesson_ends_quietly_when_its_reader_goes() {
         // Safety: kill takes plain integers; a negative pid names the group.
         unsafe { libc::kill(-group, libc::SIGKILL) };
         let mut stderr = String::new();
-        child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
         assert!(
             status.signal() == Some(libc::SIGPIPE) || status.code() == Some(0),
             "{}: {status:?}\n{stderr}",
