@@ -96,6 +96,19 @@ fn is_zombie(pid: i32) -> bool {
         .is_none_or(|state| state == 'Z')
 }
 
+/// When to stop each lesson, in ms after its start: three points of its run
+/// by default; `COURSE_SIGNAL_DELAYS=100,200,...` sweeps more by hand.
+fn delays() -> Vec<u64> {
+    std::env::var("COURSE_SIGNAL_DELAYS")
+        .ok()
+        .map(|list| {
+            list.split(',')
+                .filter_map(|d| d.trim().parse().ok())
+                .collect()
+        })
+        .unwrap_or_else(|| vec![300, 900, 1500])
+}
+
 fn check(name: &str) {
     let (lessons, binaries) = built();
     let lesson = lessons.iter().find(|l| l.name == name).expect("lesson");
@@ -109,7 +122,7 @@ fn check(name: &str) {
         .into_iter()
         .enumerate()
     {
-        for (m, after) in [300, 900, 1500].into_iter().enumerate() {
+        for (m, after) in delays().into_iter().enumerate() {
             let tmp = std::env::temp_dir().join(format!(
                 "course-signals-{}-{name}-{n}{m}",
                 std::process::id()

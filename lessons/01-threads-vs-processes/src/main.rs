@@ -293,8 +293,9 @@ fn switch_cost() {
 
     let (ping, pong) = pipe_pair();
     let ((), processes_took) = timed(|| {
-        // So does a forked child.
-        let mut child = Process::start(move || echo(pong, ROUND_TRIPS)).expect("fork");
+        // So does a forked child: a daemon, so that if this lesson is killed
+        // it does not wait on the pipe forever (it holds both ends' copies).
+        let mut child = Process::start_daemon(move || echo(pong, ROUND_TRIPS)).expect("fork");
         serve(ping, ROUND_TRIPS);
         assert_eq!(child.join().expect("waitpid"), 0);
     });

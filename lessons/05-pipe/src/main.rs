@@ -36,14 +36,17 @@ fn the_tutorials_demo() {
         "recv_end, send_end = Pipe(); producer sleeps 0.5 s, sends 'a'; consumer prints recv()",
     );
     let (mut recv_end, mut send_end) = Pipe::one_way().expect("pipe");
-    let mut producer = Process::start(|| {
+    // Every child in this lesson is a daemon (Python: `daemon=True`): if the
+    // lesson is killed, its children die with it instead of waiting forever on
+    // a pipe whose other end they hold themselves.
+    let mut producer = Process::start_daemon(|| {
         recv_end.close(); // This process only sends.
         std::thread::sleep(Duration::from_millis(500));
         send_end.send("a").expect("send");
         println!("producer send: a");
     })
     .expect("fork");
-    let mut consumer = Process::start(|| {
+    let mut consumer = Process::start_daemon(|| {
         send_end.close(); // This process only receives.
         let started = Instant::now();
         let got: String = recv_end.recv().expect("recv");
@@ -69,7 +72,7 @@ fn both_ways_and_one_way() {
         "a, b = Pipe() (duplex); r, w = Pipe(duplex=False)",
     );
     let (mut here, mut there) = Pipe::duplex().expect("pipe");
-    let mut child = Process::start(|| {
+    let mut child = Process::start_daemon(|| {
         here.close();
         for _ in 0..3 {
             let n: u32 = there.recv().expect("recv");
@@ -102,7 +105,7 @@ fn end_of_stream() {
     );
     for parent_closes in [true, false] {
         let (mut reader, mut writer) = Pipe::one_way().expect("pipe");
-        let mut child = Process::start(|| {
+        let mut child = Process::start_daemon(|| {
             reader.close();
             writer.send("one").expect("send");
             writer.send("two").expect("send");
@@ -151,7 +154,7 @@ fn broken_pipe() {
         "conn.send() raises BrokenPipeError",
     );
     let (mut reader, mut writer) = Pipe::one_way().expect("pipe");
-    let mut child = Process::start(|| {
+    let mut child = Process::start_daemon(|| {
         writer.close();
         // Exits without reading: its read end closes with it.
         drop(reader.poll(Some(Duration::ZERO)));
@@ -184,7 +187,7 @@ fn message_boundaries() {
     println!("raw pipe: wrote \"a\", \"b\", \"c\"; one read got {all:?}");
 
     let (mut here, mut there) = Pipe::duplex().expect("pipe");
-    let mut child = Process::start(|| {
+    let mut child = Process::start_daemon(|| {
         here.close();
         // Echo every message back, until end of stream.
         while let Ok(bytes) = there.recv_bytes() {
@@ -238,14 +241,14 @@ fn one_writer_per_end() {
         std::io::pipe().expect("pipe"),
         std::io::pipe().expect("pipe"),
     );
-    let mut writer_b = Process::start(|| {
+    let mut writer_b = Process::start_daemon(|| {
         let mut byte = [0u8];
         go_b.0.read_exact(&mut byte).expect("wait for A");
         raw.write_all(&frame(&[b'B'; 10])).expect("write");
         b_done.1.write_all(b"!").expect("signal");
     })
     .expect("fork");
-    let mut writer_a = Process::start(|| {
+    let mut writer_a = Process::start_daemon(|| {
         let mut byte = [0u8];
         raw.write_all(first_half).expect("write");
         go_b.1.write_all(b"!").expect("signal");
@@ -297,7 +300,7 @@ fn pipe_against_queue() {
     );
     let (mut reader, mut writer) = Pipe::one_way().expect("pipe");
     let (sum, through_pipe) = timed(|| {
-        let mut child = Process::start(|| {
+        let mut child = Process::start_daemon(|| {
             reader.close();
             for n in 0..MESSAGES {
                 writer.send(&n).expect("send");
@@ -313,7 +316,7 @@ fn pipe_against_queue() {
     });
     let queue: Queue<u32> = Queue::new(0).expect("queue");
     let (queue_sum, through_queue) = timed(|| {
-        let mut child = Process::start(|| {
+        let mut child = Process::start_daemon(|| {
             for n in 0..MESSAGES {
                 queue.put(&n).expect("put");
             }
