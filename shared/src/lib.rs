@@ -6,6 +6,7 @@
 //! | Python                                   | here                         |
 //! |------------------------------------------|------------------------------|
 //! | `multiprocessing.Process(target=f)`      | [`Process::start`]           |
+//! | `Process(target=f, daemon=True)`         | [`Process::start_daemon`]    |
 //! | `multiprocessing.Pool(n)`                | [`Pool::new`]                |
 //! | `ProcessPoolExecutor(n).submit(f, x)`    | [`Pool::apply_async`]        |
 //! | `concurrent.futures.as_completed(fs)`    | [`as_completed`]             |
@@ -30,6 +31,10 @@
 //!   has its own small enum ([`WireError`], [`QueueError`], [`TaskError`],
 //!   [`ManagerError`]), and a wrapped cause stays reachable through
 //!   [`std::error::Error::source`].
+//! - A manager trusts only processes of its owner's tree: each process has
+//!   an authkey (Python's `current_process().authkey`), inherited by forked
+//!   and spawned children, and every connection starts with an HMAC
+//!   challenge in both directions.
 //! - A file's path says which process runs its code: `pool/worker.rs` runs in
 //!   a pool's worker, `manager/server.rs` in the manager's server, the rest in
 //!   the process that calls it.

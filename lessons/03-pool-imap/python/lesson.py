@@ -72,6 +72,13 @@ def main():
     with mp.Pool(2) as pool:
         for res in pool.imap(nap, (0.3, 0.5, 0.1)):
             print(f"imap -> {res}", flush=True)
+        print("Given as (0.5, 0.3, 0.1), the 0.1 task goes to the first free worker:")
+        start = time.perf_counter()
+        order = []
+        for res in pool.imap_unordered(nap, (0.5, 0.3, 0.1)):
+            print(f"imap_unordered -> {res} at {time.perf_counter() - start:.1f} s", flush=True)
+            order.append(res)
+        print(f"0.1 was done before 0.5 (at 0.4 s, not 0.6 s): {str(order == [0.3, 0.1, 0.5]).lower()}")
 
     section(4, "imap_unordered: results as they are done")
     with mp.Pool(WORKERS) as pool:

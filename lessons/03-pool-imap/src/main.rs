@@ -9,7 +9,7 @@
 //!
 //! Every pool here is made before any thread is started: rayon comes last.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use course::{ratio, section, start_lesson, timed, title};
 use multiproc::{Pool, TaskError};
@@ -100,6 +100,25 @@ fn the_pool_size_decides_who_waits() {
     println!("0.3 and 0.5 started at once; 0.1 started when 0.3 was done (at 0.3 s)");
     println!("and finished at 0.4 s. The tutorial's cpu_count() makes this differ from");
     println!("machine to machine: the lesson fixes the pool size instead.");
+    // Which worker takes the 0.1 task? In Python's pools, and here, the first
+    // that is free: the tasks wait in one queue that idle workers take from.
+    // Given out in turn at the start instead, 0.1 would go to the worker
+    // running 0.5, and be done at 0.6 s, after it.
+    println!("Given as (0.5, 0.3, 0.1), the 0.1 task goes to the first free worker:");
+    let started = Instant::now();
+    let mut order = Vec::new();
+    for result in pool
+        .imap_unordered(nap, [0.5, 0.3, 0.1], 1)
+        .expect("queue the tasks")
+    {
+        let seconds = result.expect("a nap task failed");
+        println!("imap_unordered -> {seconds} at {:.1?}", started.elapsed());
+        order.push(seconds);
+    }
+    println!(
+        "0.1 was done before 0.5 (at 0.4 s, not 0.6 s): {}",
+        order == [0.3, 0.1, 0.5]
+    );
 }
 
 // ---------------------------------------------------------------------------

@@ -25,7 +25,9 @@ def consumer(conn, other):
     other.close()
     start = time.perf_counter()
     got = conn.recv()
-    print(f"consumer get: {got} (recv waited {(time.perf_counter() - start) * 1e3:.1f} ms)", flush=True)
+    waited = time.perf_counter() - start
+    print(f"consumer get: {got} (recv waited {waited * 1e3:.1f} ms)", flush=True)
+    print(f"consumer: recv waited at least 400ms: {str(waited >= 0.4).lower()}", flush=True)
 
 
 def add_one(conn):

@@ -50,9 +50,13 @@ fn the_tutorials_demo() {
         send_end.close(); // This process only receives.
         let started = Instant::now();
         let got: String = recv_end.recv().expect("recv");
+        let waited = started.elapsed();
+        println!("consumer get: {got} (recv waited {waited:.1?})");
+        // The producer sleeps 500ms: a recv that returned much sooner did
+        // not wait for it.
         println!(
-            "consumer get: {got} (recv waited {:.1?})",
-            started.elapsed()
+            "consumer: recv waited at least 400ms: {}",
+            waited >= Duration::from_millis(400)
         );
     })
     .expect("fork");
@@ -61,7 +65,7 @@ fn the_tutorials_demo() {
     send_end.close();
     producer.join().expect("waitpid");
     consumer.join().expect("waitpid");
-    println!("recv blocked for about 500ms: until the producer sent.");
+    println!("So recv blocked until the producer sent, 500ms after it started.");
 }
 
 // ---------------------------------------------------------------------------

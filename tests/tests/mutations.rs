@@ -1,0 +1,109 @@
+//! Each teaching point that a lesson states is checked: break it in the
+//! lesson's source, and `cargo xtask verify` must fail. These are the four
+//! mutations of the course-truth review (A, B, C and K), applied to a copy
+//! of the workspace, one at a time.
+//!
+//! The copy builds into a target directory of its own (`target/mutants`):
+//! sharing this workspace's would overwrite its lesson binaries with the
+//! broken ones.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use harness::workspace;
+
+/// (name, lesson, file, text to replace, replacement): each breaks one
+/// teaching point while the lesson still builds and runs.
+const MUTATIONS: &[(&str, &str, &str, &str, &str)] = &[
+    (
+        "A: the process pool's results in submission order, not as_completed",
+        "01",
+        "lessons/01-threads-vs-processes/src/main.rs",
+        "for handle in as_completed(handles) {",
+        "for handle in handles {",
+    ),
+    (
+        "B: each sleeping thread joined before the next starts",
+        "01",
+        "lessons/01-threads-vs-processes/src/main.rs",
+        "scope.spawn(|| thread::sleep(NAP));",
+        "scope.spawn(|| thread::sleep(NAP)).join().unwrap();",
+    ),
+    (
+        "C: imap_unordered's results collected, then printed",
+        "03",
+        "lessons/03-pool-imap/src/main.rs",
+        "    for result in pool.imap_unordered(nap, NAPS, 1).expect(\"queue the tasks\") {",
+        "    let all: Vec<_> = pool.imap_unordered(nap, NAPS, 1).expect(\"queue the tasks\").collect();\n    for result in all {",
+    ),
+    (
+        "K: the producer does not sleep, so recv never waits",
+        "05",
+        "lessons/05-pipe/src/main.rs",
+        "        std::thread::sleep(Duration::from_millis(500));\n        send_end.send(\"a\")",
+        "        send_end.send(\"a\")",
+    ),
+];
+
+#[test]
+fn verify_fails_on_each_broken_teaching_point() {
+    let root = workspace::root();
+    let copy = std::env::temp_dir().join(format!("course-mutations-{}", std::process::id()));
+    copy_tree(&root, &copy);
+    let mut not_caught = Vec::new();
+    for (name, lesson, file, from, to) in MUTATIONS {
+        let path = copy.join(file);
+        let original = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            original.matches(from).count(),
+            1,
+            "mutation {name}: `{from}` must occur once in {file}"
+        );
+        std::fs::write(&path, original.replace(from, to)).unwrap();
+        let output = Command::new(env!("CARGO"))
+            .args(["run", "-q", "-p", "xtask", "--", "verify", lesson])
+            .current_dir(&copy)
+            .env("CARGO_TARGET_DIR", root.join("target").join("mutants"))
+            .env_remove("CI")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        if output.status.success() || !stdout.contains("FAIL") {
+            not_caught.push(format!(
+                "{name}:\n{stdout}{}",
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        std::fs::write(&path, original).unwrap();
+    }
+    let _ = std::fs::remove_dir_all(&copy);
+    assert!(
+        not_caught.is_empty(),
+        "verify passed with:\n{}",
+        not_caught.join("\n")
+    );
+}
+
+/// Copies the workspace's sources (everything but `target` and `.git`).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "target" || name == ".git" {
+            continue;
+        }
+        let (source, dest): (PathBuf, PathBuf) = (entry.path(), to.join(&name));
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&source, &dest);
+        } else if let Err(e) = std::fs::copy(&source, &dest) {
+            // A file that went away meanwhile (a Python cache) is not source.
+            assert_eq!(
+                e.kind(),
+                std::io::ErrorKind::NotFound,
+                "{}: {e}",
+                source.display()
+            );
+        }
+    }
+}
