@@ -33,9 +33,10 @@ impl fmt::Display for Error {
             Error::Multithreaded { threads } => write!(
                 f,
                 "refusing to fork: this process has {threads} threads. A forked child gets a copy \
-                 of the calling thread only, so a lock another thread holds (the allocator's, \
-                 stdout's, a rayon pool's) stays locked in the child forever. Fork before starting \
-                 any thread or rayon pool, or use the spawn start method (Process::spawn)."
+                 of the calling thread only: a lock another thread holds (stdout's, a Mutex of \
+                 yours) stays locked in the child forever, and threads it counts on (a rayon \
+                 pool's) are missing. Fork before starting any thread or rayon pool, or use the \
+                 spawn start method (Process::spawn)."
             ),
             Error::Os(call, errno) => write!(f, "{call} failed: {}", errno.desc()),
             Error::Io(e) => write!(f, "{e}"),

@@ -295,8 +295,9 @@ fn creation_cost() {
     println!("What to look for: the cost of one thread against one process. A fork");
     println!("copies the parent's page tables, where a thread shares them. Python adds its");
     println!("own work on top: a multiprocessing.Process took about 1.5ms to start and join");
-    println!("on the 2-core machine this course is checked on. What makes dozens of");
-    println!("processes heavy is that each one keeps its own memory.");
+    println!("on the 2-core machine this course is checked on. A forked child shares its");
+    println!("parent's memory, copy on write (lesson 02): dozens of processes are cheap");
+    println!("until each writes its own pages, as CPython's reference counts do.");
 }
 
 // ---------------------------------------------------------------------------
@@ -340,7 +341,8 @@ fn switch_cost() {
         "Processes took {:.2}x the threads' time.",
         ratio(processes_took, threads_took)
     );
-    println!("What to look for: the ratio. Both runs make the same system calls; a switch");
+    println!("What to look for: the ratio. Both runs pass the token with the same system");
+    println!("calls (the process run also forks and reaps its peer, about 0.2ms); a switch");
     println!("between processes also switches the address space, which on current x86");
     println!("Linux (with PCID) costs little, so the ratio is usually close to 1. The large");
     println!("costs of processes are elsewhere: starting them (section 5) and copying data");

@@ -237,6 +237,9 @@ fn how_a_child_ended() {
     let mut panicked = Process::start(|| panic!("a panic in the child")).expect("fork");
     let code = panicked.join().expect("waitpid");
     println!("panicked:           exitcode {code} (its message went to stderr)");
+    println!(
+        "  (1 is multiproc's choice, as in Python: a Rust program that panics exits with 101)"
+    );
 
     // A daemon: should this lesson be killed first, the sleeper dies with it.
     let mut killed =
@@ -334,7 +337,7 @@ fn fork_with_threads_is_dangerous() {
     section(
         7,
         "Forking a process that has threads: the child can hang forever",
-        "os.fork() with threads running: 3.12 warns, 3.14 no longer forks by default",
+        "os.fork() with threads: 3.12 warns (3.14 makes forkserver the default start method)",
     );
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(2)

@@ -67,7 +67,8 @@ fn apply_async_one_task() {
     let result = pool.apply_async(print_fib, 10).expect("queue the task");
     pool.close();
     pool.join().expect("join the pool");
-    // The task ran during `join`; its result waits in the handle.
+    // The task went to a worker as soon as it was queued; its result was
+    // collected during `join` and waits in the handle.
     println!("res.get() = {:?}", result.get());
 }
 
@@ -240,8 +241,9 @@ fn errors_are_values() {
         "and still serves: fib(10) = {:?}",
         pool.apply_async(fib, 10).expect("queue").get()
     );
-    println!("CPython's Pool would wait forever for that task; its ProcessPoolExecutor");
-    println!("raises BrokenProcessPool and refuses new work. Here the error names the");
+    println!("CPython's Pool replaces the worker too, but the lost task's result never");
+    println!("comes: get() waits forever. Its ProcessPoolExecutor raises BrokenProcessPool");
+    println!("and refuses new work. Here the task fails with an error that names the");
     println!("worker and the signal, and the pool goes on.");
 }
 

@@ -69,6 +69,19 @@ def put_square(q, x):
     q.put(x * x)
 
 
+_inherited = None
+
+
+def keep_queue(q):
+    """A Pool initializer: each worker keeps the queue it inherited."""
+    global _inherited
+    _inherited = q
+
+
+def put_square_inherited(x):
+    _inherited.put(x * x)
+
+
 def main():
     mp.set_start_method("fork")
     print("Lesson 04 (Python twin): Queue")
@@ -156,6 +169,11 @@ def main():
             pool.apply_async(put_square, (mp.Queue(), 2)).get(timeout=5)
         except RuntimeError as e:
             print(f"RuntimeError: {e}")
+    q = mp.Queue()
+    with mp.Pool(2, initializer=keep_queue, initargs=(q,)) as pool:
+        pool.map(put_square_inherited, range(4))
+    squares = sorted(q.get(timeout=5) for _ in range(4))
+    print(f"Inheritance works (initializer/initargs, even under spawn): {squares}")
 
     section(8, "A Manager().Queue can")
     with mp.Manager() as manager:

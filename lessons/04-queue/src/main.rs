@@ -7,7 +7,7 @@
 //! classic deadlock of joining a process before taking what it put.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
+use std::sync::{OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use course::{section, start_lesson, title};
@@ -120,8 +120,12 @@ fn the_bound_of_queue_3() {
             if item < 4 {
                 println!("producer: put {item} returned (there was room)");
             } else {
+                println!("producer: put 4 returned after waiting {waited:.1?}");
+                // The parent takes an item 500ms in: a put that returned much
+                // sooner did not wait for room.
                 println!(
-                    "producer: put 4 returned after waiting {waited:.1?}, once a get made room"
+                    "producer: put 4 waited for a get to make room (over 300ms): {}",
+                    waited >= Duration::from_millis(300)
                 );
             }
         }
@@ -155,10 +159,14 @@ fn the_bound_of_queue_3() {
     }
     let started = Instant::now();
     match queue.get_timeout(Duration::from_millis(300)) {
-        Err(QueueError::Empty) => println!(
-            "get(timeout=300ms) on an empty queue: Empty, after {:.1?}",
-            started.elapsed()
-        ),
+        Err(QueueError::Empty) => {
+            let waited = started.elapsed();
+            println!("get(timeout=300ms) on an empty queue: Empty, after {waited:.1?}");
+            println!(
+                "it waited its 300ms first (at least 250ms): {}",
+                waited >= Duration::from_millis(250)
+            );
+        }
         other => println!("get(timeout=300ms) on an empty queue: {other:?}"),
     }
 }
@@ -237,6 +245,10 @@ fn many_producers_many_consumers() {
     let shares: Vec<String> = got.iter().map(|items| items.len().to_string()).collect();
     println!("the consumers got {} items ({})", total, shares.join(" + "));
     println!(
+        "both consumers took part: {}",
+        got.iter().all(|items| !items.is_empty())
+    );
+    println!(
         "distinct items: {} of {}",
         all.len(),
         PRODUCERS * ITEMS_EACH
@@ -252,7 +264,7 @@ fn join_before_drain() {
     section(
         6,
         "Joining a process before taking what it put: a deadlock",
-        "the docs' warning: a process that put items joins only after they are consumed",
+        "the docs' warning: a process that put items joins only once they are all in the pipe",
     );
     let queue: Queue<Vec<u8>> = Queue::new(0).expect("queue");
     let capacity = queue.pipe_capacity().expect("pipe size");
@@ -291,14 +303,40 @@ fn a_queue_cannot_go_to_a_pool_task() {
         "A Queue cannot be a Pool task's argument",
         "RuntimeError: Queue objects should only be shared between processes through inheritance",
     );
-    println!("A Pool's workers are forked when the pool is made, before the queue exists,");
-    println!("so they cannot inherit it, and a task's argument travels as bytes. Python");
-    println!("finds out when it tries to pickle the queue, and raises RuntimeError. Here");
-    println!("the compiler finds out: `pool.apply_async(use_queue, queue)` does not build:");
+    println!("A task's argument travels as bytes, and a Queue holds open pipe ends and");
+    println!("shared memory: it cannot become bytes. Python finds out when it tries to");
+    println!("pickle the queue, and raises RuntimeError. Here the compiler finds out:");
+    println!("`pool.apply_async(use_queue, queue)` does not build:");
     println!("  error[E0277]: the trait bound `Queue<u32>: serde::Serialize` is not satisfied");
-    println!("A Queue holds open pipe ends and shared memory: it cannot become bytes.");
-    println!("The way out is a queue that lives in a server process and is reached through");
-    println!("a handle that can become bytes: Manager().Queue (next section, and lesson 06).");
+    // What works: inheritance. Made before the pool, the queue is in every
+    // worker's copy of this process's memory, reached through a static.
+    INHERITED
+        .set(Queue::new(0).expect("queue"))
+        .expect("set once");
+    let pool = Pool::new(2).expect("fork the workers");
+    for x in 0..4 {
+        let task = pool.apply_async(put_square_inherited, x).expect("queue");
+        task.get().expect("a task failed");
+    }
+    let queue = INHERITED.get().expect("set above");
+    let mut squares: Vec<u64> = (0..4)
+        .map(|_| queue.get_timeout(Duration::from_secs(5)).expect("get"))
+        .collect();
+    squares.sort_unstable();
+    println!("Inheritance works: a Queue made before the pool is in each worker's copy of");
+    println!("this process. 4 tasks put their squares into one, through a static: {squares:?}");
+    println!("(Python: the same, or Pool(initializer=..., initargs=(q,)), even under spawn.)");
+    println!("When the queue is made later, or given to each task, take a queue that lives");
+    println!("in a server process behind a handle that can become bytes: Manager().Queue.");
+}
+
+/// The queue §7's tasks reach by inheritance: set before the pool forks.
+static INHERITED: OnceLock<Queue<u64>> = OnceLock::new();
+
+/// A Pool task: put the square of `x` into the queue the worker inherited.
+fn put_square_inherited(x: u64) {
+    let queue = INHERITED.get().expect("made before the pool");
+    queue.put(&(x * x)).expect("put");
 }
 
 // ---------------------------------------------------------------------------

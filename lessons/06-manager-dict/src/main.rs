@@ -247,9 +247,9 @@ fn what_a_proxy_costs(manager: &Manager) {
         ratio(through_proxy, in_process)
     );
     println!("What to look for: each proxy operation is a round trip to another process");
-    println!("(encode, write, wake the server, look up, answer, wake us, decode): several");
-    println!("microseconds, where a HashMap takes tens of nanoseconds. Share through a");
-    println!("manager what must be shared, not what is merely used often.");
+    println!("(encode, write, wake the server, look up, answer, wake us, decode); a HashMap");
+    println!("operation is a lookup in this process's memory. Share through a manager what");
+    println!("must be shared, not what is merely used often.");
 }
 
 // ---------------------------------------------------------------------------

@@ -4,7 +4,6 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Mutex;
@@ -13,7 +12,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::process::fork::close_other_fds;
 use crate::wire::{FrameReader, WireError, encode_frame, send_value};
 
 /// What the parent puts in the shared task pipe: one packet per task, read
@@ -47,9 +45,9 @@ pub(super) type Trampoline = fn(usize, &[u8]) -> Reply;
 /// its slot, run it, answer on its socket; exit at the pipe's end of stream
 /// (the parent closed it, or died).
 pub(super) fn worker_loop(tasks: File, mut conn: UnixStream, slot: &AtomicU64) -> i32 {
-    // Nothing else the parent had open stays open here (finding 14): a
-    // pipe end of the parent's, held by a worker, would never see its end.
-    close_other_fds(&[tasks.as_raw_fd(), conn.as_raw_fd()]);
+    // What the parent had open stays open here, as in Python's workers:
+    // that is how a Queue made before the pool reaches its tasks. (The
+    // manager's server, which runs no code of the user's, closes it all.)
     // Panics become answers, not noise on the worker's stderr (Python's Pool
     // also sends the exception back rather than printing it).
     panic::set_hook(Box::new(|info| {

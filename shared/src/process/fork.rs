@@ -1,8 +1,11 @@
 //! The one place the crate calls `fork(2)`, and the rules around it.
 //!
 //! A forked child holds a copy of only the thread that called `fork`. Any lock
-//! another thread held at that moment (the allocator's, stdout's, a rayon
-//! pool's) stays locked in the child forever. So the crate forks only while the
+//! another thread held at that moment (stdout's, a `Mutex` of the program's)
+//! stays locked in the child forever, and threads it counts on (a rayon
+//! pool's) are missing; in general such a child may call only
+//! async-signal-safe functions. (glibc's `fork` does reset the allocator's own
+//! locks.) So the crate forks only while the
 //! process is single-threaded, flushes stdout and stderr first (or buffered
 //! text would be printed by both processes), runs the child's body under
 //! `catch_unwind`, and ends the child with `_exit` so it never returns into the

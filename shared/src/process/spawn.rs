@@ -1,6 +1,7 @@
 //! The spawn start method: a child that is a fresh run of this program, not a
 //! copy of this process. Python: `multiprocessing.set_start_method("spawn")`,
-//! the default on Windows and macOS, and on Linux since Python 3.14.
+//! the default on Windows and macOS. (Linux's default since Python 3.14 is
+//! `forkserver`: children forked from a fresh, single-threaded server.)
 //!
 //! The parent runs `/proc/self/exe` again with one environment variable,
 //! `MULTIPROC_SPAWN`, that names the function to run and carries its argument.
