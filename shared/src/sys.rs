@@ -88,3 +88,20 @@ pub(crate) fn pidfd_open(pid: i32) -> Option<OwnedFd> {
     // Safety: the kernel just returned this descriptor; nobody else owns it.
     Some(unsafe { OwnedFd::from_raw_fd(fd) })
 }
+
+/// True if `fd` is readable right now (a pidfd: the process has exited).
+pub(crate) fn readable_now(fd: RawFd) -> bool {
+    poll_fds(&[(fd, libc::POLLIN)], Some(Instant::now())).is_ok_and(|ready| ready[0])
+}
+
+/// Bytes waiting in the pipe whose read end is `fd` (FIONREAD, see pipe(7)).
+pub(crate) fn fionread(fd: RawFd) -> usize {
+    let mut waiting: libc::c_int = 0;
+    // Safety: FIONREAD writes one int into `waiting`, a valid local.
+    let rc = unsafe { libc::ioctl(fd, libc::FIONREAD, &raw mut waiting) };
+    if rc == 0 {
+        usize::try_from(waiting).unwrap_or(0)
+    } else {
+        0
+    }
+}

@@ -44,7 +44,7 @@ use super::worker::{FromWorker, TaskPacket, worker_loop};
 use crate::error::Error;
 use crate::process::Process;
 use crate::process::fork::ParentOnly;
-use crate::sys::{pidfd_open, poll_fds};
+use crate::sys::{fionread, pidfd_open, poll_fds, readable_now};
 use crate::wire::{self, FrameReader, WireError};
 
 /// The task pipe's size: up to 256 small tasks wait in it (each packet takes
@@ -478,22 +478,5 @@ fn flush_outgoing(worker: &mut Worker) {
             // Full: later. Broken: the worker is dead, and `collect` sees it.
             Err(_) => return,
         }
-    }
-}
-
-/// True if `fd` is readable right now (a pidfd: the process has exited).
-fn readable_now(fd: RawFd) -> bool {
-    poll_fds(&[(fd, libc::POLLIN)], Some(Instant::now())).is_ok_and(|ready| ready[0])
-}
-
-/// Bytes waiting in the pipe whose read end is `fd` (FIONREAD, see pipe(7)).
-fn fionread(fd: RawFd) -> usize {
-    let mut waiting: libc::c_int = 0;
-    // Safety: FIONREAD writes one int into `waiting`, a valid local.
-    let rc = unsafe { libc::ioctl(fd, libc::FIONREAD, &raw mut waiting) };
-    if rc == 0 {
-        usize::try_from(waiting).unwrap_or(0)
-    } else {
-        0
     }
 }

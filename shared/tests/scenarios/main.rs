@@ -14,6 +14,7 @@
 //! whose name contains `queue`.
 
 mod manager;
+mod manager_hostile;
 mod pipe;
 mod pool;
 mod process;
@@ -144,37 +145,37 @@ const SCENARIOS: &[(&str, fn())] = &[
     ),
     (
         "manager-foreign-client",
-        manager::a_foreign_client_is_refused,
+        manager_hostile::a_foreign_client_is_refused,
     ),
     (
         "manager-owner-killed",
-        manager::the_server_cleans_up_when_its_owner_dies,
+        manager_hostile::the_server_cleans_up_when_its_owner_dies,
     ),
     (
         "manager-holds-no-owner-fds",
-        manager::the_server_holds_none_of_its_owners_descriptors,
+        manager_hostile::the_server_holds_none_of_its_owners_descriptors,
     ),
     (
         "manager-failed-start",
-        manager::a_failed_start_leaves_no_directory,
+        manager_hostile::a_failed_start_leaves_no_directory,
     ),
     (
         "manager-out-of-threads",
-        manager::out_of_threads_refuses_one_connection_only,
+        manager_hostile::out_of_threads_refuses_one_connection_only,
     ),
     (
         "manager-out-of-descriptors",
-        manager::out_of_descriptors_waits_without_spinning,
+        manager_hostile::out_of_descriptors_waits_without_spinning,
     ),
     (
         "manager-impostor",
-        manager::a_server_without_the_key_is_not_talked_to,
+        manager_hostile::a_server_without_the_key_is_not_talked_to,
     ),
     ("manager-other-uid", manager::another_user_cannot_get_in),
 ];
 
 /// Programs that scenarios run, not scenarios themselves.
-const HELPERS: &[(&str, fn())] = &[("foreign-client", manager::foreign_client)];
+const HELPERS: &[(&str, fn())] = &[("foreign-client", manager_hostile::foreign_client)];
 
 /// The exit status of a scenario that could not run here (not root, ...).
 const SKIPPED: i32 = 77;

@@ -1,0 +1,253 @@
+//! Manager under hostile use (the hostile-use review's findings 4, 5, 7,
+//! 12, 14 and 15): strangers, impostors, a dead owner, resource limits.
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use multiproc::{DictProxy, Manager, ManagerError, Process};
+
+use crate::skip;
+
+/// Finding 15: a program of the same user that was not forked or spawned
+/// from the manager's owner has another authkey, and gets nothing.
+pub fn a_foreign_client_is_refused() {
+    let manager = Manager::start().unwrap();
+    let d: DictProxy<i64> = manager.dict().unwrap();
+    d.set("secret", &42).unwrap();
+    let proxy: String = postcard::to_allocvec(&d)
+        .unwrap()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    // Started with std's Command: a stranger, not a multiproc child.
+    let foreign = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--scenario", "foreign-client"])
+        .env("FOREIGN_PROXY", proxy)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&foreign.stdout);
+    assert!(foreign.status.success(), "{foreign:?}");
+    assert!(
+        said.contains("do not trust each other: wrong authkey"),
+        "the stranger is told why: {said}"
+    );
+    assert_eq!(
+        d.get("secret").unwrap(),
+        Some(42),
+        "the owner still gets in"
+    );
+}
+
+/// The stranger's side of [`a_foreign_client_is_refused`].
+pub fn foreign_client() {
+    let hex = std::env::var("FOREIGN_PROXY").unwrap();
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    let d: DictProxy<i64> = postcard::from_bytes(&bytes).unwrap();
+    let refused = d.get("secret").unwrap_err();
+    assert!(matches!(refused, ManagerError::Refused(_)), "{refused:?}");
+    println!("{refused}");
+}
+
+/// Finding 12: when the manager's owner dies, even by SIGKILL, the server
+/// removes its socket and directory and exits, within a second.
+pub fn the_server_cleans_up_when_its_owner_dies() {
+    nix::sys::prctl::set_child_subreaper(true).unwrap();
+    let (mut recv_end, mut send_end) = multiproc::Pipe::one_way().unwrap();
+    let mut owner = Process::start(|| {
+        let manager = Manager::start().unwrap();
+        let address = manager.address().to_path_buf();
+        send_end.send(&(address, manager.pid().unwrap())).unwrap();
+        std::thread::sleep(Duration::from_secs(30));
+    })
+    .unwrap();
+    let (socket, server): (std::path::PathBuf, i32) = recv_end.recv().unwrap();
+    let dir = socket.parent().unwrap().to_path_buf();
+    assert!(socket.exists());
+    owner.kill().unwrap();
+    owner.join().unwrap();
+    let started = Instant::now();
+    let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(server), None).unwrap();
+    assert_eq!(
+        status,
+        nix::sys::wait::WaitStatus::Exited(nix::unistd::Pid::from_raw(server), 0)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        !socket.exists() && !dir.exists(),
+        "{} is left",
+        dir.display()
+    );
+}
+
+/// Finding 14: the server holds no descriptor of its owner's: a pipe made
+/// before the manager sees its end of stream once its writer is closed.
+pub fn the_server_holds_none_of_its_owners_descriptors() {
+    let (mut recv_end, send_end) = multiproc::Pipe::one_way().unwrap();
+    let manager = Manager::start().unwrap();
+    drop(send_end);
+    assert!(recv_end.poll(Some(Duration::from_secs(2))).unwrap());
+    assert!(matches!(
+        recv_end.recv::<u8>(),
+        Err(multiproc::WireError::Eof)
+    ));
+    drop(manager);
+}
+
+/// Finding 12: a manager that cannot start leaves no directory behind.
+pub fn a_failed_start_leaves_no_directory() {
+    let long = std::env::temp_dir().join("x".repeat(100));
+    std::fs::create_dir_all(&long).unwrap();
+    // Safety: single-threaded here; nothing reads the environment meanwhile.
+    unsafe { std::env::set_var("TMPDIR", &long) };
+    let failed = Manager::start().unwrap_err();
+    assert!(failed.to_string().contains("cannot listen at"), "{failed}");
+    let left: Vec<_> = std::fs::read_dir(&long).unwrap().collect();
+    std::fs::remove_dir(&long).unwrap();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// Becomes user `nobody` (this child only), for a resource limit that root
+/// would not be held to.
+fn become_nobody() {
+    let nobody = 65534;
+    nix::unistd::setgid(nix::unistd::Gid::from_raw(nobody)).unwrap();
+    nix::unistd::setuid(nix::unistd::Uid::from_raw(nobody)).unwrap();
+}
+
+/// Finding 4: a server that cannot start a thread for a connection refuses
+/// that one connection, says why, and goes on serving the others.
+pub fn out_of_threads_refuses_one_connection_only() {
+    if !nix::unistd::geteuid().is_root() {
+        skip("needs root to become another user and be held to RLIMIT_NPROC");
+    }
+    let mut child = Process::start(|| {
+        become_nobody();
+        // Room for a few threads of this user, no more: the server inherits
+        // the limit.
+        nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NPROC, 12, 12).unwrap();
+        let manager = Manager::start().unwrap();
+        let d: DictProxy<i64> = manager.dict().unwrap();
+        d.set("k", &1).unwrap();
+        let mut refused = None;
+        let mut held = Vec::new();
+        for _ in 0..40 {
+            let proxy = d.clone(); // Its own connection: one server thread.
+            match proxy.get("k") {
+                Ok(value) => assert_eq!(value, Some(1)),
+                Err(e) => {
+                    refused = Some(e);
+                    break;
+                }
+            }
+            held.push(proxy);
+        }
+        let refused = refused.expect("the thread limit was never reached");
+        assert!(
+            refused
+                .to_string()
+                .contains("cannot serve another connection now"),
+            "{refused}"
+        );
+        drop(held);
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(d.get("k").unwrap(), Some(1), "the server still serves");
+        assert_eq!(manager.shutdown().unwrap(), 0);
+    })
+    .unwrap();
+    assert_eq!(child.join().unwrap(), 0);
+}
+
+/// Finding 5: a server out of descriptors waits for one to close instead of
+/// spinning on `accept`, and serves again once one does.
+pub fn out_of_descriptors_waits_without_spinning() {
+    let mut child = Process::start(|| {
+        // The server inherits this limit: room for about 30 connections.
+        use nix::sys::resource::{Resource, getrlimit, setrlimit};
+        let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+        setrlimit(Resource::RLIMIT_NOFILE, 40, hard).unwrap();
+        let manager = Manager::start().unwrap();
+        // This process gets its own limit back.
+        setrlimit(Resource::RLIMIT_NOFILE, soft, hard).unwrap();
+        let server = manager.pid().unwrap();
+        let d: DictProxy<i64> = manager.dict().unwrap();
+        d.set("k", &1).unwrap();
+        let mut held = Vec::new();
+        for _ in 0..30 {
+            let proxy = d.clone();
+            if proxy.get("k").is_err() {
+                break;
+            }
+            held.push(proxy);
+        }
+        // Connections over the server's limit wait in its backlog.
+        let cpu = |pid: i32| -> u64 {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+            let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+            fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+        };
+        let waiting: Vec<_> = (0..3)
+            .map(|_| std::os::unix::net::UnixStream::connect(manager.address()).unwrap())
+            .collect();
+        let before = cpu(server);
+        std::thread::sleep(Duration::from_secs(1));
+        let ticks = cpu(server) - before;
+        assert!(
+            ticks < 30,
+            "the server used {ticks} of 100 ticks in a second"
+        );
+        drop(waiting);
+        drop(held);
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(d.clone().get("k").unwrap(), Some(1), "serves again");
+    })
+    .unwrap();
+    assert_eq!(child.join().unwrap(), 0);
+}
+
+/// Finding 7: a client checks its server too. Someone else's server at our
+/// socket's path (here: one that does not know the authkey) is not talked to.
+pub fn a_server_without_the_key_is_not_talked_to() {
+    let manager = Manager::start().unwrap();
+    let socket = manager.address().to_path_buf();
+    let d: DictProxy<i64> = manager.dict().unwrap();
+    let bytes = postcard::to_allocvec(&d).unwrap();
+    let dir = socket.parent().unwrap().to_path_buf();
+    assert_eq!(manager.shutdown().unwrap(), 0);
+    // An impostor listens where the manager was, and answers the challenge
+    // with bytes it cannot compute.
+    std::fs::create_dir(&dir).unwrap();
+    let impostor = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let serving = std::thread::spawn(move || {
+        let (mut stream, _) = impostor.accept().unwrap();
+        let mut challenge = vec![0, 0, 0, 33, 0];
+        challenge.extend([7u8; 32]);
+        stream.write_all(&challenge).unwrap();
+        let mut answer = [0u8; 4 + 1 + 64];
+        stream.read_exact(&mut answer).unwrap();
+        let mut reply = vec![0, 0, 0, 33, 2];
+        reply.extend([9u8; 32]);
+        stream.write_all(&reply).unwrap();
+        let mut rest = Vec::new();
+        let _ = stream.read_to_end(&mut rest);
+        rest
+    });
+    let stranger: DictProxy<i64> = postcard::from_bytes(&bytes).unwrap();
+    let refused = stranger.set("secret", &1).unwrap_err();
+    assert!(matches!(refused, ManagerError::Refused(_)), "{refused:?}");
+    assert!(refused.to_string().contains("not our manager"), "{refused}");
+    drop(stranger);
+    let sent_after = serving.join().unwrap();
+    assert!(
+        sent_after.is_empty(),
+        "the request never went out: {sent_after:?}"
+    );
+    let _ = std::fs::remove_file(&socket);
+    let _ = std::fs::remove_dir(&dir);
+}
