@@ -116,6 +116,7 @@ fn fib_on_thread_pool(parent: u32) -> Duration {
     );
     let queue = Mutex::new(TASKS.chain([LAST_AND_SHORT]));
     let mut order = Vec::new();
+    let mut threads_used = [false; WORKERS];
     let (results, completed) = mpsc::channel();
     let ((), took) = timed(|| {
         thread::scope(|scope| {
@@ -142,10 +143,15 @@ fn fib_on_thread_pool(parent: u32) -> Duration {
                     task.n, task.value, task.pid
                 );
                 order.push(task.finished_at);
+                threads_used[index] = true;
             }
         })
     });
     print_completion_order(&order);
+    println!(
+        "both threads took tasks: {}",
+        threads_used.iter().all(|&used| used)
+    );
     println!("Every task ran in this process (pid={parent}): threads share one pid.");
     println!("thread pool, 2 threads: {took:.1?}");
     took
@@ -234,7 +240,15 @@ fn compare_speedups(serial: &[FibDone], threads_took: Duration, processes_took: 
         "Best speedup for these tasks taken in order by 2 workers: {:.2}x",
         ratio(total, makespan)
     );
-    println!("  (worker A: 30, 32, 34; worker B: 31, 33; the pool ends when fib(34) does)");
+    let lanes: Vec<String> = in_order_schedule(&times, WORKERS)
+        .iter()
+        .zip(["A", "B", "C", "D"])
+        .map(|(tasks, name)| {
+            let ns: Vec<String> = tasks.iter().map(|&i| serial[i].n.to_string()).collect();
+            format!("worker {name}: {}", ns.join(", "))
+        })
+        .collect();
+    println!("  ({}, from the times above)", lanes.join("; "));
     println!(
         "Thread pool speedup over serial:  {:.2}x",
         ratio(total, threads_took)
@@ -246,6 +260,19 @@ fn compare_speedups(serial: &[FibDone], threads_took: Duration, processes_took: 
     println!("What to look for: with 2 free cores, both pools come close to the bound.");
     println!("Rust threads run CPU work in parallel: there is no GIL. In CPython the");
     println!("thread pool would stay near 1.0x, since one thread at a time runs Python code.");
+}
+
+/// Which tasks (by index) each of `workers` workers runs when each, once
+/// free, takes the next task in order: the schedule both pools follow.
+fn in_order_schedule(times: &[Duration], workers: usize) -> Vec<Vec<usize>> {
+    let mut free_at = vec![Duration::ZERO; workers];
+    let mut lanes = vec![Vec::new(); workers];
+    for (i, &time) in times.iter().enumerate() {
+        let first_free = (0..workers).min_by_key(|&w| free_at[w]).expect("a worker");
+        free_at[first_free] += time;
+        lanes[first_free].push(i);
+    }
+    lanes
 }
 
 /// How long `workers` workers take when each, once free, takes the next task

@@ -23,7 +23,7 @@ def fib(n):
 
 def print_fib(n):
     value = fib(n)
-    print(f"worker pid={os.getpid()}: run fib {n}: {value}", flush=True)
+    print(f"worker pid={os.getpid()}, parent pid={os.getppid()}: run fib {n}: {value}", flush=True)
     return value
 
 

@@ -42,10 +42,14 @@ fn fib(n: u32) -> u64 {
     if n <= 2 { 1 } else { fib(n - 1) + fib(n - 2) }
 }
 
-/// The tutorial's `print_fib`, run in a worker.
+/// The tutorial's `print_fib`, run in a worker: its parent is this lesson.
 fn print_fib(n: u32) -> u64 {
     let value = fib(n);
-    println!("worker pid={}: run fib {n}: {value}", getpid());
+    println!(
+        "worker pid={}, parent pid={}: run fib {n}: {value}",
+        getpid(),
+        nix::unistd::getppid()
+    );
     value
 }
 
