@@ -16,7 +16,6 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::ops::RangeInclusive;
 use std::os::fd::OwnedFd;
-use std::sync::{Mutex, mpsc};
 use std::thread;
 use std::time::Duration;
 
@@ -114,23 +113,23 @@ fn fib_on_thread_pool(parent: u32) -> Duration {
         "fib(30..=34) and a short fib(20) on a pool of 2 threads, as they complete",
         "ThreadPoolExecutor(2) + submit + as_completed",
     );
-    let queue = Mutex::new(TASKS.chain([LAST_AND_SHORT]));
     let mut order = Vec::new();
     let mut threads_used = [false; WORKERS];
-    let (results, completed) = mpsc::channel();
+    // The executor's work queue: one channel that every thread takes the next
+    // task from (crossbeam-channel, like Python's queue.Queue, has any number
+    // of receivers; std's mpsc has one). Results come back on another.
+    let (tasks, queued) = crossbeam_channel::unbounded();
+    for n in TASKS.chain([LAST_AND_SHORT]) {
+        tasks.send(n).expect("the queue is open");
+    }
+    drop(tasks); // No more tasks: each thread stops once the queue is empty.
+    let (results, completed) = crossbeam_channel::unbounded();
     let ((), took) = timed(|| {
         thread::scope(|scope| {
             for index in 0..WORKERS {
-                let (queue, results) = (&queue, results.clone());
+                let (queued, results) = (queued.clone(), results.clone());
                 scope.spawn(move || {
-                    loop {
-                        // Take the next task in its own statement: the lock is
-                        // released at the `;`. Written as `while let Some(n) =
-                        // queue.lock().unwrap().next()`, the guard would live
-                        // through the loop body and the threads would take
-                        // turns computing.
-                        let next = queue.lock().unwrap().next();
-                        let Some(n) = next else { break };
+                    for n in queued {
                         results.send((index, fib_task(n))).unwrap();
                     }
                 });

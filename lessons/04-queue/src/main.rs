@@ -6,8 +6,8 @@
 //! the bound of `Queue(3)` means, many producers and consumers, and the
 //! classic deadlock of joining a process before taking what it put.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use course::{section, start_lesson, title};
@@ -54,7 +54,9 @@ fn a_thread_channel_does_not_cross_a_fork() {
         "A thread channel does not cross a fork",
         "queue.Queue() used from a multiprocessing.Process",
     );
-    let (sender, receiver) = mpsc::channel::<&str>();
+    // crossbeam-channel's channel is the counterpart of queue.Queue: any
+    // number of threads may send and receive (std's mpsc has one receiver).
+    let (sender, receiver) = crossbeam_channel::unbounded::<&str>();
     // The parent keeps a sender too, so its receiver waits rather than
     // reporting that every sender is gone.
     let childs_sender = sender.clone();
