@@ -83,7 +83,7 @@ def echo(read_fd, write_fd, trips):
 def main():
     import multiprocessing as mp
 
-    mp.set_start_method("fork")
+    mp.set_start_method("fork", force=True)  # Said outright: Python 3.14 defaults to forkserver.
     print("Lesson 01 (Python twin): threads vs processes")
     print(f"This process: pid={os.getpid()}")
 

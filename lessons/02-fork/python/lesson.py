@@ -46,6 +46,9 @@ def wait_for_state(pid, wanted, timeout):
 
 def main():
     global COUNTER
+    # Said outright: Python 3.14 defaults to forkserver, which cannot start a
+    # lambda and does not copy this process's globals.
+    mp.set_start_method("fork", force=True)
     print("Lesson 02 (Python twin): fork")
     print(f"This process: pid={os.getpid()}")
 

@@ -52,7 +52,7 @@ def die_by_sigkill(_):
 
 
 def main():
-    mp.set_start_method("fork")
+    mp.set_start_method("fork", force=True)  # Said outright: Python 3.14 defaults to forkserver.
     print("Lesson 03 (Python twin): Pool, apply_async, imap")
     print(f"This process: pid={os.getpid()}")
 

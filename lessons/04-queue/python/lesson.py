@@ -83,7 +83,7 @@ def put_square_inherited(x):
 
 
 def main():
-    mp.set_start_method("fork")
+    mp.set_start_method("fork", force=True)  # Said outright: Python 3.14 defaults to forkserver.
     print("Lesson 04 (Python twin): Queue")
     print(f"This process: pid={os.getpid()}")
 

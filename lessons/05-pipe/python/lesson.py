@@ -65,7 +65,7 @@ def put_many(q, count):
 
 
 def main():
-    mp.set_start_method("fork")
+    mp.set_start_method("fork", force=True)  # Said outright: Python 3.14 defaults to forkserver.
     print("Lesson 05 (Python twin): Pipe")
     print(f"This process: pid={os.getpid()}")
 

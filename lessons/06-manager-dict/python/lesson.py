@@ -51,7 +51,7 @@ def race(dd, target, *args):
 
 def main():
     global d
-    mp.set_start_method("fork")
+    mp.set_start_method("fork", force=True)  # Said outright: Python 3.14 defaults to forkserver.
     print("Lesson 06 (Python twin): Manager and its dict")
     print(f"This process: pid={os.getpid()}")
     with mp.Manager() as manager:
