@@ -258,7 +258,8 @@ fn compare_speedups(serial: &[FibDone], threads_took: Duration, processes_took: 
     );
     println!("What to look for: with 2 free cores, both pools come close to the bound.");
     println!("Rust threads run CPU work in parallel: there is no GIL. In CPython the");
-    println!("thread pool would stay near 1.0x, since one thread at a time runs Python code.");
+    println!("thread pool would stay near 1.0x, since one thread at a time runs Python code");
+    println!("(in the default build: 3.13's optional free-threaded build has no GIL).");
 }
 
 /// Which tasks (by index) each of `workers` workers runs when each, once

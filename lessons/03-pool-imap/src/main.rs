@@ -275,7 +275,7 @@ fn rayon_for_cpu_work_in_one_process() {
     section(
         8,
         "Rust's own way for CPU work in one process: rayon",
-        "(no counterpart: with the GIL, Python needs processes for this)",
+        "(none: with the GIL of a default build, Python needs processes for this)",
     );
     let (pool_results, with_processes) = {
         let pool = Pool::new(2).expect("fork the workers");

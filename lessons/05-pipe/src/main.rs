@@ -33,7 +33,7 @@ fn the_tutorials_demo() {
     section(
         1,
         "The tutorial's demo: recv waits until something is sent",
-        "recv_end, send_end = Pipe(); producer sleeps 0.5 s, sends 'a'; consumer prints recv()",
+        "recv_end, send_end = Pipe(duplex=False); a producer sends 'a' after 0.5 s; recv() waits",
     );
     let (mut recv_end, mut send_end) = Pipe::one_way().expect("pipe");
     // Every child in this lesson is a daemon (Python: `daemon=True`): if the
