@@ -171,6 +171,15 @@ const SCENARIOS: &[(&str, fn())] = &[
         "manager-impostor",
         manager_hostile::a_server_without_the_key_is_not_talked_to,
     ),
+    (
+        "manager-oversize-reply",
+        manager_hostile::an_oversize_reply_is_an_error_not_a_dead_server,
+    ),
+    ("pipe-oversize-send", pipe::an_oversize_send_says_so),
+    (
+        "sizes-the-kernel-refuses",
+        process::sizes_the_kernel_refuses_are_explained,
+    ),
     ("manager-other-uid", manager::another_user_cannot_get_in),
 ];
 

@@ -251,3 +251,17 @@ pub fn a_server_without_the_key_is_not_talked_to() {
     let _ = std::fs::remove_file(&socket);
     let _ = std::fs::remove_dir(&dir);
 }
+
+/// Finding 17: a reply over the frame limit is an error that says so; the
+/// server is alive and the connection goes on.
+pub fn an_oversize_reply_is_an_error_not_a_dead_server() {
+    let manager = Manager::start().unwrap();
+    let d: DictProxy<Vec<u8>> = manager.dict().unwrap();
+    let value = vec![7u8; 33 << 20];
+    d.set("a", &value).unwrap();
+    d.set("b", &value).unwrap();
+    let refused = d.items().unwrap_err();
+    assert!(matches!(refused, ManagerError::Remote(_)), "{refused:?}");
+    assert!(refused.to_string().contains("cannot be sent"), "{refused}");
+    assert_eq!(d.len().unwrap(), 2, "the server is alive");
+}

@@ -106,3 +106,20 @@ pub fn bad_frames_give_clear_errors() {
         assert_eq!(recv_end.recv::<String>().unwrap_err().to_string(), expected);
     }
 }
+
+/// Finding 17: a message over the limit is refused on the sending side,
+/// with a message about sending (not about a corrupt stream).
+pub fn an_oversize_send_says_so() {
+    let (_recv_end, mut send_end) = Pipe::one_way().unwrap();
+    let refused = send_end
+        .send_bytes(&vec![0u8; multiproc::wire::MAX_FRAME + 1])
+        .unwrap_err();
+    assert!(
+        matches!(refused, WireError::TooLargeToSend { .. }),
+        "{refused:?}"
+    );
+    assert!(
+        refused.to_string().contains("nothing was sent"),
+        "{refused}"
+    );
+}

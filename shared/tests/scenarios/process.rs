@@ -235,3 +235,20 @@ pub fn a_daemon_dies_with_its_parent() {
     );
     assert!(started.elapsed() < Duration::from_secs(1));
 }
+
+fn takes_bytes(bytes: Vec<u8>) {
+    assert!(!bytes.is_empty());
+}
+
+/// Finding 17: arguments the kernel would refuse get a message that says
+/// what to do, not "Argument list too long"; so does a Queue bound that no
+/// semaphore can hold.
+pub fn sizes_the_kernel_refuses_are_explained() {
+    let refused = Process::spawn(takes_bytes, vec![1u8; 70_000]).unwrap_err();
+    assert!(
+        refused.to_string().contains("environment variable"),
+        "{refused}"
+    );
+    let refused = multiproc::Queue::<u8>::new(usize::try_from(i32::MAX).unwrap() + 1).unwrap_err();
+    assert!(refused.to_string().contains("SEM_VALUE_MAX"), "{refused}");
+}
