@@ -177,6 +177,13 @@ def main():
 
     section(8, "A Manager().Queue can")
     with mp.Manager() as manager:
+        q = manager.Queue(3)  # The tutorial's cell, as it was.
+        p0 = mp.Process(target=producer, args=(q,))
+        p1 = mp.Process(target=consumer, args=(q,))
+        p0.start()
+        p1.start()
+        p0.join()
+        p1.join()
         q = manager.Queue()
         with mp.Pool(2) as pool:
             for res in [pool.apply_async(put_square, (q, x)) for x in range(4)]:

@@ -355,6 +355,23 @@ fn a_manager_queue_can() {
         "q = Manager().Queue(); pool.apply_async(put_square, (q, x))",
     );
     let manager = Manager::start().expect("start the manager");
+    // First the tutorial's own cell, as it was: Manager().Queue(3) between a
+    // producer and a consumer that sleeps 0.2 s.
+    let queue: QueueProxy<String> = manager.queue(3).expect("a manager queue");
+    let mut producer = Process::start_daemon(|| {
+        queue.put(&"a".to_string(), None).expect("put");
+        println!("producer put: a");
+    })
+    .expect("fork");
+    let mut consumer = Process::start_daemon(|| {
+        std::thread::sleep(Duration::from_millis(200));
+        let got = queue.get(None).expect("get");
+        println!("consumer get: {got}");
+    })
+    .expect("fork");
+    producer.join().expect("waitpid");
+    consumer.join().expect("waitpid");
+    // Then what a manager queue adds: it can go to Pool tasks.
     let squares: QueueProxy<u64> = manager.queue(0).expect("a manager queue");
     let pool = Pool::new(2).expect("fork the workers");
     let tasks: Vec<_> = (0..4u64)
