@@ -105,3 +105,38 @@ pub(crate) fn fionread(fd: RawFd) -> usize {
         0
     }
 }
+
+/// A fresh anonymous mapping of `bytes` zeroed bytes, shared with every child
+/// forked after this (`MAP_SHARED`): the memory a queue's control block and
+/// a pool's slots live in. See mmap(2).
+///
+/// # Errors
+/// The error of `mmap`.
+pub(crate) fn map_shared(bytes: usize) -> std::io::Result<std::ptr::NonNull<libc::c_void>> {
+    // Safety: asks the kernel for a fresh mapping; no existing memory is
+    // touched. The result is checked against MAP_FAILED below.
+    let memory = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),                   // Any address.
+            bytes,                                  // This many bytes.
+            libc::PROT_READ | libc::PROT_WRITE,     // Read and write.
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS, // Shared with children, no file.
+            -1,                                     // No file descriptor.
+            0,                                      // No offset.
+        )
+    };
+    if memory == libc::MAP_FAILED {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(std::ptr::NonNull::new(memory).expect("mmap returned a non-null address"))
+}
+
+/// Unmaps what [`map_shared`] mapped, in this process only.
+///
+/// # Safety
+/// `memory` and `bytes` must be a mapping from [`map_shared`], and nothing
+/// may use it afterwards.
+pub(crate) unsafe fn unmap_shared(memory: std::ptr::NonNull<libc::c_void>, bytes: usize) {
+    // Safety: per this function's contract.
+    unsafe { libc::munmap(memory.as_ptr(), bytes) };
+}

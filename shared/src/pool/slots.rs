@@ -8,6 +8,8 @@ use std::io;
 use std::ptr::NonNull;
 use std::sync::atomic::AtomicU64;
 
+use crate::sys::{map_shared, unmap_shared};
+
 /// `len` shared `AtomicU64`s, unmapped on drop.
 pub(super) struct Slots {
     first: NonNull<AtomicU64>,
@@ -33,24 +35,9 @@ impl Slots {
     /// The error of `mmap`.
     pub(super) fn new(len: usize) -> io::Result<Slots> {
         let bytes = len.max(1) * size_of::<AtomicU64>();
-        // Safety: asks the kernel for a fresh mapping; no existing memory is
-        // touched. The result is checked against MAP_FAILED below.
-        let memory = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),                   // Any address.
-                bytes,                                  // One word per worker.
-                libc::PROT_READ | libc::PROT_WRITE,     // Read and write.
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS, // Shared with children, no file.
-                -1,                                     // No file descriptor.
-                0,                                      // No offset.
-            )
-        };
-        if memory == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        // A fresh anonymous mapping is zeroed, and zero bytes are a valid
-        // `AtomicU64` holding 0: every slot starts empty.
-        let first = NonNull::new(memory.cast::<AtomicU64>()).expect("mmap returned non-null");
+        // A fresh mapping is zeroed, and zero bytes are a valid `AtomicU64`
+        // holding 0: every slot starts empty.
+        let first = map_shared(bytes)?.cast::<AtomicU64>();
         Ok(Slots { first, len })
     }
 
@@ -69,11 +56,6 @@ impl Drop for Slots {
     fn drop(&mut self) {
         // Safety: the mapping came from `new` with this size, and no
         // reference into it outlives `self`.
-        unsafe {
-            libc::munmap(
-                self.first.as_ptr().cast(),
-                self.len.max(1) * size_of::<AtomicU64>(),
-            )
-        };
+        unsafe { unmap_shared(self.first.cast(), self.len.max(1) * size_of::<AtomicU64>()) };
     }
 }

@@ -6,7 +6,7 @@
 //! `pthread_mutex_t`: the C calls write through the pointer, so a shared Rust
 //! reference to the bytes must allow that. Pointers come only from `.get()`.
 //!
-//! Man pages: mmap(2), pthread_mutexattr_setrobust(3),
+//! Man pages: pthread_mutexattr_setrobust(3),
 //! pthread_mutexattr_setpshared(3), sem_overview(7), sem_timedwait(3).
 
 use std::cell::UnsafeCell;
@@ -16,7 +16,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize};
 use std::time::Instant;
 
-use crate::sys::realtime_deadline;
+use crate::sys::{map_shared, realtime_deadline, unmap_shared};
 
 /// What every process that uses one queue shares.
 #[repr(C)]
@@ -61,23 +61,7 @@ impl SharedBlock {
     /// The OS error of `mmap`, `pthread_mutex_init` or `sem_init`.
     pub(super) fn new(slots: u32) -> io::Result<SharedBlock> {
         let size = std::mem::size_of::<ControlBlock>();
-        // Safety: asks the kernel for a fresh mapping; no existing memory is
-        // touched. The result is checked against MAP_FAILED below.
-        let memory = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),                   // Any address.
-                size,                                   // One control block.
-                libc::PROT_READ | libc::PROT_WRITE,     // Read and write.
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS, // Shared with children, no file.
-                -1,                                     // No file descriptor.
-                0,                                      // No offset.
-            )
-        };
-        if memory == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        let block =
-            NonNull::new(memory.cast::<ControlBlock>()).expect("mmap returned a non-null address");
+        let block = map_shared(size)?.cast::<ControlBlock>();
         // From here on, `Drop` unmaps the memory whatever fails next.
         let shared = SharedBlock { block };
         let raw = shared.block.as_ptr();
@@ -120,12 +104,7 @@ impl Drop for SharedBlock {
         // processes map it, which is why the primitives are not destroyed.
         // Safety: `block` came from mmap with this size, and no reference
         // to it outlives `self`.
-        unsafe {
-            libc::munmap(
-                self.block.as_ptr().cast(),
-                std::mem::size_of::<ControlBlock>(),
-            )
-        };
+        unsafe { unmap_shared(self.block.cast(), std::mem::size_of::<ControlBlock>()) };
     }
 }
 

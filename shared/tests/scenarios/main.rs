@@ -3,7 +3,7 @@
 //!
 //! Run without arguments (as `cargo test` does), `main` runs each scenario
 //! in a fresh copy of this very binary (`--scenario NAME`) under
-//! `harness::runner`: its own process group, stdin closed, a 30 s timeout
+//! `harness::runner`: its own process group, stdin closed, a 90 s timeout (the largest scenarios move 64 MiB through debug builds)
 //! that kills the group, and a check that nothing is left behind. Each
 //! scenario asserts where it runs; a failed assert ends its copy with a
 //! non-zero status, and the panic message shows in its output. The binary is
@@ -263,7 +263,7 @@ fn run_all(filters: &[&String]) -> ExitCode {
 /// Runs scenario `name` in a copy: `Ok(true)` passed, `Ok(false)` skipped.
 fn run_copy(me: &Path, name: &str) -> Result<bool, String> {
     let args = ["--scenario".to_string(), name.to_string()];
-    let run = harness::runner::run(me, &args, Duration::from_secs(30))
+    let run = harness::runner::run(me, &args, Duration::from_secs(90))
         .map_err(|e| format!("could not start {}: {e}", me.display()))?;
     let output = format!("--- stdout\n{}--- stderr\n{}", run.stdout, run.stderr);
     if run.timed_out {
