@@ -3,8 +3,9 @@
 //!
 //! Run without arguments (as `cargo test` does), `main` runs each scenario
 //! in a fresh copy of this very binary (`--scenario NAME`) under
-//! `harness::runner`: its own process group, stdin closed, a 90 s timeout (the largest scenarios move 64 MiB through debug builds)
-//! that kills the group, and a check that nothing is left behind. Each
+//! `harness::runner`: its own process group, stdin closed, a 90 s timeout
+//! that kills the group (the largest scenarios move 64 MiB through a debug
+//! build), and a check that nothing is left behind. Each
 //! scenario asserts where it runs; a failed assert ends its copy with a
 //! non-zero status, and the panic message shows in its output. The binary is
 //! also its own target for `Process::spawn`, which is why `main` starts with
