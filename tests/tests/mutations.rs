@@ -48,8 +48,10 @@ const MUTATIONS: &[(&str, &str, &str, &str, &str)] = &[
 #[test]
 fn verify_fails_on_each_broken_teaching_point() {
     let root = workspace::root();
-    let copy = std::env::temp_dir().join(format!("course-mutations-{}", std::process::id()));
-    copy_tree(&root, &copy);
+    let copy =
+        Scratch(std::env::temp_dir().join(format!("course-mutations-{}", std::process::id())));
+    let copy = &copy.0;
+    copy_tree(&root, copy);
     let mut not_caught = Vec::new();
     for (name, lesson, file, from, to) in MUTATIONS {
         let path = copy.join(file);
@@ -62,7 +64,7 @@ fn verify_fails_on_each_broken_teaching_point() {
         std::fs::write(&path, original.replace(from, to)).unwrap();
         let output = Command::new(env!("CARGO"))
             .args(["run", "-q", "-p", "xtask", "--", "verify", lesson])
-            .current_dir(&copy)
+            .current_dir(copy)
             .env("CARGO_TARGET_DIR", root.join("target").join("mutants"))
             .env_remove("CI")
             .output()
@@ -76,12 +78,20 @@ fn verify_fails_on_each_broken_teaching_point() {
         }
         std::fs::write(&path, original).unwrap();
     }
-    let _ = std::fs::remove_dir_all(&copy);
     assert!(
         not_caught.is_empty(),
         "verify passed with:\n{}",
         not_caught.join("\n")
     );
+}
+
+/// The scratch copy, removed however the test ends.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Copies the workspace's sources (everything but `target` and `.git`).
