@@ -97,18 +97,20 @@ pub fn verify_lesson(
             binary.display()
         ))
     })?;
-    check_run(&lesson.name, &goldens, run)
+    check_run(&format!("lesson {}", lesson.name), &goldens, run)
 }
 
-/// Checks a finished run against parsed goldens.
+/// Checks a finished run against parsed goldens. `what` names the program
+/// in the reason ("lesson 02-fork", "exercise 02.1").
 ///
 /// # Errors
-/// A [`Failure`] that says what went wrong first: a timeout, a leaked
-/// process, stdout, stderr, then the exit status.
-pub fn check_run(name: &str, goldens: &Goldens, run: Run) -> Result<Duration, Failure> {
+/// A [`Failure`] that says what went wrong first: a limit hit (timeout,
+/// output, processes), a leaked process, stdout, stderr, then the exit
+/// status.
+pub fn check_run(what: &str, goldens: &Goldens, run: Run) -> Result<Duration, Failure> {
     let golden = &goldens.stdout;
     let fail = |reason: String, diff: String, run: Run| Failure {
-        reason: format!("lesson {name}: {reason}"),
+        reason: format!("{what}: {reason}"),
         diff,
         run: Some(Box::new(run)),
     };
@@ -119,9 +121,27 @@ pub fn check_run(name: &str, goldens: &Goldens, run: Run) -> Result<Duration, Fa
         );
         return Err(fail(reason, String::new(), run));
     }
-    if !run.leaked.is_empty() {
+    if run.flooded {
+        let reason = "wrote more output than any run should, and was stopped \
+                      (its whole process group was killed)"
+            .to_string();
+        return Err(fail(reason, String::new(), run));
+    }
+    if let Some(count) = run.too_many_processes {
         let reason = format!(
-            "lesson leaked a child process: pid {:?} still in its process group after it exited (killed and reaped now)",
+            "started too many processes ({count} at once) and was stopped \
+             (its whole process group was killed)"
+        );
+        return Err(fail(reason, String::new(), run));
+    }
+    if !run.leaked.is_empty() {
+        let zombies = match run.zombies.as_slice() {
+            [] => String::new(),
+            [one] => format!("; {one} was a zombie: it had exited, and nobody waited for it"),
+            many => format!("; {many:?} were zombies: they had exited, and nobody waited for them"),
+        };
+        let reason = format!(
+            "leaked a child process: pid {:?} still in its process group after it exited (killed and reaped now){zombies}",
             run.leaked
         );
         return Err(fail(reason, String::new(), run));

@@ -152,7 +152,7 @@ fn a_lesson_that_leaves_a_child_running_fails() {
     )
     .expect_err("a leak must fail");
     assert!(
-        failure.reason.contains("lesson leaked a child process"),
+        failure.reason.contains("leaked a child process"),
         "{}",
         failure.reason
     );

@@ -1,6 +1,6 @@
 //! A fake lesson that breaks the course's rule "every child is reaped": it
-//! forks a child that outlives it. `verify` must fail it with "lesson leaked a
-//! child process".
+//! forks a child that outlives it. `verify` must fail it with "leaked a child
+//! process".
 
 fn main() {
     println!("a lesson that leaves a child behind");
