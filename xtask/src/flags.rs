@@ -21,8 +21,15 @@ Commands:
                   run a lesson's Python twin and the Rust lesson, side by side
   bench [FIGURE...] [--quick] [--samples N] [--publish]
                   measure every primitive against raw libc and CPython
+  check [EXERCISE...] [--all] [--solutions]
+                  grade an exercise: build, run, then 20 stress runs
+  hint [EXERCISE] the hint for an exercise (the current one by default)
+  progress        every exercise: solved, not solved yet, not tried
+  watch           check the current exercise each time you save it
   help            this text
 
+An EXERCISE is named by its id (02.1 or 2.1), its name (flush-before-fork)
+or its folder (02-fork/1-flush-before-fork).
 A LESSON is named by its number (01 or 1), its folder (01-threads-vs-processes),
 the folder without the number, or its package name.
 Run `cargo xtask <COMMAND> --help` for more on one command.";
@@ -58,6 +65,46 @@ Runs the lesson's Python twin (lessons/NN-name/python/lesson.py, with python3)
 and the Rust lesson, and shows both outputs side by side (one after the other
 on a terminal narrower than 160 columns), each with its total time. Without
 LESSON, every lesson in turn.";
+
+pub const CHECK_HELP: &str = "\
+cargo xtask check [EXERCISE...] [--all] [--solutions]
+
+Grades an exercise the way the lessons are verified: builds it (cargo's
+errors are shown as cargo prints them), runs it in its own process group
+against the golden file in its folder (timeout, leak check, at most 1 MiB
+of output and 64 processes), and after one passing run runs it 20 more
+times: idle, with a busy loop on every CPU, pinned to one CPU, and starved
+(one CPU at the lowest priority beside a busy loop). It passes only if all
+21 runs pass; a race shows as some of them failing. At most 30 s of stress.
+
+Without EXERCISE: the first exercise not solved yet. Progress is kept in
+target/exercises/progress.txt (never in the tracked tree).
+
+  --all         every exercise, in order
+  --solutions   check the exercises themselves (what CI runs): each as
+                shipped must fail, each reference solution must pass every
+                stress run, each racy fixture (exercises/racy/) must pass
+                most single runs and be caught by the stress runs";
+
+pub const HINT_HELP: &str = "\
+cargo xtask hint [EXERCISE]
+
+Prints the exercise's hint (exercises/NN-lesson/K-name/hint.md), with what
+a hang or a race usually means for it. Without EXERCISE: the current one.";
+
+pub const PROGRESS_HELP: &str = "\
+cargo xtask progress
+
+Lists every exercise with its status: solved, edited since it passed, not
+solved yet, not tried. An arrow marks the current one (what `check` and
+`watch` take up).";
+
+pub const WATCH_HELP: &str = "\
+cargo xtask watch
+
+Checks the current exercise, then again each time its file is saved; once
+it passes, moves on to the next. On a terminal: Enter checks now, h shows
+the hint, q quits. Ctrl-C stops it (and any run in progress).";
 
 pub const BENCH_HELP: &str = "\
 cargo xtask bench [FIGURE...] [--quick] [--samples N] [--publish] [--redraw]
@@ -140,6 +187,29 @@ pub fn parse_args(args: &[String], options: &[&str]) -> Result<(Vec<String>, Opt
         }
     }
     Ok((names, values))
+}
+
+/// Splits `args` into the boolean flags of `known` that were given and the
+/// other arguments; an unknown `-` argument or `--flag=value` is a usage
+/// error.
+pub fn split_flags<'a>(
+    args: &[String],
+    known: &[&'a str],
+) -> Result<(Vec<&'a str>, Vec<String>), Usage> {
+    let mut flags = Vec::new();
+    let mut rest = Vec::new();
+    for arg in args {
+        if let Some(flag) = known.iter().find(|k| **k == arg.as_str()) {
+            flags.push(*flag);
+        } else if let Some(flag) = known.iter().find(|k| arg.starts_with(&format!("{k}="))) {
+            return Err(Usage(format!("`{flag}` takes no value")));
+        } else if arg.starts_with('-') {
+            return Err(Usage(format!("unknown option `{arg}`")));
+        } else {
+            rest.push(arg.clone());
+        }
+    }
+    Ok((flags, rest))
 }
 
 pub fn count_option(values: &[(String, String)], flag: &str, default: u32) -> Result<u32, Usage> {

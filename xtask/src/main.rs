@@ -7,6 +7,7 @@
 
 mod bench;
 mod commands;
+mod exercises;
 mod flags;
 
 use std::process::ExitCode;
@@ -15,6 +16,7 @@ use flags::{HELP, Usage, with_help};
 
 fn main() -> ExitCode {
     harness::runner::become_subreaper();
+    harness::runner::kill_running_group_on_interrupt();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = args.split_first() else {
         eprintln!("{HELP}");
@@ -27,6 +29,10 @@ fn main() -> ExitCode {
         "run" => with_help(rest, flags::RUN_HELP, commands::tour::cmd_run),
         "compare" => with_help(rest, flags::COMPARE_HELP, commands::compare::cmd_compare),
         "bench" => with_help(rest, &flags::bench_help(), commands::bench::cmd_bench),
+        "check" => with_help(rest, flags::CHECK_HELP, commands::practise::cmd_check),
+        "hint" => with_help(rest, flags::HINT_HELP, commands::practise::cmd_hint),
+        "progress" => with_help(rest, flags::PROGRESS_HELP, commands::practise::cmd_progress),
+        "watch" => with_help(rest, flags::WATCH_HELP, commands::practise::cmd_watch),
         "help" | "--help" | "-h" => {
             println!("{HELP}");
             Ok(ExitCode::SUCCESS)

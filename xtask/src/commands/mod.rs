@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod bless;
 pub mod compare;
+pub mod practise;
 pub mod tour;
 pub mod verify;
 

@@ -1,0 +1,515 @@
+//! `cargo xtask check`, `hint`, `progress` and `watch`: the learner's side
+//! of the exercises, and `check --solutions`, CI's check of the exercises
+//! themselves.
+
+use std::io::{BufRead, IsTerminal};
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime};
+
+use harness::verify::Failure;
+
+use crate::exercises::grade::{self, Plan, Stress, Verdict};
+use crate::exercises::progress::{Progress, Status};
+use crate::exercises::stress::{Mode, STRESS};
+use crate::exercises::{self, Exercise, Kind, shown};
+use crate::flags::{Outcome, Usage, split_flags};
+
+/// Single runs of a racy fixture in `check --solutions`; most must pass.
+const FIXTURE_SINGLE_RUNS: usize = 5;
+
+fn catalogue() -> Result<Vec<Exercise>, Usage> {
+    exercises::all().map_err(Usage)
+}
+
+pub fn cmd_check(args: &[String]) -> Outcome {
+    let (flags, names) = split_flags(args, &["--all", "--solutions"])?;
+    let all = catalogue()?;
+    let mut chosen = Vec::new();
+    for name in &names {
+        chosen.push(exercises::find(&all, name).map_err(Usage)?.clone());
+    }
+    if flags.contains(&"--solutions") {
+        return Ok(self_test(if chosen.is_empty() { &all } else { &chosen }));
+    }
+    let mut progress = Progress::load();
+    if flags.contains(&"--all") {
+        if !chosen.is_empty() {
+            return Err(Usage("give exercises or --all, not both".into()));
+        }
+        chosen = all.clone();
+    }
+    if chosen.is_empty() {
+        let Some(current) = progress.current(&all) else {
+            println!("Every exercise is solved. `cargo xtask progress` shows them all.");
+            return Ok(ExitCode::SUCCESS);
+        };
+        chosen.push(current.clone());
+    }
+    let mut all_passed = true;
+    for exercise in &chosen {
+        match check_one(exercise, &mut progress, &all) {
+            Ok(passed) => all_passed &= passed,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    Ok(if all_passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Checks the learner's file, prints the verdict and records it. Returns
+/// whether it passed.
+fn check_one(
+    exercise: &Exercise,
+    progress: &mut Progress,
+    all: &[Exercise],
+) -> Result<bool, String> {
+    println!(
+        "== exercise {}: {} ({})",
+        exercise.id,
+        exercise.title,
+        shown(&exercise.source())
+    );
+    let plan = Plan {
+        stress: true,
+        stop_at_first_failure: false,
+    };
+    let verdict = grade::grade(exercise, Kind::Exercise, plan)?;
+    let passed = matches!(verdict, Verdict::Passed(_));
+    report(exercise, &verdict);
+    progress.record(exercise, passed)?;
+    if passed {
+        println!(
+            "Compare yours with the reference solution: {}",
+            shown(&exercise.solution)
+        );
+        match progress.current(all) {
+            Some(next) => println!(
+                "Next: exercise {} ({}): {}",
+                next.id,
+                next.name,
+                shown(&next.source())
+            ),
+            None => println!("That was the last one: every exercise is solved."),
+        }
+    } else {
+        println!(
+            "Stuck? `cargo xtask hint {}`. Start over: `git restore {}`.",
+            exercise.id,
+            shown(&exercise.source())
+        );
+    }
+    Ok(passed)
+}
+
+/// Prints what a learner needs from a verdict.
+fn report(exercise: &Exercise, verdict: &Verdict) {
+    match verdict {
+        Verdict::DoesNotCompile => {
+            println!("NOT YET: it does not compile. Cargo's errors are above; read the first one.");
+        }
+        Verdict::Failed(failure) => {
+            println!("NOT YET: {}", indent_after_first(&failure.reason));
+            show_failure(failure);
+            if failure.run.as_ref().is_some_and(|r| r.timed_out)
+                && let Some(advice) = exercise.hint_section("When it hangs")
+            {
+                println!("What a hang usually means here:\n{}", indent(&advice));
+            }
+        }
+        Verdict::Raced(stress) => {
+            println!(
+                "NOT YET: the first run passed, but {} of {} stress runs failed ({}).",
+                stress.failed(),
+                stress.runs.len(),
+                stress.by_mode()
+            );
+            if let Some(note) = &stress.stopped_early {
+                println!("  ({note})");
+            }
+            println!(
+                "This is what a race looks like: the program is right on some schedules and\n\
+                 wrong on others, and one passing run proves nothing. The first failing run:"
+            );
+            if let Some((mode, failure)) = &stress.first_failure {
+                println!(
+                    "[{}] {}",
+                    mode.describe(),
+                    indent_after_first(&failure.reason)
+                );
+                show_failure(failure);
+                let hang = failure.run.as_ref().is_some_and(|r| r.timed_out);
+                let section = if hang {
+                    "When it hangs"
+                } else {
+                    "When it races"
+                };
+                if let Some(advice) = exercise.hint_section(section) {
+                    println!("{section}:\n{}", indent(&advice));
+                }
+            }
+        }
+        Verdict::Passed(stress) => {
+            println!(
+                "PASSED: 1 run, then {} stress runs ({}), all right, in {:.1} s.",
+                stress.runs.len(),
+                stress.by_mode(),
+                stress.took.as_secs_f64()
+            );
+            if let Some(note) = &stress.stopped_early {
+                println!("  ({note})");
+            }
+        }
+    }
+}
+
+/// The diff, or when there is none (a hang, a leak), what the run printed.
+fn show_failure(failure: &Failure) {
+    if !failure.diff.is_empty() {
+        println!("{}", failure.diff.trim_end());
+        return;
+    }
+    let Some(run) = &failure.run else { return };
+    for (name, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+        let lines: Vec<&str> = text.lines().collect();
+        if lines.is_empty() {
+            println!("(nothing on {name})");
+            continue;
+        }
+        let shown_from = lines.len().saturating_sub(20);
+        println!(
+            "{name}{}:",
+            if shown_from > 0 {
+                ", its last 20 lines"
+            } else {
+                ""
+            }
+        );
+        for line in &lines[shown_from..] {
+            println!("  | {}", truncate(line, 100));
+        }
+    }
+}
+
+fn truncate(line: &str, width: usize) -> String {
+    match line.char_indices().nth(width) {
+        Some((at, _)) => format!("{}...", &line[..at]),
+        None => line.to_string(),
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn indent_after_first(text: &str) -> String {
+    text.replace('\n', "\n  ")
+}
+
+/// CI's check of the exercises themselves: each as shipped fails, each
+/// solution passes every stress run, each racy fixture passes most single
+/// runs and is caught by the stress runs.
+fn self_test(chosen: &[Exercise]) -> ExitCode {
+    let mut problems = Vec::new();
+    for exercise in chosen {
+        println!("== exercise {} ({})", exercise.id, exercise.name);
+        match self_test_one(exercise) {
+            Ok(lines) => {
+                for line in lines {
+                    println!("  {line}");
+                }
+            }
+            Err(problem) => {
+                println!("  PROBLEM: {problem}");
+                problems.push(format!("{}: {problem}", exercise.id));
+            }
+        }
+    }
+    println!();
+    if problems.is_empty() {
+        println!(
+            "{} exercises: every one fails as shipped, every solution passes its stress runs, \
+             every racy fixture is caught",
+            chosen.len()
+        );
+        ExitCode::SUCCESS
+    } else {
+        println!("{} problems:", problems.len());
+        for problem in &problems {
+            println!("  {problem}");
+        }
+        ExitCode::FAILURE
+    }
+}
+
+fn self_test_one(exercise: &Exercise) -> Result<Vec<String>, String> {
+    let mut lines = Vec::new();
+    // As shipped: it must fail, and a verdict needs only the first failure.
+    if edited(&exercise.source()) {
+        lines.push("as shipped: skipped (the file differs from git's HEAD)".into());
+    } else {
+        let plan = Plan {
+            stress: true,
+            stop_at_first_failure: true,
+        };
+        let verdict = grade::grade(exercise, Kind::Exercise, plan)?;
+        let how = match &verdict {
+            Verdict::DoesNotCompile => "does not compile".to_string(),
+            Verdict::Failed(failure) => first_line(&failure.reason),
+            Verdict::Raced(stress) => format!(
+                "passes one run, caught by stress run {} ({})",
+                stress.runs.len(),
+                stress.runs.last().map_or("", |(m, _)| m.name())
+            ),
+            Verdict::Passed(_) => {
+                return Err("as shipped it passes check: a broken exercise must fail".into());
+            }
+        };
+        lines.push(format!("as shipped: fails: {how}"));
+    }
+    // The solution: every run passes.
+    let plan = Plan {
+        stress: true,
+        stop_at_first_failure: true,
+    };
+    match grade::grade(exercise, Kind::Solution, plan)? {
+        Verdict::Passed(stress) if stress.stopped_early.is_none() => lines.push(format!(
+            "solution: passes 1 + {} stress runs in {:.1} s",
+            stress.runs.len(),
+            stress.took.as_secs_f64()
+        )),
+        Verdict::Passed(stress) => {
+            return Err(format!(
+                "the solution did not finish its stress runs: {}",
+                stress.stopped_early.unwrap_or_default()
+            ));
+        }
+        Verdict::DoesNotCompile => return Err("the solution does not compile".into()),
+        Verdict::Failed(failure) => return Err(format!("the solution fails: {failure}")),
+        Verdict::Raced(stress) => {
+            return Err(format!("the solution races: {}", race_summary(&stress)));
+        }
+    }
+    if exercise.file(Kind::Racy).is_some() {
+        lines.push(check_fixture(exercise)?);
+    }
+    Ok(lines)
+}
+
+/// A racy fixture must pass most single runs, and fail under stress.
+fn check_fixture(exercise: &Exercise) -> Result<String, String> {
+    let binary = grade::build(exercise, Kind::Racy)?
+        .ok_or_else(|| "the racy fixture does not compile".to_string())?;
+    let goldens = grade::goldens(exercise)?;
+    let single_passes = (0..FIXTURE_SINGLE_RUNS)
+        .filter(|_| grade::run_once(exercise, &binary, &goldens, Mode::Idle).is_ok())
+        .count();
+    if single_passes * 2 <= FIXTURE_SINGLE_RUNS {
+        return Err(format!(
+            "the racy fixture passed only {single_passes} of {FIXTURE_SINGLE_RUNS} single runs: \
+             it should pass most, so that only the stress runs catch it"
+        ));
+    }
+    let plan = Plan {
+        stress: true,
+        stop_at_first_failure: true,
+    };
+    match grade::grade(exercise, Kind::Racy, plan)? {
+        Verdict::Raced(stress) => Ok(format!(
+            "racy fixture: passes {single_passes} of {FIXTURE_SINGLE_RUNS} single runs; \
+             caught by stress run {} ({})",
+            stress.runs.len(),
+            stress.runs.last().map_or("", |(m, _)| m.name())
+        )),
+        Verdict::Failed(_) => Ok(format!(
+            "racy fixture: passes {single_passes} of {FIXTURE_SINGLE_RUNS} single runs; \
+             failed its first run this time"
+        )),
+        Verdict::Passed(_) => Err(format!(
+            "the racy fixture passed all {} stress runs: the stress did not catch it",
+            STRESS.len()
+        )),
+        Verdict::DoesNotCompile => Err("the racy fixture does not compile".into()),
+    }
+}
+
+fn race_summary(stress: &Stress) -> String {
+    let first = stress
+        .first_failure
+        .as_ref()
+        .map(|(mode, failure)| format!("first in a {} run: {failure}", mode.name()))
+        .unwrap_or_default();
+    format!(
+        "{} of {} runs failed; {first}",
+        stress.failed(),
+        stress.runs.len()
+    )
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().to_string()
+}
+
+/// True if git says `path` differs from HEAD (false if git cannot tell).
+fn edited(path: &std::path::Path) -> bool {
+    std::process::Command::new("git")
+        .arg("-C")
+        .arg(harness::workspace::root())
+        .args(["diff", "--quiet", "HEAD", "--"])
+        .arg(path)
+        .status()
+        .is_ok_and(|status| status.code() == Some(1))
+}
+
+pub fn cmd_hint(args: &[String]) -> Outcome {
+    let (_, names) = split_flags(args, &[])?;
+    let all = catalogue()?;
+    let exercise = match names.as_slice() {
+        [] => match Progress::load().current(&all) {
+            Some(current) => current.clone(),
+            None => {
+                println!("Every exercise is solved: no hint needed.");
+                return Ok(ExitCode::SUCCESS);
+            }
+        },
+        [name] => exercises::find(&all, name).map_err(Usage)?.clone(),
+        _ => return Err(Usage("hint takes one exercise".into())),
+    };
+    println!("Hint for exercise {} ({}):", exercise.id, exercise.name);
+    println!("{}", indent(&exercise.hint()));
+    for section in ["When it races", "When it hangs"] {
+        if let Some(text) = exercise.hint_section(section) {
+            println!("{section}:\n{}", indent(&text));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn cmd_progress(args: &[String]) -> Outcome {
+    let (_, names) = split_flags(args, &[])?;
+    if let Some(extra) = names.first() {
+        return Err(Usage(format!("progress takes no arguments, got `{extra}`")));
+    }
+    let all = catalogue()?;
+    let progress = Progress::load();
+    let current = progress.current(&all).map(|e| e.id.clone());
+    let solved = all
+        .iter()
+        .filter(|e| progress.status(e) == Status::Solved)
+        .count();
+    println!(
+        "{:<3} {:<5} {:<24} {:<23} lesson",
+        "", "id", "exercise", "status"
+    );
+    for exercise in &all {
+        let marker = if current.as_deref() == Some(exercise.id.as_str()) {
+            "->"
+        } else {
+            ""
+        };
+        println!(
+            "{marker:<3} {:<5} {:<24} {:<23} {}",
+            exercise.id,
+            exercise.name,
+            progress.status(exercise).label(),
+            exercise.lesson
+        );
+    }
+    println!("{solved} of {} solved", all.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn cmd_watch(args: &[String]) -> Outcome {
+    let (_, names) = split_flags(args, &[])?;
+    if let Some(extra) = names.first() {
+        return Err(Usage(format!("watch takes no arguments, got `{extra}`")));
+    }
+    let all = catalogue()?;
+    let mut progress = Progress::load();
+    let commands = read_commands();
+    loop {
+        let Some(current) = progress.current(&all).cloned() else {
+            println!("Every exercise is solved. Well done.");
+            return Ok(ExitCode::SUCCESS);
+        };
+        if let Err(e) = check_one(&current, &mut progress, &all) {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+        if progress.status(&current) == Status::Solved {
+            println!();
+            continue;
+        }
+        println!(
+            "\nWatching {}: save it to check again.{}",
+            shown(&current.source()),
+            if commands.is_some() {
+                " Enter: check now, h: hint, q: quit."
+            } else {
+                " Ctrl-C to stop."
+            }
+        );
+        match wait_for_change(&current, commands.as_ref()) {
+            Wake::Changed => {}
+            Wake::Quit => return Ok(ExitCode::SUCCESS),
+        }
+    }
+}
+
+enum Wake {
+    Changed,
+    Quit,
+}
+
+/// Lines typed on the terminal, if stdin is one.
+fn read_commands() -> Option<mpsc::Receiver<String>> {
+    if !std::io::stdin().is_terminal() {
+        return None;
+    }
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line.trim().to_string()).is_err() {
+                break;
+            }
+        }
+    });
+    Some(rx)
+}
+
+fn wait_for_change(exercise: &Exercise, commands: Option<&mpsc::Receiver<String>>) -> Wake {
+    let modified = |e: &Exercise| -> Option<SystemTime> {
+        std::fs::metadata(e.source())
+            .and_then(|m| m.modified())
+            .ok()
+    };
+    let before = modified(exercise);
+    loop {
+        if let Some(commands) = commands {
+            match commands.recv_timeout(Duration::from_millis(300)) {
+                Ok(command) if command == "q" => return Wake::Quit,
+                Ok(command) if command == "h" => {
+                    println!("{}", indent(&exercise.hint()));
+                }
+                Ok(_) => return Wake::Changed,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Wake::Quit,
+            }
+        } else {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        if modified(exercise) != before {
+            return Wake::Changed;
+        }
+    }
+}

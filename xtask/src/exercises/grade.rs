@@ -1,0 +1,221 @@
+//! Grading one program of an exercise: build it, run it once against the
+//! exercise's golden, then run it under [`STRESS`] and count the failures.
+//! The runner and the golden check are the lessons' own (`harness`).
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use harness::runner;
+use harness::verify::{Failure, Goldens, check_run, read_golden};
+use harness::workspace;
+use serde_json::Value;
+
+use super::stress::{MAX_OUTPUT, MAX_PROCESSES, Mode, STRESS};
+use super::{Exercise, Kind, shown};
+
+/// The whole stress run of one program stops here, pass or fail: a hang
+/// that shows only under stress would otherwise cost a timeout per run.
+pub const BUDGET: Duration = Duration::from_secs(30);
+
+/// What grading found.
+pub enum Verdict {
+    /// Cargo printed why (above).
+    DoesNotCompile,
+    /// The first run failed.
+    Failed(Box<Failure>),
+    /// The first run passed, and some stress runs did not.
+    Raced(Stress),
+    /// Every run passed.
+    Passed(Stress),
+}
+
+/// The stress runs made, and the first failure among them.
+pub struct Stress {
+    /// Each run's mode and whether it passed.
+    pub runs: Vec<(Mode, bool)>,
+    /// The first failing run.
+    pub first_failure: Option<(Mode, Box<Failure>)>,
+    /// Why the runs stopped before all of [`STRESS`] was run, if they did.
+    pub stopped_early: Option<String>,
+    /// From the first run to the last.
+    pub took: Duration,
+}
+
+impl Stress {
+    /// How many runs failed.
+    pub fn failed(&self) -> usize {
+        self.runs.iter().filter(|(_, passed)| !passed).count()
+    }
+
+    /// "4 starved 4 pinned ...": runs per mode, with failures.
+    pub fn by_mode(&self) -> String {
+        let mut parts = Vec::new();
+        for mode in [Mode::Idle, Mode::Busy, Mode::Pinned, Mode::Starved] {
+            let runs = self.runs.iter().filter(|(m, _)| *m == mode).count();
+            let failed = self.runs.iter().filter(|(m, p)| *m == mode && !p).count();
+            if runs > 0 {
+                parts.push(match failed {
+                    0 => format!("{runs} {}", mode.name()),
+                    _ => format!("{runs} {} ({failed} failed)", mode.name()),
+                });
+            }
+        }
+        parts.join(", ")
+    }
+}
+
+/// How to grade.
+#[derive(Clone, Copy)]
+pub struct Plan {
+    /// Run the stress runs after a passing first run.
+    pub stress: bool,
+    /// Stop the stress runs at the first failure (enough for a verdict).
+    pub stop_at_first_failure: bool,
+}
+
+/// Builds `kind` of `exercise` and returns the executable. Cargo's own
+/// output (errors included, as cargo prints them) goes to stderr.
+///
+/// # Errors
+/// `None` if it does not compile; a message if cargo cannot be run.
+pub fn build(exercise: &Exercise, kind: Kind) -> Result<Option<PathBuf>, String> {
+    let binary = exercise.binary(kind);
+    let manifest = super::folder().join("Cargo.toml");
+    let target = workspace::target_dir().join("exercises");
+    let output = workspace::cargo()
+        .args([
+            "build",
+            "--quiet",
+            "--message-format=json-render-diagnostics",
+        ])
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(&target)
+        .args(["--bin", &binary])
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("could not run cargo build: {e}"))?;
+    if !output.status.success() {
+        return Ok(None);
+    }
+    for line in output.stdout.split(|&b| b == b'\n') {
+        let Ok(message) = serde_json::from_slice::<Value>(line) else {
+            continue;
+        };
+        if message["reason"] == "compiler-artifact"
+            && message["target"]["name"] == binary.as_str()
+            && let Some(executable) = message["executable"].as_str()
+        {
+            return Ok(Some(PathBuf::from(executable)));
+        }
+    }
+    Err(format!("cargo built no binary named {binary}"))
+}
+
+/// The exercise's golden files.
+///
+/// # Errors
+/// A message naming the file if one cannot be read or parsed.
+pub fn goldens(exercise: &Exercise) -> Result<Goldens, String> {
+    let stdout_path = exercise.dir.join("golden.stdout");
+    let stderr_path = exercise.dir.join("golden.stderr");
+    Ok(Goldens {
+        stdout: read_golden(&stdout_path)?
+            .ok_or_else(|| format!("{} is missing", shown(&stdout_path)))?,
+        stdout_path,
+        stderr: read_golden(&stderr_path)?.map(|golden| (golden, stderr_path)),
+    })
+}
+
+/// Runs `binary` once in `mode` and checks it against `goldens`.
+///
+/// # Errors
+/// The [`Failure`]: a limit hit, a leak, a mismatch, an exit status.
+pub fn run_once(
+    exercise: &Exercise,
+    binary: &std::path::Path,
+    goldens: &Goldens,
+    mode: Mode,
+) -> Result<Duration, Box<Failure>> {
+    let what = format!("exercise {} ({})", exercise.id, exercise.name);
+    let _load = mode.load();
+    let timeout = mode.timeout(goldens.stdout.timeout);
+    let run = runner::run_with(binary, &goldens.stdout.args, timeout, &mode.conditions()).map_err(
+        |e| Failure {
+            reason: format!("{what}: could not start {}: {e}", binary.display()),
+            diff: String::new(),
+            run: None,
+        },
+    )?;
+    check_run(&what, goldens, run).map_err(|failure| Box::new(explain_limits(failure)))
+}
+
+/// Builds and grades `kind` of `exercise` under `plan`.
+///
+/// # Errors
+/// A message if cargo cannot be run or the goldens cannot be read.
+pub fn grade(exercise: &Exercise, kind: Kind, plan: Plan) -> Result<Verdict, String> {
+    let Some(binary) = build(exercise, kind)? else {
+        return Ok(Verdict::DoesNotCompile);
+    };
+    let goldens = goldens(exercise)?;
+    let started = Instant::now();
+    if let Err(failure) = run_once(exercise, &binary, &goldens, Mode::Idle) {
+        return Ok(Verdict::Failed(failure));
+    }
+    let mut stress = Stress {
+        runs: Vec::new(),
+        first_failure: None,
+        stopped_early: None,
+        took: Duration::ZERO,
+    };
+    if plan.stress {
+        for (i, &mode) in STRESS.iter().enumerate() {
+            if started.elapsed() > BUDGET {
+                stress.stopped_early = Some(format!(
+                    "stopped after {i} of {} stress runs: the {}-second budget was spent",
+                    STRESS.len(),
+                    BUDGET.as_secs()
+                ));
+                break;
+            }
+            let result = run_once(exercise, &binary, &goldens, mode);
+            stress.runs.push((mode, result.is_ok()));
+            if let Err(failure) = result {
+                if stress.first_failure.is_none() {
+                    stress.first_failure = Some((mode, failure));
+                }
+                if plan.stop_at_first_failure {
+                    break;
+                }
+            }
+        }
+    }
+    stress.took = started.elapsed();
+    Ok(if stress.failed() > 0 {
+        Verdict::Raced(stress)
+    } else {
+        Verdict::Passed(stress)
+    })
+}
+
+/// Adds to a failure what the limits mean for a learner.
+fn explain_limits(mut failure: Failure) -> Failure {
+    if let Some(run) = &failure.run {
+        if run.flooded {
+            failure.reason.push_str(&format!(
+                ".\n  The limit is {} MiB on each of stdout and stderr: is a loop printing forever?",
+                MAX_OUTPUT >> 20
+            ));
+        }
+        if run.too_many_processes.is_some() {
+            failure.reason.push_str(&format!(
+                ".\n  The limit is {MAX_PROCESSES} processes at once: does a child fork again, \
+                 or does a loop start processes without end?"
+            ));
+        }
+    }
+    failure
+}
