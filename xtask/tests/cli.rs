@@ -19,6 +19,10 @@ fn help_lists_the_commands() {
         &["help"],
         &["verify", "--help"],
         &["bless", "-h"],
+        &["check", "--help"],
+        &["hint", "-h"],
+        &["progress", "--help"],
+        &["watch", "--help"],
     ] {
         xtask()
             .args(args)
@@ -56,6 +60,18 @@ fn usage_errors_exit_2_with_a_clear_message() {
             "--goldens /no/such/dir: no such directory",
         ),
         (&["bench", "--quick=yes"], "`--quick` takes no value"),
+        (
+            &["check", "9.9"],
+            "no exercise named `9.9`; the exercises are: 01.1, 01.2",
+        ),
+        (&["check", "--fast"], "unknown option `--fast`"),
+        (
+            &["check", "--all", "02.1"],
+            "give exercises or --all, not both",
+        ),
+        (&["hint", "02.1", "02.2"], "hint takes one exercise"),
+        (&["progress", "extra"], "progress takes no arguments"),
+        (&["watch", "02.1"], "watch takes no arguments"),
         (
             &["bench", "warp-speed"],
             "no figure named `warp-speed`; the figures are: fork, spawn",
@@ -133,4 +149,17 @@ fn verify_fails_on_an_edited_golden_and_says_where() {
         .success()
         .stdout(predicate::str::contains("1 passed, 0 failed"));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn hint_prints_the_exercise_hint_and_what_a_hang_means() {
+    xtask()
+        .args(["hint", "flush-before-fork"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "Hint for exercise 02.1 (flush-before-fork)",
+        ))
+        .stdout(predicate::str::contains("out.flush()"))
+        .stdout(predicate::str::contains("When it hangs:"));
 }

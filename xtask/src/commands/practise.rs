@@ -79,6 +79,7 @@ fn check_one(
     let plan = Plan {
         stress: true,
         stop_at_first_failure: false,
+        show_runs: true,
     };
     let verdict = grade::grade(exercise, Kind::Exercise, plan)?;
     let passed = matches!(verdict, Verdict::Passed(_));
@@ -260,6 +261,7 @@ fn self_test_one(exercise: &Exercise) -> Result<Vec<String>, String> {
         let plan = Plan {
             stress: true,
             stop_at_first_failure: true,
+            show_runs: false,
         };
         let verdict = grade::grade(exercise, Kind::Exercise, plan)?;
         let how = match &verdict {
@@ -280,6 +282,7 @@ fn self_test_one(exercise: &Exercise) -> Result<Vec<String>, String> {
     let plan = Plan {
         stress: true,
         stop_at_first_failure: true,
+        show_runs: false,
     };
     match grade::grade(exercise, Kind::Solution, plan)? {
         Verdict::Passed(stress) if stress.stopped_early.is_none() => lines.push(format!(
@@ -322,6 +325,7 @@ fn check_fixture(exercise: &Exercise) -> Result<String, String> {
     let plan = Plan {
         stress: true,
         stop_at_first_failure: true,
+        show_runs: false,
     };
     match grade::grade(exercise, Kind::Racy, plan)? {
         Verdict::Raced(stress) => Ok(format!(

@@ -72,6 +72,8 @@ pub struct Plan {
     pub stress: bool,
     /// Stop the stress runs at the first failure (enough for a verdict).
     pub stop_at_first_failure: bool,
+    /// Show each stress run as it ends, on stderr: `.` passed, `x` failed.
+    pub show_runs: bool,
 }
 
 /// Builds `kind` of `exercise` and returns the executable. Cargo's own
@@ -171,6 +173,12 @@ pub fn grade(exercise: &Exercise, kind: Kind, plan: Plan) -> Result<Verdict, Str
         stopped_early: None,
         took: Duration::ZERO,
     };
+    if plan.stress && plan.show_runs {
+        eprint!(
+            "passed one run; {} stress runs (. passed, x failed): ",
+            STRESS.len()
+        );
+    }
     if plan.stress {
         for (i, &mode) in STRESS.iter().enumerate() {
             if started.elapsed() > BUDGET {
@@ -183,6 +191,9 @@ pub fn grade(exercise: &Exercise, kind: Kind, plan: Plan) -> Result<Verdict, Str
             }
             let result = run_once(exercise, &binary, &goldens, mode);
             stress.runs.push((mode, result.is_ok()));
+            if plan.show_runs {
+                eprint!("{}", if result.is_ok() { "." } else { "x" });
+            }
             if let Err(failure) = result {
                 if stress.first_failure.is_none() {
                     stress.first_failure = Some((mode, failure));
@@ -192,6 +203,9 @@ pub fn grade(exercise: &Exercise, kind: Kind, plan: Plan) -> Result<Verdict, Str
                 }
             }
         }
+    }
+    if plan.stress && plan.show_runs {
+        eprintln!();
     }
     stress.took = started.elapsed();
     Ok(if stress.failed() > 0 {

@@ -275,6 +275,23 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_and_each_lesson_readme_list_its_exercises() {
+        let root = workspace::root();
+        let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+        for exercise in all().unwrap() {
+            let source = shown(&exercise.source());
+            assert!(readme.contains(&source), "README.md lacks {source}");
+            let lesson = root
+                .join("lessons")
+                .join(&exercise.lesson)
+                .join("README.md");
+            let text = std::fs::read_to_string(&lesson).unwrap();
+            let check = format!("cargo xtask check {}", exercise.id);
+            assert!(text.contains(&check), "{} lacks `{check}`", shown(&lesson));
+        }
+    }
+
+    #[test]
     fn hints_have_a_body_and_a_section_for_hangs() {
         for exercise in all().unwrap() {
             assert!(exercise.hint().len() > 40, "{}", exercise.id);
