@@ -6,6 +6,19 @@ use crate::wire::WireError;
 
 /// What went wrong in a `multiproc` call, said so that the reader knows what
 /// to do next.
+///
+/// ```
+/// use multiproc::{Error, Process};
+///
+/// // A second thread makes this process multithreaded: fork is refused, and
+/// // the error says why instead of forking a broken child.
+/// let helper = std::thread::spawn(|| std::thread::sleep(std::time::Duration::from_millis(200)));
+/// match Process::start(|| {}) {
+///     Err(error @ Error::Multithreaded { .. }) => println!("refused: {error}"),
+///     other => panic!("expected a refusal, got {other:?}"),
+/// }
+/// helper.join().unwrap();
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {

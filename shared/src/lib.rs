@@ -20,6 +20,24 @@
 //! | pickle + `Connection` framing            | [`wire`] (postcard, framed)  |
 //!
 //!
+//! Each module's page says how its part works and what it costs: [`pool`]
+//! (how tasks reach workers, and what CPython's pool does with three helper
+//! threads), [`queue`] (shared memory and a packet-mode pipe, no feeder
+//! thread), [`pipe`], [`manager`] (a server process and its proxies),
+//! [`process`] (fork, spawn, and the rules every child follows) and
+//! [`wire`] (the framing all of them share).
+//!
+//! # Not here
+//! The course needs only the parts above. Python's `Value` and `Array`
+//! (shared ctypes), `Lock`, `Event` and `Semaphore` outside a manager,
+//! `shared_memory`, `Pool.starmap` (use [`Pool::map`] with tuples),
+//! `map_async`, `apply` (use `apply_async(..)?.get()`), the `forkserver`
+//! start method and every non-Linux system are not covered. For real work,
+//! look at the crates a Rust programmer would use: `procspawn` (processes
+//! and a pool, like this crate's spawn), `ipc-channel` (typed channels
+//! between processes), `interprocess` (pipes and sockets on every OS),
+//! `rayon` and `crossbeam-channel` (threads, which need no serialisation).
+//!
 //! # Design
 //! - Every child is created by `fork(2)` while the process is single-threaded
 //!   (see [`ensure_single_threaded`]), runs under `catch_unwind`, ends with
@@ -61,11 +79,11 @@ compile_error!(
 );
 
 mod error;
-mod manager;
-mod pipe;
-mod pool;
-mod process;
-mod queue;
+pub mod manager;
+pub mod pipe;
+pub mod pool;
+pub mod process;
+pub mod queue;
 mod sys;
 pub mod wire;
 

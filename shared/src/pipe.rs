@@ -28,6 +28,18 @@ use crate::wire::{self, FrameReader, WireError};
 
 /// Makes pipes. Python: `multiprocessing.Pipe`. See pipe(7) and
 /// unix(7).
+///
+/// ```
+/// use multiproc::Pipe;
+///
+/// let (mut left, mut right) = Pipe::duplex()?;
+/// left.send("ping")?;
+/// assert_eq!(right.recv::<String>()?, "ping");
+/// right.send(&7u32)?;
+/// assert_eq!(left.recv::<u32>()?, 7);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[doc(alias = "multiprocessing.Pipe")]
 pub struct Pipe;
 
 impl Pipe {
@@ -72,6 +84,21 @@ impl Pipe {
 }
 
 /// One end of a duplex pipe. Python: `multiprocessing.connection.Connection`.
+///
+/// ```standalone_crate
+/// // A program of its own: its one thread may fork.
+/// use multiproc::{Pipe, Process};
+///
+/// let (mut parent_end, mut child_end) = Pipe::duplex()?;
+/// let mut child = Process::start(|| {
+///     let n: u32 = child_end.recv().unwrap();
+///     child_end.send(&(n * n)).unwrap();
+/// })?;
+/// parent_end.send(&12u32)?;
+/// assert_eq!(parent_end.recv::<u32>()?, 144);
+/// child.join()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[doc(alias = "multiprocessing.connection.Connection")]
 #[derive(Debug)]
 pub struct Connection {
@@ -92,6 +119,15 @@ pub struct RecvEnd {
 /// The sending end of a one-way pipe (not `std::io::PipeWriter`). Python:
 /// the second `Connection` of
 /// `Pipe(duplex=False)`.
+///
+/// ```
+/// use multiproc::Pipe;
+///
+/// let (mut recv_end, mut send_end) = Pipe::one_way()?;
+/// send_end.send(&[1u8, 2, 3])?;
+/// assert_eq!(recv_end.recv::<[u8; 3]>()?, [1, 2, 3]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct SendEnd {
     file: Option<File>,

@@ -310,6 +310,7 @@ fn a_queue_cannot_go_to_a_pool_task() {
     println!("pickle the queue, and raises RuntimeError. Here the compiler finds out:");
     println!("`pool.apply_async(use_queue, queue)` does not build:");
     println!("  error[E0277]: the trait bound `Queue<u32>: serde::Serialize` is not satisfied");
+    println!("  (a compile_fail doctest on Queue pins this error: cargo test --doc -p multiproc)");
     // What works: inheritance. Made before the pool, the queue is in every
     // worker's copy of this process's memory, reached through a static.
     INHERITED

@@ -98,6 +98,9 @@ fn both_ways_and_one_way() {
     println!(
         "  error[E0599]: no method named `send` found for struct `RecvEnd` in the current scope"
     );
+    println!(
+        "  (a compile_fail doctest on RecvEnd pins this error: cargo test --doc -p multiproc)"
+    );
 }
 
 // ---------------------------------------------------------------------------

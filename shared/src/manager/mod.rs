@@ -53,6 +53,17 @@ use crate::process::fork::ParentOnly;
 use crate::wire::WireError;
 
 /// Why a manager call failed.
+///
+/// ```standalone_crate
+/// // A program of its own: its one thread may fork the server.
+/// use multiproc::{Manager, ManagerError};
+///
+/// let manager = Manager::start()?;
+/// let d = manager.dict::<u32>()?;
+/// manager.shutdown()?;
+/// assert!(matches!(d.get("k"), Err(ManagerError::Gone { .. })));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ManagerError {
@@ -117,8 +128,23 @@ impl std::error::Error for ManagerError {
 /// `SyncManager`, started).
 ///
 /// Dropping it shuts the server down, as leaving `with Manager() as m:` does.
+///
+/// ```standalone_crate
+/// // A program of its own: its one thread may fork.
+/// use multiproc::{Manager, Process};
+///
+/// let manager = Manager::start()?;
+/// let d = manager.dict::<String>()?;
+/// let mut child = Process::start(|| d.set("from", &"the child".to_string()).unwrap())?;
+/// child.join()?;
+/// assert_eq!(d.get("from")?.as_deref(), Some("the child"));
+/// manager.shutdown()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "dropping a Manager shuts its server down"]
 #[derive(Debug)]
+#[doc(alias = "SyncManager")]
+#[doc(alias = "multiprocessing.Manager")]
 pub struct Manager {
     server: Option<Process>,
     dir: PathBuf,

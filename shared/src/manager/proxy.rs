@@ -175,6 +175,18 @@ fn millis(timeout: Option<Duration>) -> Option<u64> {
 /// changing that copy changes nothing in the server until it is
 /// [`set`](DictProxy::set) again (Python's "nested objects are not
 /// proxied").
+///
+/// ```standalone_crate
+/// // A program of its own: its one thread may fork the server.
+/// use multiproc::Manager;
+///
+/// let manager = Manager::start()?;
+/// let d = manager.dict::<i64>()?;
+/// d.set("k", &40)?;
+/// assert_eq!(d.add("k", 2)?, 42); // one request: no update can be lost
+/// assert_eq!(d.keys()?, ["k"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct DictProxy<V> {
     pub(super) base: Proxy,
@@ -337,6 +349,18 @@ impl DictProxy<i64> {
 
 /// A queue that lives in the manager's server. Python: `manager.Queue()`'s
 /// proxy. Unlike [`crate::Queue`], it can be a Pool task's argument.
+///
+/// ```standalone_crate
+/// // A program of its own: its one thread may fork the server.
+/// use multiproc::Manager;
+///
+/// let manager = Manager::start()?;
+/// let queue = manager.queue::<u32>(3)?;
+/// queue.put(&5, None)?;
+/// assert_eq!(queue.qsize()?, 1);
+/// assert_eq!(queue.get(None)?, 5);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct QueueProxy<T> {
     pub(super) base: Proxy,
@@ -399,6 +423,21 @@ impl<T: Serialize + DeserializeOwned> QueueProxy<T> {
 /// A lock that lives in the manager's server. Python: `manager.Lock()`'s
 /// proxy. If the process holding it dies, its connection closes and the
 /// server releases the lock.
+///
+/// ```standalone_crate
+/// // A program of its own: its one thread may fork the server.
+/// use std::time::Duration;
+/// use multiproc::Manager;
+///
+/// let manager = Manager::start()?;
+/// let lock = manager.lock()?;
+/// lock.acquire(None)?;
+/// // The same lock through another proxy: held, so this one times out.
+/// let other = lock.clone();
+/// assert!(other.acquire(Some(Duration::from_millis(50))).is_err());
+/// lock.release()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct LockProxy {
     pub(super) base: Proxy,

@@ -13,7 +13,24 @@ use crate::sys::deadline_after;
 
 /// A handle to one task's result. Python: `multiprocessing.pool.AsyncResult`,
 /// or `concurrent.futures.Future`.
+///
+/// ```standalone_crate
+/// // A program of its own: its one thread may fork the workers.
+/// use multiproc::Pool;
+///
+/// fn double(n: u32) -> u32 {
+///     2 * n
+/// }
+///
+/// let pool = Pool::new(1)?;
+/// let result = pool.apply_async(double, 21)?;
+/// assert_eq!(result.get()?, 42);
+/// assert!(result.ready());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "a task's result is only seen through its AsyncResult"]
+#[doc(alias = "Future")]
+#[doc(alias = "ApplyResult")]
 pub struct AsyncResult<'pool, R> {
     pub(super) pool: &'pool Pool,
     pub(super) id: u64,
@@ -28,6 +45,7 @@ impl<R: DeserializeOwned> AsyncResult<'_, R> {
     /// [`TaskError::WorkerDied`] if the worker died running it;
     /// [`TaskError::PoolGone`] if the pool was terminated first;
     /// [`TaskError::Pool`] if waiting itself failed.
+    #[doc(alias = "result")]
     pub fn get(&self) -> Result<R, TaskError> {
         self.wait_until(None)
     }

@@ -129,6 +129,20 @@ impl<'pool, R> Chunks<'pool, R> {
 }
 
 /// The iterator [`Pool::imap`] returns: results in the order of the items.
+///
+/// ```standalone_crate
+/// // A program of its own: its one thread may fork the workers.
+/// use multiproc::Pool;
+///
+/// fn square(n: u32) -> u32 {
+///     n * n
+/// }
+///
+/// let pool = Pool::new(2)?;
+/// let squares: Vec<u32> = pool.imap(square, 1..=5, 1)?.collect::<Result<_, _>>()?;
+/// assert_eq!(squares, [1, 4, 9, 16, 25]); // in the order given
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "an iterator does nothing unless consumed"]
 pub struct IMap<'pool, R> {
     chunks: Chunks<'pool, R>,
@@ -162,6 +176,21 @@ impl<R: DeserializeOwned> Iterator for IMap<'_, R> {
 }
 
 /// The iterator [`Pool::imap_unordered`] returns: results as they finish.
+///
+/// ```standalone_crate
+/// // A program of its own: its one thread may fork the workers.
+/// use multiproc::Pool;
+///
+/// fn square(n: u32) -> u32 {
+///     n * n
+/// }
+///
+/// let pool = Pool::new(2)?;
+/// let mut squares: Vec<u32> = pool.imap_unordered(square, 1..=5, 1)?.collect::<Result<_, _>>()?;
+/// squares.sort(); // they came in the order they finished
+/// assert_eq!(squares, [1, 4, 9, 16, 25]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "an iterator does nothing unless consumed"]
 pub struct IMapUnordered<'pool, R> {
     pool: &'pool Pool,

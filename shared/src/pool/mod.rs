@@ -60,6 +60,22 @@ use crate::error::Error;
 use crate::wire::{MAX_FRAME, WireError};
 
 /// Why a task gave no value.
+///
+/// ```standalone_crate
+/// // A program of its own: its one thread may fork the workers.
+/// use multiproc::{Pool, TaskError};
+///
+/// fn refuse(n: u32) -> u32 {
+///     panic!("task {n} refuses")
+/// }
+///
+/// let pool = Pool::new(1)?;
+/// match pool.apply_async(refuse, 3)?.get() {
+///     Err(TaskError::Panicked(message)) => assert!(message.contains("task 3 refuses")),
+///     other => panic!("expected a panic, got {other:?}"),
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum TaskError {
@@ -115,15 +131,14 @@ impl std::error::Error for TaskError {
     }
 }
 
-/// A pool of worker processes. See the [module documentation](self) for the
-/// design.
+/// A pool of worker processes. The [`pool`](self) module's page says how
+/// tasks reach the workers, and what it costs.
 ///
 /// Python counterpart: `multiprocessing.Pool(processes=n)`, or
 /// `concurrent.futures.ProcessPoolExecutor(max_workers=n)`.
 ///
-/// ```no_run
-/// // `no_run`: a doc test runs inside a multithreaded harness, where the
-/// // pool would (rightly) refuse to fork.
+/// ```standalone_crate
+/// // A program of its own: its one thread may fork the workers.
 /// use multiproc::{Pool, as_completed};
 ///
 /// fn square(x: u64) -> u64 {
@@ -134,14 +149,19 @@ impl std::error::Error for TaskError {
 /// let handles = (1..=4)
 ///     .map(|x| pool.apply_async(square, x))
 ///     .collect::<Result<Vec<_>, _>>()?;
+/// let mut squares: Vec<u64> = Vec::new();
 /// for handle in as_completed(handles) {
-///     println!("{}", handle.get()?);
+///     squares.push(handle.get()?);
 /// }
+/// squares.sort();
+/// assert_eq!(squares, [1, 4, 9, 16]);
 /// pool.close();
 /// pool.join()?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
+#[doc(alias = "ProcessPoolExecutor")]
+#[doc(alias = "multiprocessing.Pool")]
 pub struct Pool {
     state: RefCell<State>,
     /// The process that made the pool: the only one that may use it.
@@ -200,6 +220,7 @@ impl Pool {
     /// # Errors
     /// As [`Pool::imap`], and [`Error::Task`] with the first item's
     /// [`TaskError`], in the order of `items`.
+    #[doc(alias = "starmap")]
     pub fn map<A, R>(
         &self,
         func: fn(A) -> R,

@@ -32,9 +32,10 @@ use crate::sys::{deadline_after, pidfd_open, poll_readable};
 /// reaps it, so no child outlives its handle as a zombie or an orphan. Join it
 /// first if it must finish its work.
 ///
-/// ```no_run
-/// // `no_run`: a doc test runs inside a multithreaded harness, where
-/// // `start` (rightly) refuses to fork.
+/// ```standalone_crate
+/// // `standalone_crate`: this example is its own program, whose `main` runs
+/// // on a single thread, so `start` may fork. (Doc tests merged into one
+/// // harness run on threads of their own, where `start` refuses.)
 /// use multiproc::Process;
 ///
 /// let mut child = Process::start(|| println!("hello from pid={}", std::process::id()))?;
@@ -43,6 +44,7 @@ use crate::sys::{deadline_after, pidfd_open, poll_readable};
 /// ```
 #[must_use = "a Process should be joined; dropping it kills the child"]
 #[derive(Debug)]
+#[doc(alias = "multiprocessing.Process")]
 pub struct Process {
     pid: Pid,
     sentinel: OwnedFd,
@@ -64,6 +66,8 @@ impl Process {
     /// [`Error::Multithreaded`] if this process has more than one thread
     /// (fork would copy only this one); [`Error::Os`] if `fork` or `pipe2`
     /// fails.
+    #[doc(alias = "os.fork")]
+    #[doc(alias = "target")]
     pub fn start(body: impl FnOnce()) -> Result<Process, Error> {
         Process::start_with_code(|| {
             body();
@@ -220,7 +224,7 @@ impl Drop for Process {
 /// A value whose `run` method is a child process's work: the counterpart of
 /// subclassing `multiprocessing.Process` and overriding `run`.
 ///
-/// ```no_run
+/// ```standalone_crate
 /// use multiproc::{Process, Run};
 ///
 /// struct PrintFib {
@@ -234,7 +238,7 @@ impl Drop for Process {
 /// }
 ///
 /// let mut child: Process = PrintFib { n: 10 }.start()?;
-/// child.join()?;
+/// assert_eq!(child.join()?, 0);
 /// # Ok::<(), multiproc::Error>(())
 /// ```
 pub trait Run: Sized {

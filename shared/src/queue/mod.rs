@@ -32,7 +32,7 @@
 //! compile-time counterpart of Python's "Queue objects should only be shared
 //! between processes through inheritance":
 //!
-//! ```compile_fail
+//! ```compile_fail,E0277
 //! use multiproc::{Pool, Queue};
 //! fn use_queue(q: Queue<u32>) {}
 //! let pool = Pool::new(1).unwrap();
@@ -65,6 +65,18 @@ use crate::wire::{self, WireError};
 const PIPE_CAPACITY: i32 = 1 << 20;
 
 /// Why a queue operation did not deliver an item.
+///
+/// ```
+/// use std::time::Duration;
+/// use multiproc::{Queue, QueueError};
+///
+/// let queue: Queue<u32> = Queue::new(1)?;
+/// queue.put(&1)?;
+/// assert!(matches!(queue.put_timeout(&2, Duration::from_millis(10)), Err(QueueError::Full)));
+/// assert_eq!(queue.get()?, 1);
+/// assert!(matches!(queue.get_nowait(), Err(QueueError::Empty)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum QueueError {
@@ -134,6 +146,17 @@ const TORN: &str = "a process died in the middle of an item";
 /// [module documentation](self).
 ///
 /// Python counterpart: `multiprocessing.Queue(maxsize)`.
+///
+/// ```standalone_crate
+/// // A program of its own: its one thread may fork.
+/// use multiproc::{Process, Queue};
+///
+/// let queue: Queue<String> = Queue::new(3)?;
+/// let mut child = Process::start(|| queue.put(&"made in the child".to_string()).unwrap())?;
+/// assert_eq!(queue.get()?, "made in the child");
+/// child.join()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[doc(alias = "multiprocessing.Queue")]
 pub struct Queue<T> {
     shared: SharedBlock,

@@ -18,10 +18,20 @@ use serde::de::DeserializeOwned;
 pub const MAX_FRAME: usize = 64 << 20;
 
 /// Why a frame could not be read or written.
+///
+/// ```
+/// use multiproc::{Pipe, WireError};
+///
+/// let (mut recv_end, send_end) = Pipe::one_way()?;
+/// drop(send_end); // every write end closed, nothing sent
+/// assert!(matches!(recv_end.recv::<String>(), Err(WireError::Eof)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub enum WireError {
     /// The peer closed its end at a frame boundary: an orderly end of stream.
     /// (Python's `Connection.recv` raises `EOFError`.)
+    #[doc(alias = "EOFError")]
     Eof,
     /// The peer closed its end in the middle of a frame.
     Truncated {
@@ -50,6 +60,7 @@ pub enum WireError {
     Encode(postcard::Error),
     /// The other end was closed everywhere: nobody can read what is sent.
     /// (Rust ignores `SIGPIPE`, so this is an error, not a killed process.)
+    #[doc(alias = "BrokenPipeError")]
     BrokenPipe,
     /// Any other I/O error.
     Io(io::Error),
@@ -287,6 +298,19 @@ const READ_CHUNK: usize = 64 * 1024;
 /// from memory. A large frame's payload is read straight into its own
 /// allocation. Python's `Connection` reads the prefix and the payload
 /// separately; this is the one place the course's ends do better.
+///
+/// ```
+/// use multiproc::wire::{FrameReader, encode_frame};
+///
+/// let mut bytes = Vec::new();
+/// bytes.extend(encode_frame(&[1u8, 2, 3])?); // a fixed-size array: its bytes
+/// bytes.extend(encode_frame(&[4u8])?);
+/// let mut reader = FrameReader::default();
+/// let mut stream = bytes.as_slice();
+/// assert_eq!(reader.read_frame(&mut stream)?, [1, 2, 3]);
+/// assert_eq!(reader.read_frame(&mut stream)?, [4]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Default)]
 pub struct FrameReader {
     buf: Vec<u8>,
