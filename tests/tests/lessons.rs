@@ -128,3 +128,69 @@ fn every_lesson_has_its_readme_golden_python_twin_and_a_row_in_the_course_readme
         );
     }
 }
+
+#[test]
+fn no_golden_line_is_wider_than_100_columns() {
+    let root = workspace::root();
+    let mut goldens = Vec::new();
+    for folder in ["lessons", "exercises"] {
+        let mut stack = vec![root.join(folder)];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).expect("readable folder").flatten() {
+                let path = entry.path();
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if path.is_dir() && name != "target" {
+                    stack.push(path);
+                } else if name.starts_with("golden.std") {
+                    goldens.push(path);
+                }
+            }
+        }
+    }
+    assert!(
+        goldens.len() >= 6 + 12,
+        "found {} golden files",
+        goldens.len()
+    );
+    for golden in goldens {
+        let text = std::fs::read_to_string(&golden).expect("golden");
+        for (number, line) in text.lines().enumerate() {
+            if line.starts_with("#@") {
+                continue;
+            }
+            assert!(
+                line.chars().count() <= 100,
+                "{}:{}: {} columns (at most 100): {line}",
+                golden.display(),
+                number + 1,
+                line.chars().count()
+            );
+        }
+    }
+}
+
+#[test]
+fn with_rust_backtrace_set_no_lesson_prints_a_backtrace() {
+    // Many learners set RUST_BACKTRACE=1; a panic a lesson causes on purpose
+    // must still print its one-line message only.
+    let (lessons, binaries) = built();
+    for lesson in lessons {
+        let binary = &binaries
+            .iter()
+            .find(|(n, _)| *n == lesson.package)
+            .unwrap()
+            .1;
+        let output = std::process::Command::new(binary)
+            .env("RUST_BACKTRACE", "1")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("the lesson runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{}: {stderr}", lesson.name);
+        assert!(
+            !stderr.contains("stack backtrace"),
+            "{} printed a backtrace:\n{stderr}",
+            lesson.name
+        );
+    }
+}

@@ -234,7 +234,10 @@ fn how_a_child_ended() {
         seven.join().expect("waitpid")
     );
 
-    let mut panicked = Process::start(|| panic!("a panic in the child")).expect("fork");
+    // A panic on purpose: its message, and no backtrace even if you set
+    // RUST_BACKTRACE=1 (course::panic_on_purpose removes it in the child).
+    let mut panicked =
+        Process::start(|| course::panic_on_purpose("a panic in the child")).expect("fork");
     let code = panicked.join().expect("waitpid");
     println!("panicked:           exitcode {code} (its message went to stderr)");
     println!(
@@ -383,7 +386,7 @@ fn fork_with_threads_is_dangerous() {
     }
     match Process::start(|| {}) {
         Ok(_) => println!("multiproc forked anyway: a bug"),
-        Err(e) => println!("multiproc's Process::start refuses: {e}"),
+        Err(e) => course::print_wrapped("multiproc's Process::start refuses: ", &e.to_string()),
     }
     println!("Fork first, then start threads; or use the spawn start method.");
 }

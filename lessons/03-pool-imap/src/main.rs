@@ -212,7 +212,7 @@ fn errors_are_values() {
     section(
         6,
         "When a task panics, and when a worker dies",
-        "AsyncResult.get() re-raises the exception; a killed worker hangs Pool, breaks ProcessPoolExecutor",
+        "r.get() re-raises; a killed worker hangs Pool and breaks ProcessPoolExecutor",
     );
     let pool = Pool::new(2).expect("fork the workers");
     let handles: Vec<_> = (1..=4)
@@ -221,7 +221,7 @@ fn errors_are_values() {
     for (x, handle) in (1..=4).zip(&handles) {
         match handle.get() {
             Ok(value) => println!("task {x}: Ok({value})"),
-            Err(e) => println!("task {x}: Err({e})"),
+            Err(e) => course::print_wrapped(&format!("task {x}: "), &format!("Err({e})")),
         }
     }
     println!("One task panicked; the others, and the worker that ran it, carried on.");
@@ -261,7 +261,7 @@ fn join_needs_close() {
     let pool = Pool::new(1).expect("fork the workers");
     match pool.join() {
         Ok(()) => println!("join succeeded: a bug"),
-        Err(e) => println!("join: Err({e})"),
+        Err(e) => course::print_wrapped("join: ", &format!("Err({e})")),
     }
     pool.close();
     println!(

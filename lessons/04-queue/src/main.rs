@@ -111,7 +111,7 @@ fn the_bound_of_queue_3() {
     section(
         4,
         "Queue(3) holds 3 items: the 4th put waits for a get",
-        "q.put(x) blocks while full; q.put_nowait(x) raises queue.Full; q.get(timeout=t) raises queue.Empty",
+        "put blocks while full; put_nowait raises queue.Full; get(timeout=t) raises queue.Empty",
     );
     let queue: Queue<u32> = Queue::new(3).expect("queue");
     let mut producer = Process::start_daemon(|| {

@@ -276,9 +276,9 @@ fn one_writer_per_end() {
         "  it should have been 100000 bytes of 'A': intact: {}",
         first.iter().all(|&b| b == b'A')
     );
-    println!(
-        "second message read: {}",
-        describe(reader.recv_bytes().map(|m| m.len()))
+    course::print_wrapped(
+        "second message read: ",
+        &describe(reader.recv_bytes().map(|m| m.len())),
     );
     writer_a.join().expect("waitpid");
     writer_b.join().expect("waitpid");

@@ -11,6 +11,60 @@
 
 use std::time::{Duration, Instant};
 
+/// The widest line a lesson prints: what fits a terminal beside the
+/// lesson's source, and what the golden test allows.
+pub const WIDTH: usize = 100;
+
+/// Prints `label` then `text`, broken at spaces into lines of at most
+/// [`WIDTH`] columns; lines after the first are indented by four spaces.
+/// For messages the lesson does not write itself (errors from the library
+/// or the OS), which can be long.
+pub fn print_wrapped(label: &str, text: &str) {
+    for line in wrap(&format!("{label}{text}"), WIDTH) {
+        println!("{line}");
+    }
+}
+
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let indent = if lines.is_empty() { 0 } else { 4 };
+        let wanted = line.chars().count() + 1 + word.chars().count();
+        if !line.trim().is_empty() && indent + wanted > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if line.is_empty() && !lines.is_empty() {
+            line.push_str("    ");
+        } else if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    lines.push(line);
+    lines
+}
+
+/// Panics with `message`, on purpose: the one-line message and no
+/// backtrace, even with `RUST_BACKTRACE=1` set (as many learners have it).
+/// A backtrace under a panic the lesson causes on purpose reads like a
+/// crash of the lesson; a real bug elsewhere still prints its backtrace.
+/// The message points at the caller's line, as `panic!` there would.
+///
+/// Call it only in a process that may lose its environment variables: a
+/// child that is about to end (it removes the two variables that ask for
+/// backtraces, in this process only).
+#[track_caller]
+pub fn panic_on_purpose(message: &str) -> ! {
+    for variable in ["RUST_BACKTRACE", "RUST_LIB_BACKTRACE"] {
+        // Safety: the lessons call this in a single-threaded child (a fork
+        // of a single-threaded parent), so no other thread reads the
+        // environment meanwhile.
+        unsafe { std::env::remove_var(variable) };
+    }
+    panic!("{message}")
+}
+
 /// What every lesson's `main` does first: refuses arguments, and makes a
 /// closed stdout end the lesson quietly.
 ///
@@ -88,4 +142,22 @@ pub fn timed<R>(f: impl FnOnce() -> R) -> (R, Duration) {
 /// `part / whole` as a ratio, for speedups printed as `1.52x`.
 pub fn ratio(whole: Duration, part: Duration) -> f64 {
     whole.as_secs_f64() / part.as_secs_f64().max(f64::MIN_POSITIVE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn wrapping_keeps_every_word_and_every_line_within_the_width() {
+        let text = "refusing to fork: this process has 3 threads. A forked child gets a copy of \
+                    the calling thread only, and a lock another thread holds stays locked.";
+        let lines = wrap(text, 40);
+        assert!(lines.len() > 2, "{lines:?}");
+        assert!(lines.iter().all(|l| l.chars().count() <= 40), "{lines:?}");
+        assert!(lines[1..].iter().all(|l| l.starts_with("    ")));
+        let words: Vec<&str> = lines.iter().flat_map(|l| l.split_whitespace()).collect();
+        assert_eq!(words, text.split_whitespace().collect::<Vec<_>>());
+        assert_eq!(wrap("short", 40), ["short"]);
+    }
 }
