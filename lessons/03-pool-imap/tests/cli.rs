@@ -17,7 +17,7 @@ fn a_run_prints_the_key_facts_and_leaves_no_process() {
         &[
             "res.get() = Ok(55)",
             "0.1 was done before 0.5 (at 0.4 s, not 0.6 s): true",
-            "task 3: Err(the task panicked in its worker: I do not like 3 at ",
+            "task 3: Err(the task panicked in its worker: I do not like 3 at",
             "the task's worker died: exitcode -9, and it was one of the pool's: true",
             "the pool forked a replacement: true",
             "and still serves: fib(10) = Ok(55)",
