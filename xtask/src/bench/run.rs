@@ -2,6 +2,7 @@
 //! the report files and the chart. The pure parts (statistics, rendering)
 //! are in `bench.rs`, with their tests.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -58,8 +59,12 @@ pub fn run(options: &Options) -> Result<String, String> {
             "note: python3 was not found, so the Python column stays empty (install python3 to fill it)"
         );
     }
+    // On a terminal the progress line redraws itself; in a log (CI) each
+    // figure gets one line when it is done.
+    let redraw = std::io::stderr().is_terminal();
     let mut rows = Vec::new();
     for (i, figure) in figures.iter().enumerate() {
+        let figure_started = std::time::Instant::now();
         let count = if options.quick {
             figure.count.1
         } else {
@@ -69,16 +74,18 @@ pub fn run(options: &Options) -> Result<String, String> {
         let mut failures: [Option<String>; 3] = Default::default();
         for round in 0..=options.samples {
             for (column, label) in ["ours", "raw", "python"].iter().enumerate() {
-                eprint!(
-                    "\r[{}/{}] {:<12} {} {:>2}/{} {:<6}   ",
-                    i + 1,
-                    figures.len(),
-                    figure.name,
-                    if round == 0 { "warm-up" } else { "sample " },
-                    round,
-                    options.samples,
-                    label
-                );
+                if redraw {
+                    eprint!(
+                        "\r[{}/{}] {:<12} {} {:>2}/{} {:<6}   ",
+                        i + 1,
+                        figures.len(),
+                        figure.name,
+                        if round == 0 { "warm-up" } else { "sample " },
+                        round,
+                        options.samples,
+                        label
+                    );
+                }
                 if failures[column].is_some() || (column == 2 && python.is_none()) {
                     continue;
                 }
@@ -108,6 +115,16 @@ pub fn run(options: &Options) -> Result<String, String> {
             (None, Some(summary)) => Column::Measured(summary),
             (None, None) => Column::Missing("python3 not found".into()),
         };
+        if !redraw {
+            eprintln!(
+                "[{}/{}] {}: {} samples of ours, raw and Python in {:.1} s",
+                i + 1,
+                figures.len(),
+                figure.name,
+                options.samples,
+                figure_started.elapsed().as_secs_f64()
+            );
+        }
         rows.push(Row {
             figure: *figure,
             ours: column(0),
@@ -115,7 +132,9 @@ pub fn run(options: &Options) -> Result<String, String> {
             python: column(2),
         });
     }
-    eprintln!("\r{:60}", "");
+    if redraw {
+        eprintln!("\r{:60}", "");
+    }
     let machine = describe_machine(python.as_deref());
     let markdown = bench::markdown(&rows, &machine, options.samples);
     let out_dir = workspace::target_dir().join("bench");

@@ -2,6 +2,7 @@
 //! decisions are `harness::golden::bless`'s; this is the files and the
 //! messages.
 
+use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -58,7 +59,9 @@ fn bless_lesson(lesson: &Lesson, binary: &Path, runs: u32) -> bool {
         .unwrap_or_default();
     let (mut outs, mut errs) = (Vec::new(), Vec::new());
     for n in 1..=runs {
-        eprint!("\rbless {}: run {n}/{runs}", lesson.name);
+        if std::io::stderr().is_terminal() {
+            eprint!("\rbless {}: run {n}/{runs}", lesson.name);
+        }
         let run = match runner::run(binary, &args, timeout) {
             Ok(run) => run,
             Err(e) => {
