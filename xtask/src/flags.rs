@@ -16,7 +16,8 @@ Commands:
   bless [LESSON...] [--runs N]
                   write golden files from N runs (20 by default) that agree
   list            the lessons, with what each teaches and the Python it ports
-  run [LESSON]    run the lessons in order, as a tour (or just one)
+  run [LESSON]    run the lessons in order, as a tour (or just one); on a
+                  terminal it pauses after each lesson
   compare [LESSON]
                   run a lesson's Python twin and the Rust lesson, side by side
   bench [FIGURE...] [--quick] [--samples N] [--publish]
@@ -124,8 +125,7 @@ report.json and chart.svg (log scale).
 
 pub const LIST_HELP: &str =
     "cargo xtask list\n\nPrints each lesson with what it teaches and the Python it ports.";
-pub const RUN_HELP: &str =
-    "cargo xtask run [LESSON]\n\nRuns every lesson in order, as a tour, or only LESSON.";
+pub const RUN_HELP: &str = "cargo xtask run [LESSON]\n\nRuns every lesson in order, as a tour, or only LESSON. After each lesson it names\nthe README to read beside it and the exercises that go with it. On a terminal it\nwaits for Enter before the next lesson (q then Enter stops); piped, it runs\nstraight through.";
 
 /// The bench's help, with the figure names from [`FIGURES`], the one list.
 pub fn bench_help() -> String {
