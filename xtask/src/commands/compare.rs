@@ -12,7 +12,9 @@ use super::{binary_for, build_or_fail, selected};
 use crate::flags::{Outcome, Usage, parse_args};
 
 /// Lays out two titled texts: side by side if `width` allows two columns of
-/// at least 78 characters, else one after the other.
+/// at least 78 characters, else one after the other. Side by side, each
+/// `## N.` section starts on the same row in both columns, however many
+/// lines the other side printed before it.
 pub fn render(
     left_title: &str,
     left: &str,
@@ -24,18 +26,53 @@ pub fn render(
     if column < 78 {
         return format!("--- {left_title}\n{left}\n--- {right_title}\n{right}\n");
     }
-    let left_lines: Vec<String> = std::iter::once(left_title.to_string())
-        .chain(left.lines().map(String::from))
+    let (left_sections, right_sections) = (sections(left), sections(right));
+    let mut keys: Vec<Option<u32>> = left_sections
+        .iter()
+        .chain(&right_sections)
+        .map(|(key, _)| *key)
         .collect();
-    let right_lines: Vec<String> = std::iter::once(right_title.to_string())
-        .chain(right.lines().map(String::from))
-        .collect();
-    let rows = left_lines.len().max(right_lines.len());
-    let mut out = String::new();
-    for i in 0..rows {
-        let l = left_lines.get(i).map_or("", String::as_str);
-        let r = right_lines.get(i).map_or("", String::as_str);
-        out += &format!("{} | {}\n", fit(l, column), fit(r, column).trim_end());
+    keys.sort();
+    keys.dedup();
+    let mut out = format!("{} | {}\n", fit(left_title, column), right_title);
+    for key in keys {
+        let (l, r) = (
+            lines_of(&left_sections, key),
+            lines_of(&right_sections, key),
+        );
+        for i in 0..l.len().max(r.len()) {
+            let left_line = l.get(i).copied().unwrap_or("");
+            let right_line = r.get(i).copied().unwrap_or("");
+            out += &format!(
+                "{} | {}\n",
+                fit(left_line, column),
+                fit(right_line, column).trim_end()
+            );
+        }
+    }
+    out
+}
+
+fn lines_of<'a>(all: &[(Option<u32>, Vec<&'a str>)], key: Option<u32>) -> Vec<&'a str> {
+    all.iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, lines)| lines.clone())
+        .unwrap_or_default()
+}
+
+/// Splits an output at its `## N.` section headers: the lines before the
+/// first (key `None`), then each section's lines under its number.
+fn sections(text: &str) -> Vec<(Option<u32>, Vec<&str>)> {
+    let mut out: Vec<(Option<u32>, Vec<&str>)> = vec![(None, Vec::new())];
+    for line in text.lines() {
+        let number = line
+            .strip_prefix("## ")
+            .and_then(|rest| rest.split_once('.'))
+            .and_then(|(n, _)| n.parse().ok());
+        if number.is_some() {
+            out.push((number, Vec::new()));
+        }
+        out.last_mut().expect("never empty").1.push(line);
     }
     out
 }
@@ -172,6 +209,20 @@ mod tests {
         assert!(lines[0].starts_with("Python ") && lines[0].ends_with(" | Rust"));
         assert_eq!(lines[1].find(" | "), lines[2].find(" | "));
         assert!(lines[2].ends_with(" | "));
+    }
+
+    #[test]
+    fn side_by_side_each_section_starts_on_the_same_row() {
+        let python = "title\n## 1. one\np1\n## 2. two\np2";
+        let rust = "title\nextra\n## 1. one\nr1\nr1b\nr1c\n## 2. two\nr2";
+        let out = render("Python", python, "Rust", rust, 200);
+        let row_of = |needle: &str| out.lines().position(|l| l.contains(needle)).unwrap();
+        for header in ["## 1. one", "## 2. two"] {
+            let row = out.lines().nth(row_of(header)).unwrap();
+            assert_eq!(row.matches(header).count(), 2, "{out}");
+        }
+        assert!(out.contains("p2"));
+        assert!(out.contains("r1c"));
     }
 
     #[test]
