@@ -264,7 +264,9 @@ fn how_a_child_ended() {
             ForkResult::Parent { child } => waitpid(child, None).expect("waitpid"),
         }
     };
-    println!("Underneath, waitpid reports {status_of_7:?}.");
+    println!(
+        "Underneath, for a raw fork whose child calls _exit(7), waitpid reports {status_of_7:?}."
+    );
     assert!(matches!(status_of_7, WaitStatus::Exited(_, 7)));
 }
 

@@ -226,6 +226,7 @@ fn errors_are_values() {
     }
     println!("One task panicked; the others, and the worker that ran it, carried on.");
 
+    println!("The next task kills its own worker with SIGKILL (as the kernel's OOM killer would):");
     let before = pool.worker_pids();
     let doomed = pool.apply_async(die_by_sigkill, ()).expect("queue");
     match doomed.get_timeout(Duration::from_secs(10)) {
@@ -290,7 +291,7 @@ fn rayon_for_cpu_work_in_one_process() {
         use rayon::prelude::*;
         threads.install(|| (30..=34u32).into_par_iter().map(fib).collect::<Vec<_>>())
     });
-    println!("Pool(2).map(fib, 30..=34):          {pool_results:?}");
+    println!("Pool(2).map(fib, 30..=34):             {pool_results:?}");
     println!("rayon, 2 threads, par_iter().map(fib): {rayon_results:?}");
     println!("the same results: {}", pool_results == rayon_results);
     println!(

@@ -291,7 +291,10 @@ fn join_before_drain() {
         }
     }
     let item = queue.get().expect("get");
-    println!("after get() took the item ({} KiB):", item.len() / 1024);
+    println!(
+        "get() took the item ({} KiB), so the child's put could return",
+        item.len() / 1024
+    );
     println!("join: exitcode {}", child.join().expect("waitpid"));
     println!("A join without a timeout would have waited forever. In Python the put itself");
     println!("returns (a feeder thread writes the pipe), but the process cannot exit until");

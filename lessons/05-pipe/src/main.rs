@@ -268,8 +268,10 @@ fn one_writer_per_end() {
     drop(b_done);
     let first = reader.recv_bytes().expect("recv");
     let bs = first.iter().filter(|&&b| b == b'B').count();
+    let neither = first.iter().filter(|&&b| b != b'A' && b != b'B').count();
+    println!("(A's message was split halfway on purpose, and B's written in the gap.)");
     println!(
-        "first message read: {} bytes, of which {bs} are 'B' and some are B's length prefix",
+        "first message read: {} bytes; {bs} are 'B' (B's message) and {neither} are B's length prefix",
         first.len()
     );
     println!(

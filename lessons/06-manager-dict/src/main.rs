@@ -98,7 +98,7 @@ fn the_putb_quirk(manager: &Manager) {
     println!("It works because fork copied the parent's memory, global proxy included.");
     let mut child = Process::spawn(putb_spawned, 14).expect("spawn");
     println!(
-        "with spawn: the child's exitcode is {}; d = {:?}",
+        "with spawn: the child's exitcode is {} (putb_spawned exits with 3); d = {:?}",
         child.join().expect("waitpid"),
         d.items().expect("items")
     );
@@ -290,9 +290,6 @@ fn the_servers_life(manager: Manager) {
     );
     match d.get("before") {
         Ok(v) => println!("a proxy still answered: {v:?}: a bug"),
-        Err(e) => println!(
-            "a proxy now: Err({})",
-            e.to_string().split(" (").next().unwrap_or_default()
-        ),
+        Err(e) => course::print_wrapped("a proxy now: ", &format!("Err({e})")),
     }
 }

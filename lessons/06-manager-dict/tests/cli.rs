@@ -25,7 +25,7 @@ fn a_run_prints_the_key_facts_and_leaves_nothing_behind() {
             "socket: manager.sock in a directory of its own, mode 700",
             "the server exited with 0 and was reaped: true",
             "socket gone: true, directory gone: true",
-            "a proxy now: Err(the manager is gone)",
+            "a proxy now: Err(the manager is gone (",
         ],
         Duration::from_secs(5),
     );
