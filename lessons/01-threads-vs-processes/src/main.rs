@@ -47,10 +47,12 @@ fn main() {
     let parent = std::process::id();
     println!("This process: pid={parent}");
 
+    let before_pools = CpuUse::now();
     let serial = serial_baseline();
     let threads_took = fib_on_thread_pool(parent);
     let processes_took = fib_on_process_pool(parent);
-    compare_speedups(&serial, threads_took, processes_took);
+    let others = before_pools.share_used_by_others();
+    compare_speedups(&serial, threads_took, processes_took, others);
     creation_cost();
     switch_cost();
     io_waits_overlap();
@@ -221,7 +223,12 @@ fn monotonic_now() -> Duration {
 // ---------------------------------------------------------------------------
 /// Section 4: what the figures above mean, with the best speedup two workers
 /// could reach on these five tasks.
-fn compare_speedups(serial: &[FibDone], threads_took: Duration, processes_took: Duration) {
+fn compare_speedups(
+    serial: &[FibDone],
+    threads_took: Duration,
+    processes_took: Duration,
+    others: f64,
+) {
     section(
         4,
         "Speedups, and the best two workers can do here",
@@ -256,10 +263,38 @@ fn compare_speedups(serial: &[FibDone], threads_took: Duration, processes_took: 
         "Process pool speedup over serial: {:.2}x",
         ratio(total, processes_took)
     );
-    println!("What to look for: with 2 free cores, both pools come close to the bound.");
+    let cpus = usable_cpus();
+    println!("CPUs this process may use: {cpus} (Python: len(os.sched_getaffinity(0)))");
+    println!(
+        "While sections 1 to 3 ran, other programs used {:.0}% of this machine's CPU time.",
+        100.0 * others
+    );
+    let speedups = [ratio(total, threads_took), ratio(total, processes_took)];
+    println!(
+        "What to look for: {}",
+        what_the_speedups_say(cpus, others, ratio(total, makespan), speedups)
+    );
     println!("Rust threads run CPU work in parallel: there is no GIL. In CPython the");
     println!("thread pool would stay near 1.0x, since one thread at a time runs Python code");
     println!("(in the default build: 3.13's optional free-threaded build has no GIL).");
+}
+
+/// The conclusion the figures allow: 2 workers' `speedups` (threads,
+/// processes) against the in-order `bound`, given how many CPUs this
+/// process may use and the share of CPU time `others` took meanwhile.
+fn what_the_speedups_say(cpus: usize, others: f64, bound: f64, speedups: [f64; 2]) -> &'static str {
+    let near = |speedup: f64| speedup >= 0.85 * bound;
+    if cpus < WORKERS {
+        "with 1 CPU the two workers take turns: no speedup is possible here."
+    } else if others > 0.2 {
+        "other programs took CPU time from the pools: the speedups read low."
+    } else if speedups.iter().any(|&s| s > 1.1 * bound) {
+        "a pool beat the bound: the serial run was slowed (the CPUs' speed varied)."
+    } else if speedups.iter().all(|&s| near(s)) {
+        "with 2 free CPUs, both pools came within 15% of the bound."
+    } else {
+        "a pool fell over 15% short on free CPUs (the CPUs' speed varied?): run it again."
+    }
 }
 
 /// Which tasks (by index) each of `workers` workers runs when each, once
@@ -455,6 +490,16 @@ fn io_waits_overlap() {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_conclusion_follows_from_the_figures() {
+        let say = what_the_speedups_say;
+        assert!(say(1, 0.0, 1.56, [1.0, 1.0]).contains("1 CPU"));
+        assert!(say(2, 0.5, 1.56, [1.5, 1.5]).contains("other programs"));
+        assert!(say(2, 0.0, 1.56, [2.8, 1.5]).contains("beat the bound"));
+        assert!(say(2, 0.0, 1.56, [1.5, 1.4]).contains("both pools came within 15%"));
+        assert!(say(2, 0.0, 1.56, [1.5, 1.0]).contains("fell over 15% short"));
+    }
+
     use super::*;
 
     #[test]
@@ -473,5 +518,69 @@ mod tests {
         // One worker gets no speedup; five workers are bounded by fib(34).
         assert_eq!(in_order_makespan(&times, 1), total);
         assert_eq!(in_order_makespan(&times, 5), times[4]);
+    }
+}
+
+/// The CPUs this process may run on (its affinity mask).
+fn usable_cpus() -> usize {
+    let set = sched_getaffinity(Pid::from_raw(0)).expect("sched_getaffinity");
+    (0..CpuSet::count())
+        .filter(|&cpu| set.is_set(cpu).unwrap_or(false))
+        .count()
+}
+
+/// A snapshot of CPU time: the whole machine's, from `/proc/stat`, and this
+/// process's own, children included (the pools' workers are reaped by the
+/// time it is read again).
+struct CpuUse {
+    machine_busy: f64,
+    machine_total: f64,
+    own: f64,
+}
+
+impl CpuUse {
+    fn now() -> CpuUse {
+        let stat = std::fs::read_to_string("/proc/stat").expect("/proc/stat");
+        // "cpu  user nice system idle iowait irq softirq steal ...", in ticks.
+        let ticks: Vec<f64> = stat
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .skip(1)
+            .take(8)
+            .filter_map(|t| t.parse().ok())
+            .collect();
+        let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+            .ok()
+            .flatten()
+            .unwrap_or(100) as f64;
+        let total: f64 = ticks.iter().sum::<f64>() / hz;
+        let idle = (ticks.get(3).unwrap_or(&0.0) + ticks.get(4).unwrap_or(&0.0)) / hz;
+        let seconds = |who| {
+            let usage = nix::sys::resource::getrusage(who).expect("getrusage");
+            let time = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+            time(usage.user_time()) + time(usage.system_time())
+        };
+        CpuUse {
+            machine_busy: total - idle,
+            machine_total: total,
+            own: seconds(nix::sys::resource::UsageWho::RUSAGE_SELF)
+                + seconds(nix::sys::resource::UsageWho::RUSAGE_CHILDREN),
+        }
+    }
+
+    /// The share of the machine's CPU time since `self` that went to other
+    /// programs: 0 on a quiet machine, near 1 when something else used
+    /// every CPU.
+    fn share_used_by_others(&self) -> f64 {
+        let now = CpuUse::now();
+        let total = now.machine_total - self.machine_total;
+        let others = (now.machine_busy - self.machine_busy) - (now.own - self.own);
+        if total <= 0.0 {
+            0.0
+        } else {
+            (others / total).clamp(0.0, 1.0)
+        }
     }
 }
