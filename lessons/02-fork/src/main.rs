@@ -310,13 +310,19 @@ fn process_and_its_start_methods() {
     );
     COUNTER.store(5, Ordering::SeqCst);
     println!("parent sets COUNTER = 5");
+    let greeting = String::from("a String on the parent's stack");
 
+    // No `move`, no 'static, no Send: the closure borrows `greeting`, which
+    // std::thread::spawn would refuse (E0373). Fork gives the child its own
+    // copy of the whole address space, borrowed locals included, and the
+    // child never returns into this function: the borrow cannot dangle.
     let mut child = Process::start(|| {
         print_fib(10);
         println!(
             "forked child sees COUNTER = {}",
             COUNTER.load(Ordering::SeqCst)
         );
+        println!("forked child borrowed a local: {greeting}");
     })
     .expect("fork");
     println!("started: Process.pid = {}", child.pid());

@@ -42,6 +42,25 @@ use crate::sys::{deadline_after, pidfd_open, poll_readable};
 /// assert_eq!(child.join()?, 0);
 /// # Ok::<(), multiproc::Error>(())
 /// ```
+///
+/// The closure may borrow: the child works on its own copy of the parent's
+/// memory and never returns into the parent's function, so nothing can
+/// dangle. `std::thread::spawn` refuses the same closure, because a thread
+/// shares memory and may outlive the borrowed local:
+///
+/// ```standalone_crate
+/// let local = String::from("on the parent's stack");
+/// let mut child = multiproc::Process::start(|| println!("{local}"))?;
+/// child.join()?;
+/// # Ok::<(), multiproc::Error>(())
+/// ```
+///
+/// ```compile_fail,E0373
+/// fn start_a_thread() -> std::thread::JoinHandle<()> {
+///     let local = String::from("on this function's stack");
+///     std::thread::spawn(|| println!("{local}")) // E0373: may outlive `local`
+/// }
+/// ```
 #[must_use = "a Process should be joined; dropping it kills the child"]
 #[derive(Debug)]
 #[doc(alias = "multiprocessing.Process")]
