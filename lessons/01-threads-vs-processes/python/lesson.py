@@ -101,7 +101,7 @@ def main():
     section(3, "fib(30..34) and a short fib(20) on a ProcessPoolExecutor(2)")
     processes_took = on_pool(ProcessPoolExecutor, "process pool")
 
-    section(4, "Speedups, and the best two workers can do here")
+    section(4, "Speedups, and the best 2 workers can do here")
     times = [t for *_, t, _ in serial]
     total = sum(times)
     print(f"fib(34) alone is {100 * times[-1] / total:.0f}% of the serial work.")

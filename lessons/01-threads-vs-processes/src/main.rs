@@ -231,7 +231,7 @@ fn compare_speedups(
 ) {
     section(
         4,
-        "Speedups, and the best two workers can do here",
+        &format!("Speedups, and the best {WORKERS} workers can do here"),
         "(the tutorial: threads 2.72 s, processes 1.78 s in CPython)",
     );
     let times: Vec<Duration> = serial.iter().map(|t| t.took).collect();
@@ -243,7 +243,7 @@ fn compare_speedups(
         100.0 * ratio(biggest, total)
     );
     println!(
-        "Best speedup for these tasks taken in order by 2 workers: {:.2}x",
+        "Best speedup for these tasks taken in order by {WORKERS} workers: {:.2}x",
         ratio(total, makespan)
     );
     let lanes: Vec<String> = in_order_schedule(&times, WORKERS)
@@ -272,7 +272,7 @@ fn compare_speedups(
     let speedups = [ratio(total, threads_took), ratio(total, processes_took)];
     println!(
         "What to look for: {}",
-        what_the_speedups_say(cpus, others, ratio(total, makespan), speedups)
+        what_the_speedups_say((cpus, WORKERS), others, ratio(total, makespan), speedups)
     );
     println!("Rust threads run CPU work in parallel: there is no GIL. In CPython the");
     println!("thread pool would stay near 1.0x, since one thread at a time runs Python code");
@@ -281,19 +281,27 @@ fn compare_speedups(
 
 /// The conclusion the figures allow: 2 workers' `speedups` (threads,
 /// processes) against the in-order `bound`, given how many CPUs this
-/// process may use and the share of CPU time `others` took meanwhile.
-fn what_the_speedups_say(cpus: usize, others: f64, bound: f64, speedups: [f64; 2]) -> &'static str {
+/// process may use for how many workers, and the share of CPU time `others`
+/// took meanwhile.
+fn what_the_speedups_say(
+    (cpus, workers): (usize, usize),
+    others: f64,
+    bound: f64,
+    speedups: [f64; 2],
+) -> String {
     let near = |speedup: f64| speedup >= 0.85 * bound;
-    if cpus < WORKERS {
-        "with 1 CPU the two workers take turns: no speedup is possible here."
+    if cpus < 2 {
+        "with 1 CPU the workers take turns: no speedup is possible here.".into()
+    } else if cpus < workers {
+        format!("{workers} workers share {cpus} CPUs: the bound assumes a CPU for each worker.")
     } else if others > 0.2 {
-        "other programs took CPU time from the pools: the speedups read low."
+        "other programs took CPU time from the pools: the speedups read low.".into()
     } else if speedups.iter().any(|&s| s > 1.1 * bound) {
-        "a pool beat the bound: the serial run was slowed (the CPUs' speed varied)."
+        "a pool beat the bound: the serial run was slowed (the CPUs' speed varied).".into()
     } else if speedups.iter().all(|&s| near(s)) {
-        "with 2 free CPUs, both pools came within 15% of the bound."
+        format!("with {cpus} free CPUs, both pools came within 15% of the bound.")
     } else {
-        "a pool fell over 15% short on free CPUs (the CPUs' speed varied?): run it again."
+        "a pool fell over 15% short on free CPUs (the CPUs' speed varied?): run it again.".into()
     }
 }
 
@@ -488,39 +496,6 @@ fn io_waits_overlap() {
     println!("Python threads overlap here too: time.sleep and blocking IO release the GIL.");
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_conclusion_follows_from_the_figures() {
-        let say = what_the_speedups_say;
-        assert!(say(1, 0.0, 1.56, [1.0, 1.0]).contains("1 CPU"));
-        assert!(say(2, 0.5, 1.56, [1.5, 1.5]).contains("other programs"));
-        assert!(say(2, 0.0, 1.56, [2.8, 1.5]).contains("beat the bound"));
-        assert!(say(2, 0.0, 1.56, [1.5, 1.4]).contains("both pools came within 15%"));
-        assert!(say(2, 0.0, 1.56, [1.5, 1.0]).contains("fell over 15% short"));
-    }
-
-    use super::*;
-
-    #[test]
-    fn fib_matches_the_tutorials_results() {
-        let results: Vec<u64> = TASKS.map(fib).collect();
-        assert_eq!(results, [832040, 1346269, 2178309, 3524578, 5702887]);
-    }
-
-    #[test]
-    fn the_in_order_bound_for_fib_30_to_34_is_about_1_56() {
-        // fib(n) takes time in proportion to fib(n) itself.
-        let times: Vec<Duration> = TASKS.map(|n| Duration::from_micros(fib(n))).collect();
-        let total: Duration = times.iter().sum();
-        let bound = ratio(total, in_order_makespan(&times, 2));
-        assert!((1.55..1.57).contains(&bound), "{bound}");
-        // One worker gets no speedup; five workers are bounded by fib(34).
-        assert_eq!(in_order_makespan(&times, 1), total);
-        assert_eq!(in_order_makespan(&times, 5), times[4]);
-    }
-}
-
 /// The CPUs this process may run on (its affinity mask).
 fn usable_cpus() -> usize {
     let set = sched_getaffinity(Pid::from_raw(0)).expect("sched_getaffinity");
@@ -582,5 +557,44 @@ impl CpuUse {
         } else {
             (others / total).clamp(0.0, 1.0)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_conclusion_follows_from_the_figures() {
+        let say = what_the_speedups_say;
+        assert!(say((1, 2), 0.0, 1.56, [1.0, 1.0]).contains("1 CPU"));
+        assert!(say((2, 2), 0.5, 1.56, [1.5, 1.5]).contains("other programs"));
+        assert!(say((2, 2), 0.0, 1.56, [2.8, 1.5]).contains("beat the bound"));
+        assert!(say((2, 2), 0.0, 1.56, [1.5, 1.4]).contains("both pools came within 15%"));
+        assert!(say((2, 2), 0.0, 1.56, [1.5, 1.0]).contains("fell over 15% short"));
+        // More workers than CPUs is not "1 CPU".
+        let three_on_two = say((2, 3), 0.0, 1.93, [1.3, 1.6]);
+        assert!(
+            three_on_two.contains("workers share 2 CPUs"),
+            "{three_on_two}"
+        );
+    }
+
+    use super::*;
+
+    #[test]
+    fn fib_matches_the_tutorials_results() {
+        let results: Vec<u64> = TASKS.map(fib).collect();
+        assert_eq!(results, [832040, 1346269, 2178309, 3524578, 5702887]);
+    }
+
+    #[test]
+    fn the_in_order_bound_for_fib_30_to_34_is_about_1_56() {
+        // fib(n) takes time in proportion to fib(n) itself.
+        let times: Vec<Duration> = TASKS.map(|n| Duration::from_micros(fib(n))).collect();
+        let total: Duration = times.iter().sum();
+        let bound = ratio(total, in_order_makespan(&times, 2));
+        assert!((1.55..1.57).contains(&bound), "{bound}");
+        // One worker gets no speedup; five workers are bounded by fib(34).
+        assert_eq!(in_order_makespan(&times, 1), total);
+        assert_eq!(in_order_makespan(&times, 5), times[4]);
     }
 }
