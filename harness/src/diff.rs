@@ -1,6 +1,6 @@
-//! A unified diff of two small texts (a golden and a lesson's output), from a
-//! longest-common-subsequence table: quadratic, and fine for a few hundred
-//! lines.
+//! A unified diff of a golden and a lesson's output, by the `similar` crate
+//! (Myers' algorithm; no dependencies of its own), capped so that a lesson
+//! that floods its output still gets a readable failure.
 
 /// Renders `expected` against `actual` as a unified diff with 3 lines of
 /// context. Empty when they are equal.
@@ -10,36 +10,23 @@ pub fn unified(
     expected_name: &str,
     actual_name: &str,
 ) -> String {
-    let ops = edit_script(expected, actual);
-    if ops.iter().all(|op| matches!(op, Op::Same(..))) {
+    if expected == actual {
         return String::new();
     }
-    let mut out = format!("--- {expected_name}\n+++ {actual_name}\n");
-    const CONTEXT: usize = 3;
-    let changed: Vec<usize> = (0..ops.len())
-        .filter(|&i| !matches!(ops[i], Op::Same(..)))
-        .collect();
-    let mut i = 0;
-    while i < changed.len() {
-        let start = changed[i].saturating_sub(CONTEXT);
-        let mut end = changed[i];
-        while i < changed.len() && changed[i] <= end + 2 * CONTEXT + 1 {
-            end = changed[i];
-            i += 1;
-        }
-        let end = (end + CONTEXT + 1).min(ops.len());
-        let (a0, b0) = positions(&ops[..start]);
-        let (a_len, b_len) = positions(&ops[start..end]);
-        out += &format!("@@ -{},{a_len} +{},{b_len} @@\n", a0 + 1, b0 + 1);
-        for op in &ops[start..end] {
-            match op {
-                Op::Same(line) => out += &format!(" {line}\n"),
-                Op::Delete(line) => out += &format!("-{line}\n"),
-                Op::Insert(line) => out += &format!("+{line}\n"),
-            }
-        }
-    }
+    let (old, new) = (as_text(expected), as_text(actual));
+    let diff = similar::TextDiff::from_lines(&old, &new);
+    let out = diff
+        .unified_diff()
+        .context_radius(3)
+        .header(expected_name, actual_name)
+        .to_string();
     cap_lines(out, MAX_DIFF_LINES)
+}
+
+/// Lines joined, each ending in a newline (so no "no newline at end of
+/// file" marker appears).
+fn as_text(lines: &[String]) -> String {
+    lines.iter().flat_map(|l| [l.as_str(), "\n"]).collect()
 }
 
 /// The most lines a diff shows: enough to see what went wrong; the whole
@@ -55,49 +42,6 @@ fn cap_lines(text: String, max: usize) -> String {
     let mut out: String = text.lines().take(max).flat_map(|l| [l, "\n"]).collect();
     out += &format!("... and {} more lines of diff\n", total - max);
     out
-}
-
-enum Op<'a> {
-    Same(&'a str),
-    Delete(&'a str),
-    Insert(&'a str),
-}
-
-fn positions(ops: &[Op]) -> (usize, usize) {
-    ops.iter().fold((0, 0), |(a, b), op| match op {
-        Op::Same(_) => (a + 1, b + 1),
-        Op::Delete(_) => (a + 1, b),
-        Op::Insert(_) => (a, b + 1),
-    })
-}
-
-fn edit_script<'a>(a: &'a [String], b: &'a [String]) -> Vec<Op<'a>> {
-    // lcs[i][j]: length of the longest common subsequence of a[i..] and b[j..].
-    let mut lcs = vec![vec![0u32; b.len() + 1]; a.len() + 1];
-    for i in (0..a.len()).rev() {
-        for j in (0..b.len()).rev() {
-            lcs[i][j] = if a[i] == b[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
-        }
-    }
-    let (mut i, mut j, mut ops) = (0, 0, Vec::new());
-    while i < a.len() || j < b.len() {
-        if i < a.len() && j < b.len() && a[i] == b[j] {
-            ops.push(Op::Same(&a[i]));
-            i += 1;
-            j += 1;
-        } else if i < a.len() && (j == b.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
-            ops.push(Op::Delete(&a[i]));
-            i += 1;
-        } else {
-            ops.push(Op::Insert(&b[j]));
-            j += 1;
-        }
-    }
-    ops
 }
 
 #[cfg(test)]
