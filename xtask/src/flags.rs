@@ -20,7 +20,7 @@ Commands:
                   terminal it pauses after each lesson
   compare [LESSON]
                   run a lesson's Python twin and the Rust lesson, side by side
-  bench [FIGURE...] [--quick] [--samples N] [--publish]
+  bench [FIGURE...] [--quick] [--samples N] [--publish] [--redraw]
                   measure every primitive against raw libc and CPython
   check [EXERCISE...] [--all] [--solutions]
                   grade an exercise: build, run, then 20 stress runs

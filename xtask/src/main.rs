@@ -15,6 +15,10 @@ use std::process::ExitCode;
 use flags::{HELP, Usage, with_help};
 
 fn main() -> ExitCode {
+    // `cargo xtask list | head` should end quietly, as any command-line tool
+    // does, not panic with "failed printing to stdout".
+    // Safety: restores the default action of one signal; no handler runs.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     harness::runner::become_subreaper();
     harness::runner::kill_running_group_on_interrupt();
     let args: Vec<String> = std::env::args().skip(1).collect();
