@@ -1,0 +1,335 @@
+//! One measurement of a peer per run, for `cargo xtask bench`:
+//!
+//! ```text
+//! course-bench-peers FIGURE PEER COUNT
+//! ```
+//!
+//! runs COUNT operations of FIGURE with PEER, a crate a Rust programmer
+//! would pick instead of the course's `multiproc`, used the way its own
+//! documentation shows, and prints the seconds one operation took (for
+//! `fib-threads`: the speedup over serial). The work is the same as
+//! `course-bench`'s for the figure: the same message types and sizes, the
+//! same tasks. `course-bench-peers --list` prints the `FIGURE PEER` pairs
+//! it knows; `cargo xtask bench` checks them against its own list.
+//!
+//! A failure prints one line on stderr and exits with 1: the report shows
+//! that line in the peer's column (Redis missing, say).
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ipc_channel::ipc;
+use rayon::prelude::*;
+
+/// Every (figure, peer) pair this binary measures.
+const PAIRS: &[(&str, &str)] = &[
+    ("spawn", "procspawn"),
+    ("pipe-rtt", "ipc-channel"),
+    ("pipe-msgs", "ipc-channel"),
+    ("pipe-mib", "ipc-channel"),
+    ("queue", "ipc-channel"),
+    ("queue", "crossbeam"),
+    ("queue3", "crossbeam"),
+    ("mdict", "redis"),
+    ("imap1", "procspawn"),
+    ("imapu1", "procspawn"),
+    ("fib-threads", "rayon"),
+];
+
+fn main() {
+    // procspawn runs this program again for each process it starts; this
+    // call is where the child takes over (its counterpart of multiproc::init).
+    procspawn::init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args == ["--list"] {
+        for (figure, peer) in PAIRS {
+            println!("{figure} {peer}");
+        }
+        return;
+    }
+    let [figure, peer, count] = args.as_slice() else {
+        eprintln!("usage: course-bench-peers FIGURE PEER COUNT (--list names the pairs)");
+        std::process::exit(2);
+    };
+    let Ok(count) = count.parse::<u64>() else {
+        eprintln!("error: COUNT must be a whole number, not `{count}`");
+        std::process::exit(2);
+    };
+    let measured = match (figure.as_str(), peer.as_str()) {
+        ("spawn", "procspawn") => Ok(procspawn_start_join(count)),
+        ("pipe-rtt", "ipc-channel") => Ok(ipc_round_trip(count)),
+        ("pipe-msgs", "ipc-channel") | ("queue", "ipc-channel") => Ok(ipc_one_way_small(count)),
+        ("pipe-mib", "ipc-channel") => Ok(ipc_one_way_bytes(count, 1 << 20)),
+        ("queue", "crossbeam") => Ok(crossbeam_between_threads(count, None)),
+        ("queue3", "crossbeam") => Ok(crossbeam_between_threads(count, Some(3))),
+        ("mdict", "redis") => redis_set_get(count),
+        ("imap1", "procspawn") | ("imapu1", "procspawn") => Ok(procspawn_pool(count)),
+        ("fib-threads", "rayon") => Ok(rayon_fib_speedup()),
+        _ => {
+            eprintln!("error: no peer `{peer}` for figure `{figure}` (--list names the pairs)");
+            std::process::exit(2);
+        }
+    };
+    match measured {
+        Ok(value) => println!("{value:e}"),
+        Err(why) => {
+            eprintln!("{why}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn per(took: Duration, count: u64) -> f64 {
+    took.as_secs_f64() / count.max(1) as f64
+}
+
+// --- procspawn: processes and a pool -------------------------------------------
+
+fn nothing(_: ()) {}
+
+/// Start a process that runs a function, and join it.
+fn procspawn_start_join(count: u64) -> f64 {
+    let start = Instant::now();
+    for _ in 0..count {
+        procspawn::spawn((), nothing).join().expect("join");
+    }
+    per(start.elapsed(), count)
+}
+
+fn identity(x: u64) -> u64 {
+    x
+}
+
+/// `count` one-item tasks on a pool of 2, results taken in order: the work
+/// of `course-bench`'s imap figures with chunksize 1.
+fn procspawn_pool(count: u64) -> f64 {
+    let pool = procspawn::Pool::new(2).expect("a pool of 2");
+    let start = Instant::now();
+    let handles: Vec<_> = (0..count).map(|x| pool.spawn(x, identity)).collect();
+    let sum: u64 = handles.into_iter().map(|h| h.join().expect("a result")).sum();
+    let took = start.elapsed();
+    assert_eq!(sum, count * count.saturating_sub(1) / 2);
+    pool.shutdown();
+    per(took, count)
+}
+
+// --- ipc-channel: typed channels between processes -------------------------------
+
+fn echo((requests, replies): (ipc::IpcReceiver<u32>, ipc::IpcSender<u32>)) {
+    while let Ok(n) = requests.recv() {
+        replies.send(n).expect("reply");
+    }
+}
+
+/// A request and its reply between two processes, a `u32` each way.
+fn ipc_round_trip(count: u64) -> f64 {
+    let (to_child, requests) = ipc::channel::<u32>().expect("a channel");
+    let (replies, from_child) = ipc::channel::<u32>().expect("a channel");
+    let child = procspawn::spawn((requests, replies), echo);
+    let start = Instant::now();
+    for n in 0..count as u32 {
+        to_child.send(n).expect("send");
+        from_child.recv().expect("reply");
+    }
+    let took = start.elapsed();
+    drop(to_child); // the child's recv fails: it returns
+    child.join().expect("join");
+    per(took, count)
+}
+
+fn send_small((sender, count): (ipc::IpcSender<u32>, u64)) {
+    for n in 0..count as u32 {
+        sender.send(n).expect("send");
+    }
+}
+
+/// `count` `u32` messages from a child process to this one.
+fn ipc_one_way_small(count: u64) -> f64 {
+    let (sender, receiver) = ipc::channel::<u32>().expect("a channel");
+    let child = procspawn::spawn((sender, count), send_small);
+    let start = Instant::now();
+    for _ in 0..count {
+        receiver.recv().expect("recv");
+    }
+    let took = start.elapsed();
+    child.join().expect("join");
+    per(took, count)
+}
+
+fn send_bytes((sender, count, size): (ipc::IpcBytesSender, u64, usize)) {
+    let payload = vec![7u8; size];
+    for _ in 0..count {
+        sender.send(&payload).expect("send");
+    }
+}
+
+/// `count` messages of `size` bytes (ipc-channel's bytes channel: no
+/// serialisation) from a child process to this one.
+fn ipc_one_way_bytes(count: u64, size: usize) -> f64 {
+    let (sender, receiver) = ipc::bytes_channel().expect("a channel");
+    let child = procspawn::spawn((sender, count, size), send_bytes);
+    let start = Instant::now();
+    for _ in 0..count {
+        let message = receiver.recv().expect("recv");
+        assert_eq!(message.len(), size);
+    }
+    let took = start.elapsed();
+    child.join().expect("join");
+    per(took, count)
+}
+
+// --- crossbeam-channel: the same queue between threads ---------------------------
+
+/// `count` `u32` items from one thread to another: what a Queue does between
+/// processes, done between threads (no serialisation, no system call while
+/// neither side waits).
+fn crossbeam_between_threads(count: u64, bound: Option<usize>) -> f64 {
+    let (sender, receiver) = match bound {
+        Some(n) => crossbeam_channel::bounded::<u32>(n),
+        None => crossbeam_channel::unbounded::<u32>(),
+    };
+    let producer = std::thread::spawn(move || {
+        for n in 0..count as u32 {
+            sender.send(n).expect("send");
+        }
+    });
+    let start = Instant::now();
+    for _ in 0..count {
+        receiver.recv().expect("recv");
+    }
+    let took = start.elapsed();
+    producer.join().expect("join");
+    per(took, count)
+}
+
+// --- rayon: the fib figure on a thread pool -------------------------------------
+
+fn fib(n: u32) -> u64 {
+    if n <= 2 { 1 } else { fib(n - 1) + fib(n - 2) }
+}
+
+/// The same entry point as `course-bench`'s, for the same code.
+#[inline(never)]
+fn fib_task(n: u32) -> u64 {
+    fib(std::hint::black_box(n))
+}
+
+/// As in `course-bench`: the five tasks this many times per sample.
+const FIB_ROUNDS: usize = 10;
+
+/// fib(30..=34) on a rayon pool of 2 threads: serial time over parallel.
+fn rayon_fib_speedup() -> f64 {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("a pool of 2 threads");
+    let start = Instant::now();
+    for _ in 0..FIB_ROUNDS {
+        for n in 30..=34 {
+            std::hint::black_box(fib_task(n));
+        }
+    }
+    let serial = start.elapsed();
+    let start = Instant::now();
+    for _ in 0..FIB_ROUNDS {
+        let results: Vec<u64> = pool.install(|| (30..=34).into_par_iter().map(fib_task).collect());
+        assert_eq!(results[4], 5_702_887);
+    }
+    serial.as_secs_f64() / start.elapsed().as_secs_f64()
+}
+
+// --- redis: a dictionary in a server process -------------------------------------
+
+/// `count` operations, half `SET` and half `GET`, on one key of a Redis
+/// server reached over a Unix socket: the work of the manager dict figure.
+/// The server is started here, on a socket in a private directory under
+/// `COURSE_BENCH_TMP` (which `cargo xtask bench` removes afterwards, so
+/// nothing is left even if this process is killed), and stopped before
+/// returning.
+fn redis_set_get(count: u64) -> Result<f64, String> {
+    let server = RedisServer::start()?;
+    let client = redis::Client::open(format!("unix://{}", server.socket.display()))
+        .map_err(|e| format!("redis client: {e}"))?;
+    let mut connection = client
+        .get_connection()
+        .map_err(|e| format!("connecting to redis-server: {e}"))?;
+    let start = Instant::now();
+    for n in 0..count / 2 {
+        redis::cmd("SET")
+            .arg("k")
+            .arg(n)
+            .exec(&mut connection)
+            .map_err(|e| format!("SET: {e}"))?;
+        let _: u64 = redis::cmd("GET")
+            .arg("k")
+            .query(&mut connection)
+            .map_err(|e| format!("GET: {e}"))?;
+    }
+    let took = start.elapsed();
+    drop(connection);
+    drop(server);
+    Ok(per(took, count))
+}
+
+struct RedisServer {
+    child: Child,
+    dir: PathBuf,
+    socket: PathBuf,
+}
+
+impl RedisServer {
+    fn start() -> Result<RedisServer, String> {
+        let base = std::env::var_os("COURSE_BENCH_TMP")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
+        std::fs::create_dir_all(&base).map_err(|e| format!("{}: {e}", base.display()))?;
+        let dir = base.join(format!("redis-{}", std::process::id()));
+        std::fs::create_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let socket = dir.join("redis.sock");
+        let spawned = Command::new("redis-server")
+            .args(["--port", "0", "--save", "", "--appendonly", "no"])
+            .arg("--unixsocket")
+            .arg(&socket)
+            .args(["--unixsocketperm", "700", "--dir"])
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn();
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(format!(
+                    "redis-server is not installed ({e}): apt-get install redis-server"
+                ));
+            }
+        };
+        // It says when it is ready; wait for that line (at most 10 s).
+        let stdout = child.stdout.take().expect("piped");
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if line.contains("Ready to accept connections") {
+                    let _ = ready_tx.send(());
+                }
+            }
+        });
+        let server = RedisServer { child, dir, socket };
+        ready_rx
+            .recv_timeout(Duration::from_secs(10))
+            .map_err(|_| "redis-server did not become ready within 10 s".to_string())?;
+        Ok(server)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
