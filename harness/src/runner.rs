@@ -55,6 +55,8 @@ pub struct Conditions {
     /// few milliseconds, and also set as `RLIMIT_NPROC`, which the kernel
     /// enforces for users other than root.
     pub max_processes: Option<usize>,
+    /// Environment variables to set for it.
+    pub env: Vec<(String, String)>,
 }
 
 /// The process group of the run in progress (0: none), for the signal
@@ -126,6 +128,7 @@ pub fn run_with(
         // A backtrace would change what a panicking child prints.
         .env_remove("RUST_BACKTRACE")
         .env_remove("RUST_LIB_BACKTRACE")
+        .envs(conditions.env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         // Its own group, whose id is its pid: one kill reaches every process

@@ -108,19 +108,22 @@ it passes, moves on to the next. On a terminal: Enter checks now, h shows
 the hint, q quits. Ctrl-C stops it (and any run in progress).";
 
 pub const BENCH_HELP: &str = "\
-cargo xtask bench [FIGURE...] [--quick] [--samples N] [--publish] [--redraw]
+cargo xtask bench [FIGURE...] [--quick] [--samples N] [--publish] [--redraw] [--no-peers]
 
-Builds bench/ in release mode and measures each figure three ways, sample
-after sample, interleaved: ours (the multiproc crate), raw (the same work on
-libc: the floor), and CPython (bench/python/bench.py). Prints a table of
-medians with min-max and ratios, and writes target/bench/report.md,
-report.json and chart.svg (log scale).
+Builds bench/ in release mode and measures each figure, sample after sample,
+interleaved: ours (the multiproc crate), raw (the same work on libc: the
+floor), CPython (bench/python/bench.py), and the Rust crates a learner would
+pick instead (bench/peers: procspawn, ipc-channel, crossbeam-channel, rayon,
+and redis when redis-server is installed). Prints a table of medians with
+min-max and ratios, and writes target/bench/report.md, report.json and
+chart.svg (log scale).
 
   --quick         fewer operations per sample (a short run)
   --samples N     samples of each after one warm-up (default 5)
   --publish       also copy report.md and chart.svg to docs/bench/
   --redraw        measure nothing: draw report.md and chart.svg again from
                   the last run's target/bench/report.json
+  --no-peers      skip the peer crates (their first build takes a minute or two)
   FIGURE          only these figures (see the list below)";
 
 pub const LIST_HELP: &str =

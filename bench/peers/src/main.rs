@@ -15,7 +15,6 @@
 //! A failure prints one line on stderr and exits with 1: the report shows
 //! that line in the peer's column (Redis missing, say).
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -103,12 +102,26 @@ fn identity(x: u64) -> u64 {
 }
 
 /// `count` one-item tasks on a pool of 2, results taken in order: the work
-/// of `course-bench`'s imap figures with chunksize 1.
+/// of `course-bench`'s imap figures with chunksize 1. At most `IN_FLIGHT`
+/// tasks wait at a time (each handle holds its own channel, and so file
+/// descriptors: ten thousand at once exhaust them), as `imap` itself keeps
+/// a window of tasks ahead.
 fn procspawn_pool(count: u64) -> f64 {
+    const IN_FLIGHT: usize = 256;
     let pool = procspawn::Pool::new(2).expect("a pool of 2");
     let start = Instant::now();
-    let handles: Vec<_> = (0..count).map(|x| pool.spawn(x, identity)).collect();
-    let sum: u64 = handles.into_iter().map(|h| h.join().expect("a result")).sum();
+    let mut waiting = std::collections::VecDeque::with_capacity(IN_FLIGHT);
+    let mut sum = 0u64;
+    for x in 0..count {
+        if waiting.len() == IN_FLIGHT {
+            let handle: procspawn::JoinHandle<u64> = waiting.pop_front().expect("full");
+            sum += handle.join().expect("a result");
+        }
+        waiting.push_back(pool.spawn(x, identity));
+    }
+    for handle in waiting {
+        sum += handle.join().expect("a result");
+    }
     let took = start.elapsed();
     assert_eq!(sum, count * count.saturating_sub(1) / 2);
     pool.shutdown();
@@ -295,10 +308,10 @@ impl RedisServer {
             .args(["--unixsocketperm", "700", "--dir"])
             .arg(&dir)
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
+            .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn();
-        let mut child = match spawned {
+        let child = match spawned {
             Ok(child) => child,
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&dir);
@@ -307,21 +320,15 @@ impl RedisServer {
                 ));
             }
         };
-        // It says when it is ready; wait for that line (at most 10 s).
-        let stdout = child.stdout.take().expect("piped");
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if line.contains("Ready to accept connections") {
-                    let _ = ready_tx.send(());
-                }
-            }
-        });
         let server = RedisServer { child, dir, socket };
-        ready_rx
-            .recv_timeout(Duration::from_secs(10))
-            .map_err(|_| "redis-server did not become ready within 10 s".to_string())?;
+        // Ready when its socket accepts a connection (at most 10 s).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::os::unix::net::UnixStream::connect(&server.socket).is_err() {
+            if Instant::now() > deadline {
+                return Err("redis-server did not listen within 10 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
         Ok(server)
     }
 }

@@ -52,6 +52,9 @@ pub struct Figure {
     pub count: (u64, u64),
     /// What ours must reach.
     pub goal: Option<Goal>,
+    /// The Rust crates measured beside ours (`bench/peers`): the ones a
+    /// learner would pick instead for this job.
+    pub peers: &'static [&'static str],
 }
 
 /// Every figure, in report order.
@@ -62,6 +65,7 @@ pub const FIGURES: &[Figure] = &[
         unit: Unit::Time,
         count: (100, 40),
         goal: Some(Goal::TimesRawAtMost(1.3)),
+        peers: &[],
     },
     Figure {
         name: "spawn",
@@ -69,6 +73,7 @@ pub const FIGURES: &[Figure] = &[
         unit: Unit::Time,
         count: (12, 5),
         goal: None,
+        peers: &["procspawn"],
     },
     Figure {
         name: "thread",
@@ -76,6 +81,7 @@ pub const FIGURES: &[Figure] = &[
         unit: Unit::Time,
         count: (1000, 400),
         goal: Some(Goal::TimesRawAtMost(1.2)),
+        peers: &[],
     },
     Figure {
         name: "pipe-rtt",
@@ -83,6 +89,7 @@ pub const FIGURES: &[Figure] = &[
         unit: Unit::Time,
         count: (5000, 2000),
         goal: Some(Goal::TimesRawAtMost(1.25)),
+        peers: &["ipc-channel"],
     },
     Figure {
         name: "pipe-msgs",
@@ -90,6 +97,7 @@ pub const FIGURES: &[Figure] = &[
         unit: Unit::Rate("msg/s"),
         count: (100_000, 30_000),
         goal: Some(Goal::ShareOfRawAtLeast(0.7)),
+        peers: &["ipc-channel"],
     },
     Figure {
         name: "pipe-mib",
@@ -97,6 +105,7 @@ pub const FIGURES: &[Figure] = &[
         unit: Unit::Bandwidth,
         count: (100, 40),
         goal: Some(Goal::ShareOfRawAtLeast(0.8)),
+        peers: &["ipc-channel"],
     },
     Figure {
         name: "queue",
@@ -104,6 +113,7 @@ pub const FIGURES: &[Figure] = &[
         unit: Unit::Rate("msg/s"),
         count: (60_000, 20_000),
         goal: Some(Goal::PerSecondAtLeast(500_000.0)),
+        peers: &["ipc-channel", "crossbeam"],
     },
     Figure {
         name: "queue3",
@@ -111,6 +121,7 @@ pub const FIGURES: &[Figure] = &[
         unit: Unit::Rate("msg/s"),
         count: (30_000, 10_000),
         goal: Some(Goal::PerSecondAtLeast(150_000.0)),
+        peers: &["crossbeam"],
     },
     Figure {
         name: "mqueue",
@@ -118,6 +129,7 @@ pub const FIGURES: &[Figure] = &[
         unit: Unit::Rate("msg/s"),
         count: (10_000, 4000),
         goal: Some(Goal::PerSecondAtLeast(40_000.0)),
+        peers: &[],
     },
     Figure {
         name: "mdict",
@@ -125,6 +137,7 @@ pub const FIGURES: &[Figure] = &[
         unit: Unit::Rate("op/s"),
         count: (10_000, 4000),
         goal: Some(Goal::PerSecondAtLeast(40_000.0)),
+        peers: &["redis"],
     },
     Figure {
         name: "imap1",
@@ -132,6 +145,7 @@ pub const FIGURES: &[Figure] = &[
         unit: Unit::Rate("task/s"),
         count: (30_000, 10_000),
         goal: Some(Goal::PerSecondAtLeast(150_000.0)),
+        peers: &["procspawn"],
     },
     Figure {
         name: "imap100",
@@ -139,6 +153,7 @@ pub const FIGURES: &[Figure] = &[
         unit: Unit::Rate("task/s"),
         count: (600_000, 200_000),
         goal: Some(Goal::PerSecondAtLeast(3_000_000.0)),
+        peers: &[],
     },
     Figure {
         name: "imapu1",
@@ -146,6 +161,7 @@ pub const FIGURES: &[Figure] = &[
         unit: Unit::Rate("task/s"),
         count: (30_000, 10_000),
         goal: Some(Goal::PerSecondAtLeast(150_000.0)),
+        peers: &["procspawn"],
     },
     Figure {
         name: "imapu100",
@@ -153,6 +169,7 @@ pub const FIGURES: &[Figure] = &[
         unit: Unit::Rate("task/s"),
         count: (600_000, 200_000),
         goal: Some(Goal::PerSecondAtLeast(3_000_000.0)),
+        peers: &[],
     },
     Figure {
         name: "fib-threads",
@@ -160,6 +177,7 @@ pub const FIGURES: &[Figure] = &[
         unit: Unit::Speedup,
         count: (1, 1),
         goal: Some(Goal::SpeedupAtLeast(1.45)),
+        peers: &["rayon"],
     },
     Figure {
         name: "fib-procs",
@@ -167,6 +185,7 @@ pub const FIGURES: &[Figure] = &[
         unit: Unit::Speedup,
         count: (1, 1),
         goal: Some(Goal::SpeedupAtLeast(1.45)),
+        peers: &[],
     },
 ];
 
@@ -230,6 +249,8 @@ pub struct Row {
     pub raw: Column,
     /// CPython's multiprocessing.
     pub python: Column,
+    /// Each peer crate's column, by name.
+    pub peers: Vec<(String, Column)>,
 }
 
 /// A value in the figure's unit, for people: `4.03 ms`, `93.1 k msg/s`,
@@ -342,6 +363,34 @@ pub fn judge(row: &Row) -> Option<(bool, String)> {
     })
 }
 
+/// What each peer is, for the report's header.
+pub const PEER_NOTES: &str = "`procspawn` (processes and a pool, serde over ipc-channel), \
+`ipc-channel` (Servo's typed channels between processes), `crossbeam` (crossbeam-channel between \
+two threads of one process: what the same queue costs without processes), `rayon` (a thread \
+pool), `redis` (a Redis server over a Unix socket, when redis-server is installed)";
+
+/// Peers shown for reference only, never ours' rival: `crossbeam` moves the
+/// queue figures' items between two threads of one process, which shows
+/// what processes cost against threads, not how well ours does its job.
+pub const REFERENCE_ONLY: &[&str] = &["crossbeam"];
+
+/// The best of a row's peers for its unit (least time per operation, or
+/// the largest speedup), with its name; reference-only peers excluded.
+pub fn best_peer(row: &Row) -> Option<(&str, &Column)> {
+    let unit = row.figure.unit;
+    row.peers
+        .iter()
+        .filter(|(name, column)| {
+            column.median().is_some() && !REFERENCE_ONLY.contains(&name.as_str())
+        })
+        .max_by(|(_, a), (_, b)| {
+            // `advantage(unit, a, b)` above 1: a is better than b.
+            let a_over_b = advantage(unit, a, b).unwrap_or(1.0);
+            a_over_b.total_cmp(&1.0)
+        })
+        .map(|(name, column)| (name.as_str(), column))
+}
+
 /// The Markdown report.
 pub fn markdown(rows: &[Row], machine: &str, samples: usize) -> String {
     let mut out = String::new();
@@ -351,13 +400,16 @@ pub fn markdown(rows: &[Row], machine: &str, samples: usize) -> String {
     );
     let _ = writeln!(
         out,
-        "\"vs raw\" and \"vs Python\": how many times faster ours is (above 1: faster).\n"
+        "\"vs raw\", \"vs Python\" and \"vs best peer\": how many times faster ours is (above 1: \
+         faster). The best peer (in bold) is the fastest of the Rust crates measured for that \
+         figure that do the same job."
     );
+    let _ = writeln!(out, "Peers: {PEER_NOTES}.\n");
     let _ = writeln!(
         out,
-        "| figure | ours | raw | Python | vs raw | vs Python | goal |"
+        "| figure | ours | raw | Python | peers | vs raw | vs Python | vs best peer | goal |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
     for row in rows {
         let unit = row.figure.unit;
         let ratio = |other: &Column| {
@@ -373,16 +425,41 @@ pub fn markdown(rows: &[Row], machine: &str, samples: usize) -> String {
         } else {
             show_column(unit, &row.raw)
         };
+        // Every peer, the best first; reference-only ones say so.
+        let best = best_peer(row);
+        let mut shown: Vec<String> = best
+            .iter()
+            .map(|(name, column)| format!("**{name}**: {}", show_column(unit, column)))
+            .collect();
+        for (name, column) in &row.peers {
+            if best.is_some_and(|(b, _)| b == name) {
+                continue;
+            }
+            let note = if REFERENCE_ONLY.contains(&name.as_str()) {
+                " (threads, for reference)"
+            } else {
+                ""
+            };
+            shown.push(format!("{name}{note}: {}", show_column(unit, column)));
+        }
+        let peer = if shown.is_empty() {
+            "–".to_string()
+        } else {
+            shown.join("; ")
+        };
+        let vs_peer = best.map_or("–".to_string(), |(_, column)| ratio(column));
         let _ = writeln!(
             out,
-            "| {} (`{}`) | {} | {} | {} | {} | {} | {} |",
+            "| {} (`{}`) | {} | {} | {} | {} | {} | {} | {} | {} |",
             row.figure.title,
             row.figure.name,
             show_column(unit, &row.ours),
             raw_label,
             show_column(unit, &row.python),
+            peer,
             ratio(&row.raw),
             ratio(&row.python),
+            vs_peer,
             goal
         );
     }
@@ -405,6 +482,7 @@ pub fn json_report(rows: &[Row], machine: &str, samples: usize) -> Value {
             "ours": column(&r.ours),
             "raw": column(&r.raw),
             "python": column(&r.python),
+            "peers": r.peers.iter().map(|(name, c)| (name.clone(), column(c))).collect::<serde_json::Map<_, _>>(),
             "goal_met": judge(r).map(|(met, text)| json!({"met": met, "text": text})),
         })).collect::<Vec<_>>(),
     })
@@ -490,7 +568,67 @@ mod tests {
             ours: measured(ours),
             raw: measured(raw),
             python: Column::Missing("python3 not found".into()),
+            peers: Vec::new(),
         }
+    }
+
+    #[test]
+    fn the_best_peer_is_the_fastest_and_the_report_compares_ours_with_it() {
+        let mut queue = row("queue", 1.0 / 1_000_000.0, 1.0 / 900_000.0);
+        queue.peers = vec![
+            ("ipc-channel".into(), measured(1.0 / 250_000.0)),
+            ("crossbeam".into(), measured(1.0 / 50_000_000.0)),
+        ];
+        // crossbeam moves the items between threads: shown, never the rival.
+        assert_eq!(best_peer(&queue).unwrap().0, "ipc-channel");
+        let mut fib = row("fib-threads", 1.2, 1.56);
+        fib.peers = vec![("rayon".into(), measured(1.4))];
+        assert_eq!(best_peer(&fib).unwrap().0, "rayon");
+        let mut missing = row("mdict", 1.0 / 20_000.0, 1.0 / 20_000.0);
+        missing.peers = vec![(
+            "redis".into(),
+            Column::Missing("redis-server is not installed".into()),
+        )];
+        let md = markdown(&[queue, fib, missing], "m", 5);
+        let queue_line = md.lines().find(|l| l.contains("(`queue`)")).unwrap();
+        assert!(
+            queue_line.contains("**ipc-channel**: 250.0 k msg/s"),
+            "{queue_line}"
+        );
+        assert!(queue_line.contains("crossbeam (threads, for reference): 50.00 M msg/s"));
+        assert!(
+            queue_line.contains("| 4.00 |"),
+            "ours is 4 times ipc-channel: {queue_line}"
+        );
+        let mdict_line = md.lines().find(|l| l.contains("(`mdict`)")).unwrap();
+        assert!(
+            mdict_line.contains("redis: (redis-server is not installed)"),
+            "{mdict_line}"
+        );
+    }
+
+    /// `bench/peers` measures exactly the (figure, peer) pairs this table
+    /// names: read from its source, so that this test needs no build of it.
+    #[test]
+    fn the_peers_binary_knows_the_same_pairs() {
+        let source =
+            std::fs::read_to_string(harness::workspace::root().join("bench/peers/src/main.rs"))
+                .unwrap();
+        let start = source.find("const PAIRS").unwrap();
+        let end = start + source[start..].find("];").unwrap();
+        let listed: Vec<String> = source[start..end]
+            .lines()
+            .filter_map(|l| {
+                let l = l.trim().strip_prefix("(\"")?.strip_suffix("\"),")?;
+                let (figure, peer) = l.split_once("\", \"")?;
+                Some(format!("{figure} {peer}"))
+            })
+            .collect();
+        let ours: Vec<String> = FIGURES
+            .iter()
+            .flat_map(|f| f.peers.iter().map(move |p| format!("{} {p}", f.name)))
+            .collect();
+        assert_eq!(listed, ours);
     }
 
     #[test]

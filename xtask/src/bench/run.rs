@@ -21,6 +21,8 @@ pub struct Options {
     pub only: Vec<String>,
     /// Also copy the report and chart to `docs/bench/` (for the README).
     pub publish: bool,
+    /// Build and measure the peer crates (`bench/peers`).
+    pub peers: bool,
 }
 
 /// Runs the bench and writes its reports; returns the Markdown table.
@@ -59,6 +61,15 @@ pub fn run(options: &Options) -> Result<String, String> {
             "note: python3 was not found, so the Python column stays empty (install python3 to fill it)"
         );
     }
+    let peers = if options.peers && figures.iter().any(|f| !f.peers.is_empty()) {
+        build_peers()
+    } else {
+        Err("not measured (--no-peers)".to_string())
+    };
+    // The peers' temporary files (a Redis server's socket) live here, and go
+    // with it after the run, even if a peer was killed.
+    let peer_tmp = workspace::target_dir().join("bench").join("peers-tmp");
+    let _ = std::fs::remove_dir_all(&peer_tmp);
     // On a terminal the progress line redraws itself; in a log (CI) each
     // figure gets one line when it is done.
     let redraw = std::io::stderr().is_terminal();
@@ -70,13 +81,27 @@ pub fn run(options: &Options) -> Result<String, String> {
         } else {
             figure.count.0
         };
-        let mut samples: [Vec<f64>; 3] = Default::default();
-        let mut failures: [Option<String>; 3] = Default::default();
+        // The columns, measured in this order in every round: ours, raw,
+        // Python, then each peer.
+        let labels: Vec<&str> = ["ours", "raw", "python"]
+            .into_iter()
+            .chain(figure.peers.iter().copied())
+            .collect();
+        let mut samples: Vec<Vec<f64>> = vec![Vec::new(); labels.len()];
+        let mut failures: Vec<Option<String>> = vec![None; labels.len()];
+        if python.is_none() {
+            failures[2] = Some("python3 not found".into());
+        }
+        if let Err(why) = &peers {
+            for failure in failures.iter_mut().skip(3) {
+                *failure = Some(why.clone());
+            }
+        }
         for round in 0..=options.samples {
-            for (column, label) in ["ours", "raw", "python"].iter().enumerate() {
+            for (column, label) in labels.iter().enumerate() {
                 if redraw {
                     eprint!(
-                        "\r[{}/{}] {:<12} {} {:>2}/{} {:<6}   ",
+                        "\r[{}/{}] {:<12} {} {:>2}/{} {:<12}   ",
                         i + 1,
                         figures.len(),
                         figure.name,
@@ -86,22 +111,29 @@ pub fn run(options: &Options) -> Result<String, String> {
                         label
                     );
                 }
-                if failures[column].is_some() || (column == 2 && python.is_none()) {
+                if failures[column].is_some() {
                     continue;
                 }
-                let outcome = match *label {
-                    "python" => measure(
-                        Path::new("python3"),
-                        &[
-                            script.display().to_string(),
-                            figure.name.into(),
-                            count.to_string(),
-                        ],
+                let args = |first: &str| {
+                    vec![
+                        figure.name.to_string(),
+                        first.to_string(),
+                        count.to_string(),
+                    ]
+                };
+                let outcome = match (column, &peers) {
+                    (0 | 1, _) => measure(&binary, &args(label), &[]),
+                    (2, _) => {
+                        let mut python_args = vec![script.display().to_string()];
+                        python_args.extend([figure.name.to_string(), count.to_string()]);
+                        measure(Path::new("python3"), &python_args, &[])
+                    }
+                    (_, Ok(peers_binary)) => measure(
+                        peers_binary,
+                        &args(label),
+                        &[("COURSE_BENCH_TMP", peer_tmp.display().to_string())],
                     ),
-                    _ => measure(
-                        &binary,
-                        &[figure.name.into(), (*label).into(), count.to_string()],
-                    ),
+                    (_, Err(why)) => Err(why.clone()),
                 };
                 match outcome {
                     Ok(value) if round > 0 => samples[column].push(value),
@@ -113,15 +145,16 @@ pub fn run(options: &Options) -> Result<String, String> {
         let column = |k: usize| match (&failures[k], bench::summarise(&samples[k])) {
             (Some(why), _) => Column::Missing(why.clone()),
             (None, Some(summary)) => Column::Measured(summary),
-            (None, None) => Column::Missing("python3 not found".into()),
+            (None, None) => Column::Missing("no samples".into()),
         };
         if !redraw {
             eprintln!(
-                "[{}/{}] {}: {} samples of ours, raw and Python in {:.1} s",
+                "[{}/{}] {}: {} samples of {} in {:.1} s",
                 i + 1,
                 figures.len(),
                 figure.name,
                 options.samples,
+                labels.join(", "),
                 figure_started.elapsed().as_secs_f64()
             );
         }
@@ -130,8 +163,15 @@ pub fn run(options: &Options) -> Result<String, String> {
             ours: column(0),
             raw: column(1),
             python: column(2),
+            peers: figure
+                .peers
+                .iter()
+                .enumerate()
+                .map(|(k, name)| (name.to_string(), column(3 + k)))
+                .collect(),
         });
     }
+    let _ = std::fs::remove_dir_all(&peer_tmp);
     if redraw {
         eprintln!("\r{:60}", "");
     }
@@ -207,6 +247,12 @@ pub fn redraw(publish: bool) -> Result<String, String> {
                 ours: column(&f["ours"]),
                 raw: column(&f["raw"]),
                 python: column(&f["python"]),
+                peers: f["peers"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(name, v)| (name.clone(), column(v)))
+                    .collect(),
             })
         })
         .collect();
@@ -227,9 +273,16 @@ pub fn redraw(publish: bool) -> Result<String, String> {
 }
 
 /// Runs one measuring program (in its own process group, killed after 5
-/// minutes) and reads the number it prints.
-fn measure(program: &Path, args: &[String]) -> Result<f64, String> {
-    let run = runner::run(program, args, Duration::from_secs(300))
+/// minutes, with `env` added) and reads the number it prints.
+fn measure(program: &Path, args: &[String], env: &[(&str, String)]) -> Result<f64, String> {
+    let conditions = runner::Conditions {
+        env: env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+        ..runner::Conditions::default()
+    };
+    let run = runner::run_with(program, args, Duration::from_secs(300), &conditions)
         .map_err(|e| format!("could not start {}: {e}", program.display()))?;
     if run.timed_out {
         return Err("timed out".into());
@@ -248,6 +301,51 @@ fn measure(program: &Path, args: &[String]) -> Result<f64, String> {
         .trim()
         .parse::<f64>()
         .map_err(|_| format!("printed `{}`, not a number", run.stdout.trim()))
+}
+
+/// Builds `bench/peers` (its own workspace: the peers' hundred crates stay
+/// out of every other build) in release mode, and checks that it measures
+/// the pairs [`FIGURES`] names. A failed build costs the peer columns only.
+fn build_peers() -> Result<PathBuf, String> {
+    let manifest = workspace::root().join("bench/peers/Cargo.toml");
+    let target = workspace::target_dir().join("bench-peers");
+    eprintln!("$ cargo build --release --manifest-path bench/peers/Cargo.toml (the peer crates)");
+    let output = workspace::cargo()
+        .args([
+            "build",
+            "--release",
+            "--message-format=json-render-diagnostics",
+        ])
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(&target)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("could not run cargo: {e}"))?;
+    if !output.status.success() {
+        eprintln!("note: bench/peers did not build (see above): the peer columns stay empty");
+        return Err("bench/peers did not build".into());
+    }
+    let binary = target.join("release").join("course-bench-peers");
+    let listed = Command::new(&binary)
+        .arg("--list")
+        .output()
+        .map_err(|e| format!("could not run {}: {e}", binary.display()))?;
+    let listed: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let expected: Vec<String> = FIGURES
+        .iter()
+        .flat_map(|f| f.peers.iter().map(move |p| format!("{} {p}", f.name)))
+        .collect();
+    if listed != expected {
+        return Err(format!(
+            "course-bench-peers --list disagrees with xtask's FIGURES: {listed:?} against {expected:?}"
+        ));
+    }
+    Ok(binary)
 }
 
 fn python_version() -> Option<String> {
@@ -395,6 +493,7 @@ mod tests {
                     ours: at(1.0),
                     raw: at(0.5),
                     python: Column::Missing("python3 not found".into()),
+                    peers: Vec::new(),
                 }
             })
             .collect();

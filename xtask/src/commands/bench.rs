@@ -7,7 +7,7 @@ use crate::bench::run as bench_run;
 use crate::flags::{Outcome, Usage, count_option, parse_args};
 
 pub fn cmd_bench(args: &[String]) -> Outcome {
-    const FLAGS: [&str; 3] = ["--quick", "--publish", "--redraw"];
+    const FLAGS: [&str; 4] = ["--quick", "--publish", "--redraw", "--no-peers"];
     if let Some(flag) = FLAGS
         .iter()
         .find(|flag| args.iter().any(|a| a.starts_with(&format!("{flag}="))))
@@ -30,6 +30,7 @@ pub fn cmd_bench(args: &[String]) -> Outcome {
         samples,
         only: names,
         publish: flags.iter().any(|f| *f == "--publish"),
+        peers: !flags.iter().any(|f| *f == "--no-peers"),
     };
     if let Some(unknown) = options
         .only

@@ -76,6 +76,7 @@ impl Mode {
             nice: if self == Mode::Starved { 19 } else { 0 },
             max_output: Some(MAX_OUTPUT),
             max_processes: Some(MAX_PROCESSES),
+            env: Vec::new(),
         }
     }
 
