@@ -144,17 +144,35 @@ def imap(count, chunksize, unordered):
     return result
 
 
-def fib_speedup(executor, rounds=3):
+def fib_speedup(executor, count):
+    """fib(30..=34) `count` times, serially then on 2 workers. A count of 1
+    (`--quick`) runs fib(26..=30) once: the same shape, a tenth of the time
+    (CPython needs seconds for fib(34))."""
+    rounds, tasks = (count, range(30, 35)) if count > 1 else (1, range(26, 31))
     start = time.perf_counter()
     for _ in range(rounds):
-        for n in range(30, 35):
+        for n in tasks:
             fib(n)
     serial = time.perf_counter() - start
     with executor(2) as pool:
         start = time.perf_counter()
         for _ in range(rounds):
-            list(pool.map(fib, range(30, 35)))
+            list(pool.map(fib, tasks))
         return serial / (time.perf_counter() - start)
+
+
+def capacity(_count):
+    """Two busy loops on two processes against one alone: what the machine
+    gives (2.0: two whole CPUs)."""
+    start = time.perf_counter()
+    fib(24)
+    alone = time.perf_counter() - start
+    with ProcessPoolExecutor(2) as pool:
+        list(pool.map(nothing, range(2)))  # workers started before timing
+        start = time.perf_counter()
+        list(pool.map(fib, [24, 24]))
+        both = time.perf_counter() - start
+    return 2 * alone / both
 
 
 FIGURES = {
@@ -172,8 +190,9 @@ FIGURES = {
     "imap100": lambda n: imap(n, 100, False),
     "imapu1": lambda n: imap(n, 1, True),
     "imapu100": lambda n: imap(n, 100, True),
-    "fib-threads": lambda n: fib_speedup(ThreadPoolExecutor),
-    "fib-procs": lambda n: fib_speedup(ProcessPoolExecutor),
+    "capacity": capacity,
+    "fib-threads": lambda n: fib_speedup(ThreadPoolExecutor, n),
+    "fib-procs": lambda n: fib_speedup(ProcessPoolExecutor, n),
 }
 
 
