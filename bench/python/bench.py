@@ -178,6 +178,60 @@ def capacity(_count):
     return 2 * alone / both
 
 
+def put_bytes(q, count, size):
+    item = b"\x07" * size
+    for _ in range(count):
+        q.put(item)
+
+
+def queue_bytes(count, size):
+    q = mp.Queue()
+    child = mp.Process(target=put_bytes, args=(q, count, size))
+    child.start()
+    start = time.perf_counter()
+    for _ in range(count):
+        assert len(q.get()) == size
+    result = per(start, count)
+    child.join()
+    return result
+
+
+def spin(micros):
+    until = time.perf_counter() + micros / 1e6
+    while time.perf_counter() < until:
+        pass
+    return micros
+
+
+def pool_sweep(count, parameter):
+    workers, micros, chunksize = (int(x) for x in parameter.split(","))
+    with mp.Pool(workers) as pool:
+        start = time.perf_counter()
+        done = sum(1 for _ in pool.imap(spin, [micros] * count, chunksize))
+        result = per(start, count)
+    assert done == count
+    return result
+
+
+def start_with_memory(method, count, mib):
+    """Start and join a child while this process has `mib` MiB written to."""
+    ballast = bytearray(mib << 20)
+    ballast[::4096] = b"\x01" * len(range(0, len(ballast), 4096))
+    result = fork_or_spawn(method, count)
+    del ballast
+    return result
+
+
+# One point of a sweep: bench.py SWEEP COUNT PARAMETER.
+SWEEPS = {
+    "size-pipe": lambda n, p: pipe_one_way(n, max(int(p), 5)),
+    "size-queue": lambda n, p: queue_bytes(n, int(p)),
+    "pool": pool_sweep,
+    "start-fork": lambda n, p: start_with_memory("fork", n, int(p)),
+    "start-spawn": lambda n, p: start_with_memory("spawn", n, int(p)),
+}
+
+
 FIGURES = {
     "fork": lambda n: fork_or_spawn("fork", n),
     "spawn": lambda n: fork_or_spawn("spawn", n),
@@ -202,6 +256,10 @@ FIGURES = {
 def main():
     if sys.argv[1:] == ["--list"]:
         print("\n".join(FIGURES))
+        return
+    if len(sys.argv) == 4 and sys.argv[1] in SWEEPS:
+        mp.set_start_method("fork")
+        print(repr(SWEEPS[sys.argv[1]](int(sys.argv[2]), sys.argv[3])))
         return
     if len(sys.argv) != 3 or sys.argv[1] not in FIGURES:
         print("usage: bench.py FIGURE COUNT (FIGURE: " + ", ".join(FIGURES) + ")", file=sys.stderr)

@@ -48,6 +48,33 @@ fn main() {
         }
         return;
     }
+    // A point of a sweep: SWEEP PEER COUNT PARAMETER.
+    if let [sweep, peer, count, parameter] = args.as_slice() {
+        let number = |text: &str| text.parse::<u64>().ok();
+        let value = match (sweep.as_str(), peer.as_str(), number(count)) {
+            ("size", "ipc-channel", Some(count)) => {
+                number(parameter).map(|size| ipc_one_way_bytes(count, size as usize))
+            }
+            ("pool", "procspawn", Some(count)) => {
+                let fields: Option<Vec<u64>> = parameter.split(',').map(number).collect();
+                match fields.as_deref() {
+                    Some(&[workers, micros, _chunksize]) => {
+                        Some(procspawn_pool_of(count, workers as usize, micros))
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        match value {
+            Some(value) => println!("{value:e}"),
+            None => {
+                eprintln!("error: no sweep point `{sweep} {peer} {count} {parameter}`");
+                std::process::exit(2);
+            }
+        }
+        return;
+    }
     let [figure, peer, count] = args.as_slice() else {
         eprintln!("usage: course-bench-peers FIGURE PEER COUNT (--list names the pairs)");
         std::process::exit(2);
@@ -107,8 +134,23 @@ fn identity(x: u64) -> u64 {
 /// descriptors: ten thousand at once exhaust them), as `imap` itself keeps
 /// a window of tasks ahead.
 fn procspawn_pool(count: u64) -> f64 {
+    procspawn_pool_of(count, 2, 0)
+}
+
+/// A task that keeps its CPU busy for `micros` microseconds.
+fn spin(micros: u64) -> u64 {
+    let until = Instant::now() + Duration::from_micros(micros);
+    while Instant::now() < until {
+        std::hint::spin_loop();
+    }
+    micros
+}
+
+/// `count` tasks on a pool of `workers`, each spinning `micros` µs (0: the
+/// identity), results taken in order, at most `IN_FLIGHT` waiting.
+fn procspawn_pool_of(count: u64, workers: usize, micros: u64) -> f64 {
     const IN_FLIGHT: usize = 256;
-    let pool = procspawn::Pool::new(2).expect("a pool of 2");
+    let pool = procspawn::Pool::new(workers).expect("a pool");
     let start = Instant::now();
     let mut waiting = std::collections::VecDeque::with_capacity(IN_FLIGHT);
     let mut sum = 0u64;
@@ -117,13 +159,22 @@ fn procspawn_pool(count: u64) -> f64 {
             let handle: procspawn::JoinHandle<u64> = waiting.pop_front().expect("full");
             sum += handle.join().expect("a result");
         }
-        waiting.push_back(pool.spawn(x, identity));
+        waiting.push_back(if micros == 0 {
+            pool.spawn(x, identity)
+        } else {
+            pool.spawn(micros, spin)
+        });
     }
     for handle in waiting {
         sum += handle.join().expect("a result");
     }
     let took = start.elapsed();
-    assert_eq!(sum, count * count.saturating_sub(1) / 2);
+    let expected = if micros == 0 {
+        count * count.saturating_sub(1) / 2
+    } else {
+        count * micros
+    };
+    assert_eq!(sum, expected);
     pool.shutdown();
     per(took, count)
 }

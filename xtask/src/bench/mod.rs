@@ -4,3 +4,4 @@
 
 pub mod figures;
 pub mod run;
+pub mod sweeps;

@@ -8,6 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::bench::figures::{self as bench, Column, FIGURES, Figure, Row, Unit};
+use crate::bench::sweeps;
 use harness::runner;
 use harness::workspace;
 
@@ -23,6 +24,8 @@ pub struct Options {
     pub publish: bool,
     /// Build and measure the peer crates (`bench/peers`).
     pub peers: bool,
+    /// Run the sweeps (how each cost grows with the work).
+    pub sweeps: bool,
 }
 
 /// Runs the bench and writes its reports; returns the Markdown table.
@@ -175,8 +178,27 @@ pub fn run(options: &Options) -> Result<String, String> {
     if redraw {
         eprintln!("\r{:60}", "");
     }
+    let programs = Programs {
+        bench: &binary,
+        script: &script,
+        python: python.is_some(),
+        peers: peers.as_ref().map_err(Clone::clone),
+        peer_tmp: &peer_tmp,
+    };
+    let measured_sweeps: Vec<sweeps::Measured> = if options.sweeps {
+        sweeps::SWEEPS
+            .iter()
+            .map(|sweep| run_sweep(sweep, &programs, options.quick, redraw))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let machine = describe_machine(python.as_deref());
-    let markdown = bench::markdown(&rows, &machine, options.samples);
+    let mut markdown = bench::markdown(&rows, &machine, options.samples);
+    if !measured_sweeps.is_empty() {
+        markdown.push_str("\n## How cost grows\n\n");
+        markdown.push_str(&sweeps::markdown(&measured_sweeps, ""));
+    }
     let out_dir = workspace::target_dir().join("bench");
     std::fs::create_dir_all(&out_dir)
         .map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
@@ -186,11 +208,16 @@ pub fn run(options: &Options) -> Result<String, String> {
         Ok(path)
     };
     let md_path = write("report.md", &markdown)?;
-    let json = serde_json::to_string_pretty(&bench::json_report(&rows, &machine, options.samples))
-        .expect("JSON");
+    let mut report = bench::json_report(&rows, &machine, options.samples);
+    report["sweeps"] = sweeps::json(&measured_sweeps);
+    let json = serde_json::to_string_pretty(&report).expect("JSON");
     let json_path = write("report.json", &json)?;
     let chart_path = out_dir.join("chart.svg");
     chart(&rows, &machine, &chart_path)?;
+    for measured in &measured_sweeps {
+        let path = out_dir.join(format!("sweep-{}.svg", measured.sweep.name));
+        sweeps::chart(measured, &machine, &path)?;
+    }
     eprintln!(
         "wrote {}, {} and {}",
         md_path.display(),
@@ -201,11 +228,8 @@ pub fn run(options: &Options) -> Result<String, String> {
         let docs = workspace::root().join("docs/bench");
         std::fs::create_dir_all(&docs)
             .map_err(|e| format!("cannot create {}: {e}", docs.display()))?;
-        for name in ["report.md", "chart.svg"] {
-            std::fs::copy(out_dir.join(name), docs.join(name))
-                .map_err(|e| format!("cannot copy {name}: {e}"))?;
-        }
-        eprintln!("copied the report and the chart to {}", docs.display());
+        publish_files(&out_dir, &docs)?;
+        eprintln!("copied the report and the charts to {}", docs.display());
     }
     Ok(markdown)
 }
@@ -258,18 +282,137 @@ pub fn redraw(publish: bool) -> Result<String, String> {
         .collect();
     let machine = report["machine"].as_str().unwrap_or("unknown machine");
     let samples = report["samples"].as_u64().unwrap_or(0) as usize;
-    let markdown = bench::markdown(&rows, machine, samples);
+    let measured_sweeps = sweeps::from_json(&report["sweeps"]);
+    let mut markdown = bench::markdown(&rows, machine, samples);
+    if !measured_sweeps.is_empty() {
+        markdown.push_str("\n## How cost grows\n\n");
+        markdown.push_str(&sweeps::markdown(&measured_sweeps, ""));
+    }
     std::fs::write(out_dir.join("report.md"), &markdown).map_err(|e| e.to_string())?;
     chart(&rows, machine, &out_dir.join("chart.svg"))?;
+    for measured in &measured_sweeps {
+        let path = out_dir.join(format!("sweep-{}.svg", measured.sweep.name));
+        sweeps::chart(measured, machine, &path)?;
+    }
     if publish {
         let docs = workspace::root().join("docs/bench");
         std::fs::create_dir_all(&docs).map_err(|e| e.to_string())?;
-        for name in ["report.md", "chart.svg"] {
-            std::fs::copy(out_dir.join(name), docs.join(name))
+        publish_files(&out_dir, &docs)?;
+    }
+    Ok(markdown)
+}
+
+/// Copies the report and every chart from `out_dir` to `docs`.
+fn publish_files(out_dir: &Path, docs: &Path) -> Result<(), String> {
+    let entries = std::fs::read_dir(out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == "report.md" || name.ends_with(".svg") {
+            std::fs::copy(entry.path(), docs.join(&name))
                 .map_err(|e| format!("cannot copy {name}: {e}"))?;
         }
     }
-    Ok(markdown)
+    Ok(())
+}
+
+/// The programs a sweep point may run.
+struct Programs<'a> {
+    bench: &'a Path,
+    script: &'a Path,
+    python: bool,
+    peers: Result<&'a PathBuf, String>,
+    peer_tmp: &'a Path,
+}
+
+/// Measures one sweep: at each x, each curve in turn, `samples` rounds
+/// (3, or 1 with `quick`), interleaved; the median of each.
+fn run_sweep(
+    sweep: &sweeps::Sweep,
+    programs: &Programs,
+    quick: bool,
+    redraw: bool,
+) -> sweeps::Measured {
+    use sweeps::Program;
+    let started = std::time::Instant::now();
+    let xs = sweep.xs(quick);
+    let rounds = if quick { 1 } else { 3 };
+    let mut values = vec![vec![None; xs.len()]; sweep.curves.len()];
+    let mut failures: Vec<Option<String>> = vec![None; sweep.curves.len()];
+    for (i, &x) in xs.iter().enumerate() {
+        let mut samples: Vec<Vec<f64>> = vec![Vec::new(); sweep.curves.len()];
+        for round in 0..rounds {
+            for (k, curve) in sweep.curves.iter().enumerate() {
+                if failures[k].is_some() {
+                    continue;
+                }
+                if redraw {
+                    eprint!(
+                        "\r[sweep {}] {} {}/{} {:<24}   ",
+                        sweep.name,
+                        x,
+                        round + 1,
+                        rounds,
+                        curve.label
+                    );
+                }
+                let count = sweep.count(x, curve, quick).to_string();
+                let parameter = sweep.parameter(x, curve);
+                let outcome = match curve.program {
+                    Program::Bench(implementation) => measure(
+                        programs.bench,
+                        &[
+                            sweep.program_sweep.into(),
+                            implementation.into(),
+                            count,
+                            parameter,
+                        ],
+                        &[],
+                    ),
+                    Program::Python(_) if !programs.python => Err("python3 not found".into()),
+                    Program::Python(name) => measure(
+                        Path::new("python3"),
+                        &[
+                            programs.script.display().to_string(),
+                            name.into(),
+                            count,
+                            parameter,
+                        ],
+                        &[],
+                    ),
+                    Program::Peer(peer) => match &programs.peers {
+                        Ok(binary) => measure(
+                            binary,
+                            &[sweep.program_sweep.into(), peer.into(), count, parameter],
+                            &[("COURSE_BENCH_TMP", programs.peer_tmp.display().to_string())],
+                        ),
+                        Err(why) => Err(why.clone()),
+                    },
+                };
+                match outcome {
+                    Ok(seconds) => samples[k].push(sweep.value(x, seconds)),
+                    Err(why) => failures[k] = Some(why),
+                }
+            }
+        }
+        for (k, s) in samples.iter().enumerate() {
+            values[k][i] = bench::summarise(s).map(|summary| summary.median);
+        }
+    }
+    if !redraw {
+        eprintln!(
+            "[sweep {}] {} points of {} curves in {:.1} s",
+            sweep.name,
+            xs.len(),
+            sweep.curves.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    sweeps::Measured {
+        sweep: *sweep,
+        xs,
+        values,
+        failures,
+    }
 }
 
 /// Runs one measuring program (in its own process group, killed after 5

@@ -7,7 +7,13 @@ use crate::bench::run as bench_run;
 use crate::flags::{Outcome, Usage, count_option, parse_args};
 
 pub fn cmd_bench(args: &[String]) -> Outcome {
-    const FLAGS: [&str; 4] = ["--quick", "--publish", "--redraw", "--no-peers"];
+    const FLAGS: [&str; 5] = [
+        "--quick",
+        "--publish",
+        "--redraw",
+        "--no-peers",
+        "--no-sweeps",
+    ];
     if let Some(flag) = FLAGS
         .iter()
         .find(|flag| args.iter().any(|a| a.starts_with(&format!("{flag}="))))
@@ -31,6 +37,12 @@ pub fn cmd_bench(args: &[String]) -> Outcome {
         only: names,
         publish: flags.iter().any(|f| *f == "--publish"),
         peers: !flags.iter().any(|f| *f == "--no-peers"),
+        sweeps: false,
+    };
+    // The sweeps run with the whole bench, not when figures are named.
+    let options = bench_run::Options {
+        sweeps: options.only.is_empty() && !flags.iter().any(|f| *f == "--no-sweeps"),
+        ..options
     };
     if let Some(unknown) = options
         .only
