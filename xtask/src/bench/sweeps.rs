@@ -242,7 +242,7 @@ pub fn markdown(measured: &[Measured], image_dir: &str) -> String {
             "![{}]({image_dir}sweep-{}.svg)\n",
             sweep.title, sweep.name
         );
-        let _ = write!(out, "| {} ({}) |", sweep.x_label, sweep.unit());
+        let _ = write!(out, "| {} |", sweep.x_label);
         for curve in sweep.curves {
             let _ = write!(out, " {} |", curve.label);
         }
