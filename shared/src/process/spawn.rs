@@ -15,10 +15,8 @@
 //! address-space randomisation loads it at another address.
 
 use std::os::fd::AsRawFd;
-use std::os::unix::process::CommandExt;
-use std::process::Command;
 
-use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
+use nix::fcntl::OFlag;
 use nix::unistd::{Pid, pipe2};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -165,37 +163,20 @@ impl Process {
             offset_of(entry as usize),
             encode_hex(&arg)
         );
-        // The sentinel: the child inherits the write end (cleared of
-        // close-on-exec in the child only, just before exec) and holds it
-        // until it exits, so the parent can wait with `poll` as for a fork.
+        // The sentinel: the child inherits the write end and holds it until
+        // it exits, so the parent can wait with `poll` as for a fork.
         let (sentinel, child_end) = pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::Os("pipe2", e))?;
-        let child_fd = child_end.as_raw_fd();
         flush_std_streams();
-        let mut command = Command::new("/proc/self/exe");
-        command.env(MARKER, request);
+        let arg0 = std::env::args_os()
+            .next()
+            .unwrap_or_else(|| "/proc/self/exe".into());
         // The child gets this process's authkey, as a forked child would.
-        command.env(authkey::ENV, authkey::authkey_hex());
-        if let Some(name) = std::env::args_os().next() {
-            command.arg0(name);
-        }
-        let keep_open_across_exec = move || {
-            // Safety: `child_end` stays open in the parent until after
-            // `spawn` returns, so the number names it in the child too.
-            let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(child_fd) };
-            fcntl(fd, FcntlArg::F_SETFD(FdFlag::empty()))?;
-            Ok(())
-        };
-        // Safety: the closure runs in the child between fork and exec, and
-        // calls only fcntl, which is async-signal-safe.
-        unsafe { command.pre_exec(keep_open_across_exec) };
-        let child = command.spawn().map_err(Error::Io)?;
+        let authkey = authkey::authkey_hex();
+        let extra_env = [(MARKER, request.as_str()), (authkey::ENV, authkey.as_str())];
+        let pid =
+            crate::sys::spawn_self(&arg0, &extra_env, child_end.as_raw_fd()).map_err(Error::Io)?;
         drop(child_end);
-        // We reap it ourselves with waitpid; std's handle neither waits nor
-        // kills when dropped.
-        Ok(Process::from_parts(
-            Pid::from_raw(child.id() as i32),
-            sentinel,
-        ))
+        Ok(Process::from_parts(Pid::from_raw(pid), sentinel))
     }
 }
 
