@@ -7,7 +7,27 @@ const BINARY: &str = env!("CARGO_BIN_EXE_lesson-03-pool-imap");
 
 #[test]
 fn an_argument_gets_a_usage_message_and_exit_2() {
-    harness::lesson_cli::refuses_arguments(BINARY, env!("CARGO_PKG_NAME"), &["-h"]);
+    harness::lesson_cli::refuses_arguments(BINARY, env!("CARGO_PKG_NAME"), &["-x"]);
+}
+
+#[test]
+fn help_says_what_the_lesson_is_and_where_its_readme_is() {
+    for flag in ["--help", "-h"] {
+        let output = std::process::Command::new(BINARY)
+            .arg(flag)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{flag}: {output:?}");
+        assert!(
+            stdout.contains("cargo run -p lesson-03-pool-imap"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("lessons/03-pool-imap/README.md"),
+            "{stdout}"
+        );
+    }
 }
 
 #[test]

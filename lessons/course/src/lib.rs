@@ -70,7 +70,8 @@ pub fn panic_on_purpose(message: &str) -> ! {
 ///
 /// Lessons take no arguments: what they show is fixed, so the golden file
 /// can check it. Given any, this exits with status 2 and a usage line on
-/// stderr. `name` is the package name, as in `cargo run -p NAME`: pass
+/// stderr; `--help` (or `-h`) alone says what the lesson is and where its
+/// README is, and exits 0. `name` is the package name, as in `cargo run -p NAME`: pass
 /// `env!("CARGO_PKG_NAME")`.
 ///
 /// A lesson piped into `head` or `less` that quits early would panic on
@@ -80,6 +81,17 @@ pub fn panic_on_purpose(message: &str) -> ! {
 /// `EPIPE` as an error; that stays so.)
 pub fn start_lesson(name: &str) {
     let extra: Vec<String> = std::env::args().skip(1).collect();
+    if extra == ["--help"] || extra == ["-h"] {
+        // `lesson-05-pipe` lives in `lessons/05-pipe`.
+        let folder = name.strip_prefix("lesson-").unwrap_or(name);
+        println!("{name}: a lesson of \"Processes vs threads\". It takes no arguments:");
+        println!("  cargo run -p {name}");
+        println!(
+            "Read its output beside lessons/{folder}/README.md and lessons/{folder}/src/main.rs;"
+        );
+        println!("then practise it: cargo xtask check (cargo xtask progress lists the exercises).");
+        std::process::exit(0);
+    }
     if !extra.is_empty() {
         eprintln!(
             "error: this lesson takes no arguments, but got: {}",
