@@ -411,14 +411,37 @@ pub fn markdown(rows: &[Row], machine: &str, samples: usize) -> String {
         out,
         "\"vs raw\", \"vs Python\" and \"vs best peer\": how many times faster ours is (above 1: \
          faster). The best peer (in bold) is the fastest of the Rust crates measured for that \
-         figure that do the same job."
+         figure that do the same job; \"–\": the crate does not do that job."
     );
     let _ = writeln!(out, "Peers: {PEER_NOTES}.\n");
+    // A column per peer, in the order the figures name them.
+    let mut peer_names: Vec<&str> = Vec::new();
+    for row in rows {
+        for (name, _) in &row.peers {
+            if !peer_names.contains(&name.as_str()) {
+                peer_names.push(name);
+            }
+        }
+    }
+    let peer_header: String = peer_names
+        .iter()
+        .map(|name| {
+            if REFERENCE_ONLY.contains(name) {
+                format!(" {name} (threads) |")
+            } else {
+                format!(" {name} |")
+            }
+        })
+        .collect();
     let _ = writeln!(
         out,
-        "| figure | ours | raw | Python | peers | vs raw | vs Python | vs best peer | goal |"
+        "| figure | ours | raw | Python |{peer_header} vs raw | vs Python | vs best peer | goal |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        out,
+        "|---|---|---|---|{}---|---|---|---|",
+        "---|".repeat(peer_names.len())
+    );
     for row in rows {
         let unit = row.figure.unit;
         let ratio = |other: &Column| {
@@ -434,38 +457,27 @@ pub fn markdown(rows: &[Row], machine: &str, samples: usize) -> String {
         } else {
             show_column(unit, &row.raw)
         };
-        // Every peer, the best first; reference-only ones say so.
-        let best = best_peer(row);
-        let mut shown: Vec<String> = best
+        // The best peer in bold; "–" where a peer does not do this job.
+        let best = best_peer(row).map(|(name, _)| name.to_string());
+        let peer_cells: String = peer_names
             .iter()
-            .map(|(name, column)| format!("**{name}**: {}", show_column(unit, column)))
+            .map(|name| match row.peers.iter().find(|(n, _)| n == name) {
+                None => " – |".to_string(),
+                Some((n, column)) if best.as_deref() == Some(n.as_str()) => {
+                    format!(" **{}** |", show_column(unit, column))
+                }
+                Some((_, column)) => format!(" {} |", show_column(unit, column)),
+            })
             .collect();
-        for (name, column) in &row.peers {
-            if best.is_some_and(|(b, _)| b == name) {
-                continue;
-            }
-            let note = if REFERENCE_ONLY.contains(&name.as_str()) {
-                " (threads, for reference)"
-            } else {
-                ""
-            };
-            shown.push(format!("{name}{note}: {}", show_column(unit, column)));
-        }
-        let peer = if shown.is_empty() {
-            "–".to_string()
-        } else {
-            shown.join("; ")
-        };
-        let vs_peer = best.map_or("–".to_string(), |(_, column)| ratio(column));
+        let vs_peer = best_peer(row).map_or("–".to_string(), |(_, column)| ratio(column));
         let _ = writeln!(
             out,
-            "| {} (`{}`) | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} (`{}`) | {} | {} | {} |{peer_cells} {} | {} | {} | {} |",
             row.figure.title,
             row.figure.name,
             show_column(unit, &row.ours),
             raw_label,
             show_column(unit, &row.python),
-            peer,
             ratio(&row.raw),
             ratio(&row.python),
             vs_peer,
@@ -600,18 +612,19 @@ mod tests {
         )];
         let md = markdown(&[queue, fib, missing], "m", 5);
         let queue_line = md.lines().find(|l| l.contains("(`queue`)")).unwrap();
+        assert!(queue_line.contains("| **250.0 k msg/s"), "{queue_line}");
+        assert!(queue_line.contains("| 50.00 M msg/s"), "{queue_line}");
         assert!(
-            queue_line.contains("**ipc-channel**: 250.0 k msg/s"),
-            "{queue_line}"
+            md.contains("| ipc-channel | crossbeam (threads) | rayon | redis |"),
+            "{md}"
         );
-        assert!(queue_line.contains("crossbeam (threads, for reference): 50.00 M msg/s"));
         assert!(
             queue_line.contains("| 4.00 |"),
             "ours is 4 times ipc-channel: {queue_line}"
         );
         let mdict_line = md.lines().find(|l| l.contains("(`mdict`)")).unwrap();
         assert!(
-            mdict_line.contains("redis: (redis-server is not installed)"),
+            mdict_line.contains("| (redis-server is not installed) |"),
             "{mdict_line}"
         );
     }

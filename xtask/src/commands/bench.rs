@@ -30,7 +30,9 @@ pub fn cmd_bench(args: &[String]) -> Outcome {
         .cloned()
         .collect();
     let (names, values) = parse_args(&rest, &["--samples"])?;
-    let samples = count_option(&values, "--samples", 5)? as usize;
+    // A quick run takes 3 samples of each unless told otherwise.
+    let quick = flags.iter().any(|f| *f == "--quick");
+    let samples = count_option(&values, "--samples", if quick { 3 } else { 5 })? as usize;
     let options = bench_run::Options {
         quick: flags.iter().any(|f| *f == "--quick"),
         samples,
