@@ -286,7 +286,7 @@ pub fn json(measured: &[Measured]) -> Value {
     )
 }
 
-/// The sweeps read back from [`json`].
+/// The sweeps read back from [`json()`].
 pub fn from_json(value: &Value) -> Vec<Measured> {
     value
         .as_array()
