@@ -41,6 +41,8 @@ const FIGURES: [&str; 17] = [
     "fib-procs",
 ];
 
+mod sweeps;
+
 fn main() {
     multiproc::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -56,7 +58,7 @@ fn main() {
             eprintln!("error: COUNT must be a whole number, not `{count}`");
             std::process::exit(2);
         };
-        match sweep_point(sweep, implementation, count, parameter) {
+        match sweeps::sweep_point(sweep, implementation, count, parameter) {
             Ok(per_op) => println!("{per_op:e}"),
             Err(why) => {
                 eprintln!("error: {why}");
@@ -551,108 +553,4 @@ fn fib_bound() -> f64 {
     }
     let total: Duration = times.iter().sum();
     total.as_secs_f64() / free_at.iter().max().unwrap().as_secs_f64()
-}
-
-// --- sweeps: how each cost grows with the work ---------------------------------
-
-/// One point of a sweep: seconds per operation.
-///
-/// - `size ours|raw|queue SIZE`: one-way messages of SIZE bytes through a
-///   Pipe (ours), a raw framed pipe (raw), or a Queue of byte vectors (queue).
-/// - `pool ours WORKERS,MICROS,CHUNKSIZE`: `imap` of tasks that each spin for
-///   MICROS microseconds, on WORKERS workers: seconds per task.
-/// - `start fork|spawn|raw MIB`: start and join a child while this process
-///   has MIB MiB of memory it has written to (so every page is mapped).
-fn sweep_point(
-    sweep: &str,
-    implementation: &str,
-    count: u64,
-    parameter: &str,
-) -> Result<f64, String> {
-    let number = |text: &str| {
-        text.parse::<u64>()
-            .map_err(|_| format!("`{text}` is not a whole number"))
-    };
-    match (sweep, implementation) {
-        ("size", "ours") => Ok(pipe_one_way_ours(count, number(parameter)? as usize)),
-        ("size", "raw") => Ok(pipe_one_way_raw(count, number(parameter)? as usize)),
-        ("size", "queue") => Ok(queue_bytes_ours(count, number(parameter)? as usize)),
-        ("pool", "ours") => {
-            let fields: Vec<u64> = parameter.split(',').map(number).collect::<Result<_, _>>()?;
-            let [workers, micros, chunksize] = fields[..] else {
-                return Err("pool takes WORKERS,MICROS,CHUNKSIZE".into());
-            };
-            Ok(pool_sweep(
-                count,
-                workers as usize,
-                micros,
-                chunksize as usize,
-            ))
-        }
-        ("start", method) => {
-            let ballast = touched_memory(number(parameter)? as usize);
-            let per_op = match method {
-                "fork" => fork_ours(count),
-                "spawn" => spawn_ours(count),
-                "raw" => fork_raw(count),
-                other => return Err(format!("start takes fork, spawn or raw, not `{other}`")),
-            };
-            drop(std::hint::black_box(ballast));
-            Ok(per_op)
-        }
-        _ => Err(format!("no sweep `{sweep}` with `{implementation}`")),
-    }
-}
-
-/// Items of `size` bytes through a Queue, from a child to this process.
-fn queue_bytes_ours(count: u64, size: usize) -> f64 {
-    let queue: Queue<Vec<u8>> = Queue::new(0).unwrap();
-    let item = vec![7u8; size];
-    let mut child = Process::start(|| {
-        for _ in 0..count {
-            queue.put(&item).unwrap();
-        }
-    })
-    .unwrap();
-    let start = Instant::now();
-    for _ in 0..count {
-        assert_eq!(queue.get().unwrap().len(), size);
-    }
-    let took = start.elapsed();
-    child.join().unwrap();
-    per(took, count)
-}
-
-/// A task that keeps its CPU busy for `micros` microseconds.
-fn spin(micros: u64) -> u64 {
-    let until = Instant::now() + Duration::from_micros(micros);
-    while Instant::now() < until {
-        std::hint::spin_loop();
-    }
-    micros
-}
-
-fn pool_sweep(count: u64, workers: usize, micros: u64, chunksize: usize) -> f64 {
-    let pool = Pool::new(workers).unwrap();
-    let start = Instant::now();
-    let done = pool
-        .imap(spin, std::iter::repeat_n(micros, count as usize), chunksize)
-        .unwrap()
-        .map(Result::unwrap)
-        .count();
-    let took = start.elapsed();
-    assert_eq!(done as u64, count);
-    pool.close();
-    pool.join().unwrap();
-    per(took, count)
-}
-
-/// `mib` MiB written to, one byte a page, so that every page is mapped and
-/// a fork has page tables to copy.
-fn touched_memory(mib: usize) -> Vec<u8> {
-    let mut memory = vec![0u8; mib << 20];
-    for page in memory.chunks_mut(4096) {
-        page[0] = 1;
-    }
-    memory
 }
