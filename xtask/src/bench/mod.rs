@@ -1,7 +1,12 @@
-//! The measurements behind `cargo xtask bench`: the figures and their goals
-//! (`figures.rs`, the one list of figure names), and the interleaved run,
-//! the reports and the chart (`run.rs`).
+//! The measurements behind `cargo xtask bench`: the figures (`figures.rs`,
+//! the one list of figure names and their peers), the run and its files
+//! (`run.rs`), the measuring programs and the sweeps' sampling
+//! (`programs.rs`), the sweeps themselves (`sweeps.rs`), the report
+//! (`report.rs`) and the figures' chart (`chart.rs`).
 
+pub mod chart;
 pub mod figures;
+pub mod programs;
+pub mod report;
 pub mod run;
 pub mod sweeps;

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod bless;
 pub mod compare;
 pub mod practise;
+pub mod selftest;
 pub mod tour;
 pub mod verify;
 
