@@ -65,12 +65,12 @@ impl<R: DeserializeOwned> AsyncResult<'_, R> {
     pub fn ready(&self) -> bool {
         // A poll with a deadline of now collects anything already answered.
         let _ = self.pool.pump(Some(Instant::now()));
-        self.pool.state.borrow().finished.contains_key(&self.id)
+        self.pool.state.borrow().result(self.id).is_some()
     }
 
     fn wait_until(&self, deadline: Option<Instant>) -> Result<R, TaskError> {
         loop {
-            if let Some(result) = self.pool.state.borrow().finished.get(&self.id) {
+            if let Some(result) = self.pool.state.borrow().result(self.id) {
                 let bytes = result.as_ref().map_err(Clone::clone)?;
                 return postcard::from_bytes(bytes).map_err(|e| {
                     TaskError::Panicked(format!("could not decode the task's result: {e}"))
@@ -83,7 +83,7 @@ impl<R: DeserializeOwned> AsyncResult<'_, R> {
                 .pool
                 .pump(deadline)
                 .map_err(|e| TaskError::Pool(Arc::new(e)))?;
-            if !waited && !self.pool.state.borrow().finished.contains_key(&self.id) {
+            if !waited && !self.pool.state.borrow().result(self.id).is_some() {
                 return Err(lost_task());
             }
         }
@@ -92,10 +92,7 @@ impl<R: DeserializeOwned> AsyncResult<'_, R> {
 
 impl<R> Drop for AsyncResult<'_, R> {
     fn drop(&mut self) {
-        let mut state = self.pool.state.borrow_mut();
-        if state.finished.remove(&self.id).is_none() {
-            state.abandoned.insert(self.id);
-        }
+        self.pool.state.borrow_mut().abandon(self.id);
     }
 }
 

@@ -24,9 +24,9 @@ pub fn as_completed<'pool, R: DeserializeOwned>(
 
 /// Removes and returns the one of `waiting` (sorted by task id) whose task
 /// finished first, waiting for one if none has. `id` tells each one's task.
-/// It walks the results in their order of arrival, and the first one that
-/// is `waiting`'s is usually at the front: `imap_unordered` over 100 000
-/// items stays linear.
+/// The pool walks the results in their order of arrival, and the first one
+/// that is `waiting`'s is usually at the front: `imap_unordered` over
+/// 100 000 items stays linear.
 fn take_first_finished<T>(
     pool: &Pool,
     waiting: &mut VecDeque<T>,
@@ -36,21 +36,10 @@ fn take_first_finished<T>(
         return None;
     }
     loop {
-        let first = {
-            let mut state = pool.state.borrow_mut();
-            // Results already taken leave the arrival list here, lazily.
-            while let Some(task) = state.arrived.front() {
-                if state.finished.contains_key(task) {
-                    break;
-                }
-                state.arrived.pop_front();
-            }
-            state
-                .arrived
-                .iter()
-                .filter(|task| state.finished.contains_key(task))
-                .find_map(|task| waiting.binary_search_by_key(task, &id).ok())
-        };
+        let first = pool
+            .state
+            .borrow_mut()
+            .first_arrived(|task| waiting.binary_search_by_key(&task, &id).ok());
         if let Some(at) = first {
             return waiting.remove(at);
         }

@@ -54,7 +54,7 @@ use serde::de::DeserializeOwned;
 pub use self::handle::AsyncResult;
 use self::imap::ChunkHandle;
 pub use self::imap::{IMap, IMapUnordered, as_completed};
-use self::scheduler::{State, Task};
+use self::scheduler::State;
 use self::worker::{Trampoline, chunk_trampoline, trampoline};
 use crate::error::Error;
 use crate::wire::{MAX_FRAME, WireError};
@@ -188,12 +188,7 @@ impl Pool {
 
     /// The worker processes' ids, in the order of their slots.
     pub fn worker_pids(&self) -> Vec<i32> {
-        self.state
-            .borrow()
-            .workers
-            .iter()
-            .map(|w| w.process.pid())
-            .collect()
+        self.state.borrow().worker_pids()
     }
 
     /// Queues `func(arg)` to run in a worker and returns a handle to its
@@ -324,7 +319,7 @@ impl Pool {
                 "this Pool belongs to the process that made it: a forked child must make its own",
             ));
         }
-        if self.state.borrow().closed {
+        if self.state.borrow().is_closed() {
             return Err(Error::State(
                 "the pool is closed: no new tasks (Python raises ValueError: Pool not running)",
             ));
@@ -348,17 +343,7 @@ impl Pool {
                 max: MAX_FRAME,
             }));
         }
-        let mut state = self.state.borrow_mut();
-        let id = state.next_id;
-        state.next_id += 1;
-        state.pending.insert(id);
-        state.backlog.push_back(Task {
-            id,
-            call: call as usize,
-            func,
-            arg,
-        });
-        state.write_what_fits();
+        let id = self.state.borrow_mut().enqueue(call as usize, func, arg);
         Ok(AsyncResult {
             pool: self,
             id,
@@ -369,7 +354,7 @@ impl Pool {
     /// No more tasks may be queued; those queued still run. Python:
     /// `Pool.close()`.
     pub fn close(&self) {
-        self.state.borrow_mut().closed = true;
+        self.state.borrow_mut().close();
     }
 
     /// Waits for every queued task to finish, then for the workers to exit.
@@ -380,29 +365,14 @@ impl Pool {
     /// [`Error::State`] before [`Pool::close`]; [`Error::Os`] or [`Error::Io`]
     /// if waiting for a worker fails.
     pub fn join(&self) -> Result<(), Error> {
-        if !self.state.borrow().closed {
+        if !self.state.borrow().is_closed() {
             return Err(Error::State(
                 "Pool::join called before Pool::close: close the pool first \
                  (Python raises ValueError: Pool is still running)",
             ));
         }
         while self.pump(None)? {}
-        let mut state = self.state.borrow_mut();
-        // End of stream on the task pipe is the workers' signal to exit.
-        state.close_tasks();
-        for worker in &mut state.workers {
-            if worker
-                .process
-                .join_timeout(Duration::from_secs(5))?
-                .is_none()
-            {
-                worker.process.kill()?;
-                worker.process.join()?;
-            }
-        }
-        state.workers.clear();
-        state.gone = Some("the pool was joined".into());
-        Ok(())
+        self.state.borrow_mut().join_workers()
     }
 
     /// Stops the workers at once and reaps them: `SIGTERM`, then `SIGKILL`
@@ -411,7 +381,7 @@ impl Pool {
     /// Python: `Pool.terminate()`.
     pub fn terminate(&self) {
         let mut state = self.state.borrow_mut();
-        state.closed = true;
+        state.close();
         state.stop_workers(
             Duration::from_secs(1),
             "the pool was terminated before the task finished",

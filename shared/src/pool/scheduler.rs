@@ -72,26 +72,43 @@ pub(super) struct Worker {
     outgoing: Vec<u8>,
 }
 
-/// An encoded task not yet in the pipe.
+/// A task not yet in the pipe, its packet encoded once, when it was queued.
 #[derive(Debug)]
-pub(super) struct Task {
-    pub(super) id: u64,
-    pub(super) call: usize,
-    pub(super) func: usize,
-    pub(super) arg: Vec<u8>,
+struct Task {
+    id: u64,
+    /// What goes into the pipe: the whole task, or (for an argument too
+    /// large for one packet) its announcement.
+    packet: Vec<u8>,
+    /// The argument, when the packet only announces it: sent on the socket
+    /// of the worker that asks for it.
+    large_arg: Option<Vec<u8>>,
 }
 
-/// The pool's parent-side state.
+/// A task that left the pipe while a worker that died was reading it, but
+/// that no slot named: failed after [`CLAIM_GRACE`] unless a live worker
+/// claims it.
+#[derive(Debug)]
+struct Suspect {
+    id: u64,
+    since: Instant,
+    /// The dead worker, for the error.
+    pid: i32,
+    exitcode: i32,
+}
+
+/// The pool's parent-side state. Its fields are private: every pending
+/// task is in exactly one of `backlog`, `in_pipe`, a worker's slot,
+/// `suspects` or `finished`/`abandoned`, and only this file moves it.
 #[derive(Debug)]
 pub(super) struct State {
-    pub(super) workers: Vec<Worker>,
+    workers: Vec<Worker>,
     slots: Slots,
     /// The task pipe's write end (non-blocking), until `join` closes it.
     tasks_in: Option<ParentOnly<File>>,
     /// Its read end, kept to hand to new workers and to ask `FIONREAD`.
     tasks_out: ParentOnly<OwnedFd>,
     /// Tasks not yet written to the pipe, oldest first.
-    pub(super) backlog: VecDeque<Task>,
+    backlog: VecDeque<Task>,
     /// Tasks in the pipe or taken, oldest first, with their packet sizes:
     /// the front ones are known to be taken once a later one answers.
     in_pipe: VecDeque<(u64, usize)>,
@@ -99,20 +116,20 @@ pub(super) struct State {
     large: HashMap<u64, Vec<u8>>,
     /// Tasks taken by a worker that died before its slot named them:
     /// failed after [`CLAIM_GRACE`] unless a live worker claims them.
-    suspects: Vec<(u64, Instant, i32, i32)>,
+    suspects: Vec<Suspect>,
     /// Every task submitted and not finished.
-    pub(super) pending: HashSet<u64>,
+    pending: HashSet<u64>,
     /// Results that arrived and are still wanted: the encoded `R`, or why not.
-    pub(super) finished: HashMap<u64, Result<Vec<u8>, TaskError>>,
+    finished: HashMap<u64, Result<Vec<u8>, TaskError>>,
     /// Finished tasks in their order of arrival, for `as_completed`; ids
     /// whose result was taken are dropped from the front as it goes.
-    pub(super) arrived: VecDeque<u64>,
+    arrived: VecDeque<u64>,
     /// Tasks whose `AsyncResult` was dropped: their results are thrown away.
-    pub(super) abandoned: HashSet<u64>,
-    pub(super) next_id: u64,
-    pub(super) closed: bool,
+    abandoned: HashSet<u64>,
+    next_id: u64,
+    closed: bool,
     /// Set once no worker is left to run tasks; says why.
-    pub(super) gone: Option<String>,
+    gone: Option<String>,
 }
 
 impl State {
@@ -189,33 +206,103 @@ impl State {
         !self.pending.is_empty()
     }
 
+    /// The workers' pids, in the order of their slots.
+    pub(super) fn worker_pids(&self) -> Vec<i32> {
+        self.workers.iter().map(|w| w.process.pid()).collect()
+    }
+
+    /// True once [`State::close`] was called: no new tasks.
+    pub(super) fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Refuses new tasks from now on; those queued still run.
+    pub(super) fn close(&mut self) {
+        self.closed = true;
+    }
+
+    /// Queues a task (`call` runs `func` on the encoded `arg` in a worker)
+    /// and writes it to the pipe if there is room. Its packet is encoded
+    /// here, once. Returns the task's id.
+    pub(super) fn enqueue(&mut self, call: usize, func: usize, arg: Vec<u8>) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        let inline = TaskPacket {
+            id,
+            call,
+            func,
+            arg: Some(arg),
+        };
+        let packet = postcard::to_allocvec(&inline).expect("a task packet encodes");
+        let task = if packet.len() <= libc::PIPE_BUF {
+            Task {
+                id,
+                packet,
+                large_arg: None,
+            }
+        } else {
+            let announce = TaskPacket {
+                arg: None,
+                ..inline
+            };
+            Task {
+                id,
+                packet: postcard::to_allocvec(&announce).expect("a task packet encodes"),
+                large_arg: inline.arg,
+            }
+        };
+        self.pending.insert(id);
+        self.backlog.push_back(task);
+        self.write_what_fits();
+        id
+    }
+
+    /// The result of task `id` if it has arrived: the encoded `R`, or why
+    /// there is none.
+    pub(super) fn result(&self, id: u64) -> Option<&Result<Vec<u8>, TaskError>> {
+        self.finished.get(&id)
+    }
+
+    /// Forgets task `id`, whose handle is gone: its result, if it arrived,
+    /// is dropped now, and otherwise when it comes.
+    pub(super) fn abandon(&mut self, id: u64) {
+        if self.finished.remove(&id).is_none() {
+            self.abandoned.insert(id);
+        }
+    }
+
+    /// Of the finished tasks, in their order of arrival, the first for
+    /// which `wanted` gives `Some`, and what it gave.
+    pub(super) fn first_arrived<T>(
+        &mut self,
+        mut wanted: impl FnMut(u64) -> Option<T>,
+    ) -> Option<T> {
+        // Results already taken leave the arrival list here, lazily: the
+        // first one wanted is then usually at the front.
+        while let Some(task) = self.arrived.front() {
+            if self.finished.contains_key(task) {
+                break;
+            }
+            self.arrived.pop_front();
+        }
+        self.arrived
+            .iter()
+            .filter(|task| self.finished.contains_key(task))
+            .find_map(|&task| wanted(task))
+    }
+
     /// Writes what it can without blocking: tasks into the pipe, arguments
     /// into the sockets of the workers that asked for them.
     pub(super) fn write_what_fits(&mut self) {
         if let Some(tasks_in) = self.tasks_in.as_mut() {
             while let Some(task) = self.backlog.front() {
-                let inline = TaskPacket {
-                    id: task.id,
-                    call: task.call,
-                    func: task.func,
-                    arg: Some(task.arg.clone()),
-                };
-                let mut packet = postcard::to_allocvec(&inline).expect("a task packet encodes");
-                let large = packet.len() > libc::PIPE_BUF;
-                if large {
-                    let announce = TaskPacket {
-                        arg: None,
-                        ..inline
-                    };
-                    packet = postcard::to_allocvec(&announce).expect("a task packet encodes");
-                }
-                match tasks_in.write(&packet) {
+                match tasks_in.write(&task.packet) {
                     Ok(_) => {
                         let task = self.backlog.pop_front().expect("front exists");
-                        if large {
-                            self.large.insert(task.id, task.arg);
+                        if let Some(arg) = task.large_arg {
+                            self.large.insert(task.id, arg);
                         }
-                        self.in_pipe.push_back((task.id, packet.len()));
+                        self.in_pipe.push_back((task.id, task.packet.len()));
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     // Full (WouldBlock), or no worker left to read it.
@@ -261,7 +348,7 @@ impl State {
                 fds.push((pidfd.as_raw_fd(), libc::POLLIN));
             }
         }
-        let wake = self.suspects.iter().map(|s| s.1 + CLAIM_GRACE).min();
+        let wake = self.suspects.iter().map(|s| s.since + CLAIM_GRACE).min();
         let until = match (deadline, wake) {
             (Some(d), Some(w)) => Some(d.min(w)),
             (d, w) => d.or(w),
@@ -376,7 +463,12 @@ impl State {
         let taken = self.in_pipe.len() - still_in;
         let now = Instant::now();
         for (id, _) in self.in_pipe.drain(..taken) {
-            self.suspects.push((id, now, pid, exitcode));
+            self.suspects.push(Suspect {
+                id,
+                since: now,
+                pid,
+                exitcode,
+            });
         }
         match self.fork_worker(i) {
             Ok(fresh) => self.workers[i] = fresh,
@@ -394,14 +486,17 @@ impl State {
             .map(|i| self.slots.get(i).load(Ordering::SeqCst))
             .collect();
         let suspects = std::mem::take(&mut self.suspects);
-        for (id, since, pid, exitcode) in suspects {
-            if !self.pending.contains(&id) || claimed.contains(&id) {
+        for suspect in suspects {
+            if !self.pending.contains(&suspect.id) || claimed.contains(&suspect.id) {
                 continue; // Answered, or running in a live worker.
             }
-            if now >= since + CLAIM_GRACE {
+            if now >= suspect.since + CLAIM_GRACE {
+                let Suspect {
+                    id, pid, exitcode, ..
+                } = suspect;
                 self.finish(id, Err(TaskError::WorkerDied { pid, exitcode }));
             } else {
-                self.suspects.push((id, since, pid, exitcode));
+                self.suspects.push(suspect);
             }
         }
     }
@@ -420,9 +515,25 @@ impl State {
         (pid, exitcode)
     }
 
-    /// Closes the task pipe: each worker exits once the pipe is empty.
-    pub(super) fn close_tasks(&mut self) {
+    /// Closes the task pipe, so that each worker exits once the pipe is
+    /// empty, and reaps them (killing any still there after 5 s). Called
+    /// by `Pool::join` once every task has finished.
+    pub(super) fn join_workers(&mut self) -> Result<(), Error> {
+        // End of stream on the task pipe is the workers' signal to exit.
         self.tasks_in = None;
+        for worker in &mut self.workers {
+            if worker
+                .process
+                .join_timeout(Duration::from_secs(5))?
+                .is_none()
+            {
+                worker.process.kill()?;
+                worker.process.join()?;
+            }
+        }
+        self.workers.clear();
+        self.gone = Some("the pool was joined".into());
+        Ok(())
     }
 
     /// Stops every worker: `SIGTERM`, then `SIGKILL` for any still there
@@ -444,7 +555,7 @@ impl State {
         self.fail_all(why);
     }
 
-    pub(super) fn finish(&mut self, id: u64, result: Result<Vec<u8>, TaskError>) {
+    fn finish(&mut self, id: u64, result: Result<Vec<u8>, TaskError>) {
         if !self.pending.remove(&id) {
             return; // Finished already (a late answer after a failure).
         }

@@ -14,9 +14,13 @@
 //! binary is the same file, so the offset is the same in the child even though
 //! address-space randomisation loads it at another address.
 
-use std::os::fd::AsRawFd;
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use nix::fcntl::OFlag;
+use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags, posix_spawn};
+use nix::sys::signal::{SigSet, Signal};
 use nix::unistd::{Pid, pipe2};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -42,10 +46,20 @@ pub fn init() {
     let Some(request) = std::env::var_os(MARKER) else {
         return;
     };
+    // Changing the environment is sound only while no other thread can
+    // read it: a spawned child that reaches `init` with threads running
+    // called it too late, and stops here rather than risk that.
+    if crate::thread_count().map_or(true, |threads| threads > 1) {
+        eprintln!(
+            "multiproc: init() must be the first thing main does in a program that uses \
+             Process::spawn, before any thread starts"
+        );
+        exit_child(1);
+    }
     // The parent's authkey comes along in the environment: read it now.
     let _ = authkey::authkey();
-    // Safety: `init` runs first in `main`, before this program starts any
-    // thread, so nothing can read the environment concurrently.
+    // Safety: this process has one thread (checked above), so nothing can
+    // read the environment concurrently.
     unsafe { std::env::remove_var(MARKER) };
     // Safety: as above.
     unsafe { std::env::remove_var(authkey::ENV) };
@@ -138,7 +152,7 @@ impl Process {
     /// args=(arg,)).start()`.
     ///
     /// # Errors
-    /// [`Error::Wire`] if `arg` cannot be encoded; [`Error::Io`] if
+    /// [`Error::Wire`] if `arg` cannot be encoded; [`Error::Os`] if
     /// `/proc/self/exe` cannot be started; [`Error::State`] if the program
     /// does not call [`crate::init`] first in `main`.
     pub fn spawn<A: Serialize + DeserializeOwned>(entry: fn(A), arg: A) -> Result<Process, Error> {
@@ -173,11 +187,72 @@ impl Process {
         // The child gets this process's authkey, as a forked child would.
         let authkey = authkey::authkey_hex();
         let extra_env = [(MARKER, request.as_str()), (authkey::ENV, authkey.as_str())];
-        let pid =
-            crate::sys::spawn_self(&arg0, &extra_env, child_end.as_raw_fd()).map_err(Error::Io)?;
+        let pid = spawn_self(&arg0, &extra_env, child_end.as_raw_fd())?;
         drop(child_end);
-        Ok(Process::from_parts(Pid::from_raw(pid), sentinel))
+        Ok(Process::from_parts(pid, sentinel))
     }
+}
+
+/// Starts `/proc/self/exe` (this program again) as `arg0`, with this
+/// process's environment plus `extra_env`, and with `keep_open` open in the
+/// child. Returns the child's pid; the caller reaps it.
+///
+/// By `posix_spawn(3)`, whose child shares this process's memory until it
+/// execs (glibc clones with `CLONE_VM | CLONE_VFORK`): nothing is copied,
+/// so the cost does not grow with this process's size, as a fork's does
+/// (`cargo xtask bench`'s start sweep shows both). std's `Command` would do
+/// the same, but not while a `pre_exec` hook is set, and a hook was the
+/// only way it offered to keep one descriptor open across exec. Here a
+/// `dup2` of the descriptor onto itself does that: POSIX.1-2024 has it clear
+/// close-on-exec in the child, as glibc does (checked on 2.36). Where it did
+/// not, the child would lack the descriptor, and `Process::join` would wait
+/// on the pidfd and `waitpid` instead: slower to notice, still right.
+///
+/// The child starts with no signal blocked and `SIGPIPE` at its default
+/// action, as std's `Command` starts children, whatever this thread's mask.
+fn spawn_self(
+    arg0: &std::ffi::OsStr,
+    extra_env: &[(&str, &str)],
+    keep_open: RawFd,
+) -> Result<Pid, Error> {
+    let c_string = |bytes: Vec<u8>| {
+        CString::new(bytes)
+            .map_err(|_| Error::State("an argument or an environment variable holds a NUL byte"))
+    };
+    let argv = [c_string(arg0.as_bytes().to_vec())?];
+    let mut env = Vec::new();
+    for (name, value) in std::env::vars_os() {
+        if extra_env.iter().any(|(extra, _)| name == *extra) {
+            continue;
+        }
+        let mut pair = name.into_vec();
+        pair.push(b'=');
+        pair.extend_from_slice(value.as_bytes());
+        env.push(c_string(pair)?);
+    }
+    for (name, value) in extra_env {
+        env.push(c_string(format!("{name}={value}").into_bytes())?);
+    }
+    let spawn_err = |call: &'static str| move |e| Error::Os(call, e);
+    let mut actions =
+        PosixSpawnFileActions::init().map_err(spawn_err("posix_spawn_file_actions_init"))?;
+    actions
+        .add_dup2(keep_open, keep_open)
+        .map_err(spawn_err("posix_spawn_file_actions_adddup2"))?;
+    let mut attributes = PosixSpawnAttr::init().map_err(spawn_err("posix_spawnattr_init"))?;
+    attributes
+        .set_sigmask(&SigSet::empty())
+        .map_err(spawn_err("posix_spawnattr_setsigmask"))?;
+    let mut pipe_only = SigSet::empty();
+    pipe_only.add(Signal::SIGPIPE);
+    attributes
+        .set_sigdefault(&pipe_only)
+        .map_err(spawn_err("posix_spawnattr_setsigdefault"))?;
+    attributes
+        .set_flags(PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK | PosixSpawnFlags::POSIX_SPAWN_SETSIGDEF)
+        .map_err(spawn_err("posix_spawnattr_setflags"))?;
+    posix_spawn(c"/proc/self/exe", &actions, &attributes, &argv, &env)
+        .map_err(spawn_err("posix_spawn"))
 }
 
 #[cfg(test)]
