@@ -24,7 +24,7 @@ use crate::wire::WireError;
 pub enum Error {
     /// `fork` was refused: the process has more than one thread.
     Multithreaded {
-        /// The thread count read from `/proc/self/status`.
+        /// The thread count, field 20 of `/proc/self/stat`.
         threads: usize,
     },
     /// A system call failed.
@@ -36,8 +36,18 @@ pub enum Error {
     /// The call is not allowed in the object's current state (for example,
     /// `Pool::join` before `Pool::close`).
     State(&'static str),
-    /// A pool task gave no value ([`crate::Pool::map`] stops at the first).
-    Task(crate::TaskError),
+}
+
+impl Error {
+    /// The failed system call `call`, from the `io::Error` std's wrapper of
+    /// it returned: the same variant, [`Error::Os`], whichever crate made
+    /// the call.
+    pub(crate) fn os(call: &'static str, e: &std::io::Error) -> Error {
+        Error::Os(
+            call,
+            nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+        )
+    }
 }
 
 impl fmt::Display for Error {
@@ -55,7 +65,6 @@ impl fmt::Display for Error {
             Error::Io(e) => write!(f, "{e}"),
             Error::Wire(e) => write!(f, "{e}"),
             Error::State(what) => f.write_str(what),
-            Error::Task(e) => write!(f, "{e}"),
         }
     }
 }
@@ -66,7 +75,6 @@ impl std::error::Error for Error {
             Error::Os(_, errno) => Some(errno),
             Error::Io(e) => Some(e),
             Error::Wire(e) => Some(e),
-            Error::Task(e) => Some(e),
             _ => None,
         }
     }
@@ -75,12 +83,6 @@ impl std::error::Error for Error {
 impl From<WireError> for Error {
     fn from(e: WireError) -> Self {
         Error::Wire(e)
-    }
-}
-
-impl From<crate::TaskError> for Error {
-    fn from(e: crate::TaskError) -> Self {
-        Error::Task(e)
     }
 }
 

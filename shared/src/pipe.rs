@@ -50,7 +50,7 @@ impl Pipe {
     /// [`Error::Io`] if `socketpair(2)` fails (out of descriptors).
     pub fn duplex() -> Result<(Connection, Connection), Error> {
         // std sets SOCK_CLOEXEC on both ends.
-        let (a, b) = UnixStream::pair().map_err(Error::Io)?;
+        let (a, b) = UnixStream::pair().map_err(|e| Error::os("socketpair", &e))?;
         Ok((
             Connection {
                 stream: Some(a),

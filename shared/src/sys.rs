@@ -51,7 +51,7 @@ pub(crate) fn poll_fds(
             if err.kind() == std::io::ErrorKind::Interrupted {
                 continue;
             }
-            return Err(Error::Io(err));
+            return Err(Error::os("poll", &err));
         }
         return Ok(pollfds.iter().map(|p| p.revents != 0).collect());
     }

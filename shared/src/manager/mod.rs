@@ -179,12 +179,12 @@ impl Manager {
                 format!("cannot listen at {}: {e}", socket.display()),
             ))
         })?;
-        let (mut ready_reader, ready) = std::io::pipe().map_err(Error::Io)?;
+        let (mut ready_reader, ready) = std::io::pipe().map_err(|e| Error::os("pipe2", &e))?;
         // The server holds the read end of `life`; this process holds the
         // write end, and only this process (children close their copies).
         // When this process dies, however it dies, the server sees end of
         // stream, removes its socket and directory, and exits.
-        let (life, owner_alive) = std::io::pipe().map_err(Error::Io)?;
+        let (life, owner_alive) = std::io::pipe().map_err(|e| Error::os("pipe2", &e))?;
         let owner_alive = ParentOnly::new(owner_alive);
         let start = Start {
             listener,

@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use super::imap::lost_task;
 use super::{Pool, TaskError};
 use crate::sys::deadline_after;
+use crate::wire::WireError;
 
 /// A handle to one task's result. Python: `multiprocessing.pool.AsyncResult`,
 /// or `concurrent.futures.Future`.
@@ -72,9 +73,8 @@ impl<R: DeserializeOwned> AsyncResult<'_, R> {
         loop {
             if let Some(result) = self.pool.state.borrow().result(self.id) {
                 let bytes = result.as_ref().map_err(Clone::clone)?;
-                return postcard::from_bytes(bytes).map_err(|e| {
-                    TaskError::Panicked(format!("could not decode the task's result: {e}"))
-                });
+                return postcard::from_bytes(bytes)
+                    .map_err(|e| TaskError::Decode(Arc::new(WireError::Decode(e))));
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(TaskError::Timeout);

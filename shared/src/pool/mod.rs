@@ -100,6 +100,9 @@ pub enum TaskError {
     /// encoding is too large), or waiting for it failed (a `poll(2)`
     /// error). The cause is the source.
     Pool(Arc<Error>),
+    /// The worker's answer could not be decoded as the task's result type:
+    /// the program's `R` and the bytes disagree. The cause is the source.
+    Decode(Arc<WireError>),
 }
 
 impl std::fmt::Display for TaskError {
@@ -118,6 +121,7 @@ impl std::fmt::Display for TaskError {
             TaskError::Timeout => write!(f, "timed out waiting for the task's result"),
             TaskError::PoolGone(why) => write!(f, "the task never ran: {why}"),
             TaskError::Pool(e) => write!(f, "the pool could not run the task: {e}"),
+            TaskError::Decode(e) => write!(f, "could not decode the task's result: {e}"),
         }
     }
 }
@@ -126,6 +130,7 @@ impl std::error::Error for TaskError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             TaskError::Pool(e) => Some(&**e),
+            TaskError::Decode(e) => Some(&**e),
             _ => None,
         }
     }
@@ -213,22 +218,23 @@ impl Pool {
     /// first error. Python: `Pool.map(func, items, chunksize)`.
     ///
     /// # Errors
-    /// As [`Pool::imap`], and [`Error::Task`] with the first item's
-    /// [`TaskError`], in the order of `items`.
+    /// The first item's [`TaskError`], in the order of `items`; a refusal
+    /// of [`Pool::imap`] (a closed pool, a chunksize of 0) comes as
+    /// [`TaskError::Pool`].
     #[doc(alias = "starmap")]
     pub fn map<A, R>(
         &self,
         func: fn(A) -> R,
         items: impl IntoIterator<Item = A>,
         chunksize: usize,
-    ) -> Result<Vec<R>, Error>
+    ) -> Result<Vec<R>, TaskError>
     where
         A: Serialize + DeserializeOwned,
         R: Serialize + DeserializeOwned,
     {
-        Ok(self
-            .imap(func, items, chunksize)?
-            .collect::<Result<Vec<R>, TaskError>>()?)
+        self.imap(func, items, chunksize)
+            .map_err(|e| TaskError::Pool(Arc::new(e)))?
+            .collect()
     }
 
     /// Queues `func` on every item, `chunksize` items to a task, and yields

@@ -146,7 +146,7 @@ impl State {
         let _ = fcntl(&write, FcntlArg::F_SETPIPE_SZ(TASK_PIPE_SIZE));
         let mut state = State {
             workers: Vec::with_capacity(processes),
-            slots: Slots::new(processes).map_err(Error::Io)?,
+            slots: Slots::new(processes).map_err(|e| Error::os("mmap", &e))?,
             tasks_in: Some(ParentOnly::new(File::from(write))),
             tasks_out: ParentOnly::new(read),
             backlog: VecDeque::new(),
@@ -171,12 +171,19 @@ impl State {
     /// Forks the worker for slot `i`, with its own socket to the parent and
     /// its own copy of the task pipe's read end.
     fn fork_worker(&self, i: usize) -> Result<Worker, Error> {
-        let (parent_end, child_end) = UnixStream::pair().map_err(Error::Io)?;
-        parent_end.set_nonblocking(true).map_err(Error::Io)?;
+        let (parent_end, child_end) =
+            UnixStream::pair().map_err(|e| Error::os("socketpair", &e))?;
+        parent_end
+            .set_nonblocking(true)
+            .map_err(|e| Error::os("fcntl", &e))?;
         // Marked before the fork, so this worker closes its copy of the parent's
         // end too.
         let conn = ParentOnly::new(parent_end);
-        let tasks = File::from(self.tasks_out.try_clone().map_err(Error::Io)?);
+        let tasks = File::from(
+            self.tasks_out
+                .try_clone()
+                .map_err(|e| Error::os("dup", &e))?,
+        );
         self.slots.get(i).store(0, Ordering::SeqCst);
         let slots = &self.slots;
         let parent = nix::unistd::getpid();

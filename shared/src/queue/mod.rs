@@ -192,7 +192,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             .ok_or(Error::State(
                 "maxsize is too large: at most 2147483647 (SEM_VALUE_MAX)",
             ))?;
-        let shared = SharedBlock::new(start).map_err(Error::Io)?;
+        let shared = SharedBlock::new(start).map_err(|e| Error::os("mmap", &e))?;
         let (read, write): (OwnedFd, OwnedFd) =
             nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK | OFlag::O_DIRECT)
                 .map_err(|e| Error::Os("pipe2", e))?;

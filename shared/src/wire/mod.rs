@@ -28,6 +28,7 @@ pub const MAX_FRAME: usize = 64 << 20;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum WireError {
     /// The peer closed its end at a frame boundary: an orderly end of stream.
     /// (Python's `Connection.recv` raises `EOFError`.)

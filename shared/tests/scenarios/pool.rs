@@ -50,13 +50,11 @@ pub fn a_panicking_task_gives_its_message() {
     );
     assert_eq!(pool.map(panics_on_three, [1, 2], 1).unwrap(), [10, 20]);
     let failed = pool.map(panics_on_three, [1, 3], 1).unwrap_err();
+    assert!(matches!(failed, TaskError::Panicked(_)), "{failed:?}");
+    let refused = pool.map(panics_on_three, [1], 0).unwrap_err();
     assert!(
-        matches!(failed, Error::Task(TaskError::Panicked(_))),
-        "{failed:?}"
-    );
-    assert!(
-        std::error::Error::source(&failed).is_some(),
-        "map keeps the task error as source"
+        matches!(&refused, TaskError::Pool(cause) if matches!(**cause, Error::State(_))),
+        "a refused map keeps its cause: {refused:?}"
     );
     let slow = pool.apply_async(sleep_ms, 500).unwrap();
     assert!(!slow.ready());
