@@ -83,7 +83,7 @@ impl<R: DeserializeOwned> AsyncResult<'_, R> {
                 .pool
                 .pump(deadline)
                 .map_err(|e| TaskError::Pool(Arc::new(e)))?;
-            if !waited && !self.pool.state.borrow().result(self.id).is_some() {
+            if !waited && self.pool.state.borrow().result(self.id).is_none() {
                 return Err(lost_task());
             }
         }
