@@ -30,7 +30,8 @@ fn as_text(lines: &[String]) -> String {
 }
 
 /// The most lines a diff shows: enough to see what went wrong; the whole
-/// output is saved to a file (hostile-use finding 20).
+/// output is saved to a file (a 100 000-line golden would otherwise fill
+/// the terminal).
 const MAX_DIFF_LINES: usize = 80;
 
 /// `text` cut after `max` lines, with a last line that says how many more.

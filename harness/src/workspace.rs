@@ -12,7 +12,7 @@ use serde_json::Value;
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .expect("xtask lives inside the workspace")
+        .expect("the harness lives inside the workspace")
         .to_path_buf()
 }
 

@@ -1,4 +1,4 @@
-//! A lesson piped into `head` ends quietly (hostile-use finding 16): killed
+//! A lesson piped into `head` ends quietly : killed
 //! by SIGPIPE like any Unix program, or exit 0, never a panic message.
 
 use std::io::{BufRead, BufReader, Read};

@@ -1,7 +1,6 @@
 //! Each teaching point that a lesson states is checked: break it in the
-//! lesson's source, and `cargo xtask verify` must fail. These are the four
-//! mutations of the course-truth review (A, B, C and K), applied to a copy
-//! of the workspace, one at a time.
+//! lesson's source, and `cargo xtask verify` must fail. Each mutation below
+//! breaks one point in a copy of the workspace, one at a time.
 //!
 //! The copy builds into a target directory of its own (`target/mutants`):
 //! sharing this workspace's would overwrite its lesson binaries with the

@@ -1,4 +1,4 @@
-//! Nothing is left behind (hostile-use findings 12 and 13): each lesson is
+//! Nothing is left behind: each lesson is
 //! stopped at a few points of its run, by Ctrl-C (SIGINT to its process
 //! group, as a terminal sends it), by SIGTERM or by SIGKILL to its main
 //! process, and within a second no process of it may remain, and no socket

@@ -1,4 +1,4 @@
-//! The Python twins hold on every supported Python (issue 11 §6): each
+//! The Python twins hold on every supported Python: each
 //! `lessons/NN-name/python/lesson.py` runs to its end, without a traceback,
 //! on the oldest and the newest Python 3 found here, and with forkserver
 //! made the default start method first, as Linux's Python 3.14 has it (a

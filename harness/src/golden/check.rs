@@ -48,8 +48,7 @@ impl Pattern {
 }
 
 /// How many tries one line may take: many `[..]` holes in one pattern try
-/// exponentially many splits of a line that does not match (hostile-use
-/// finding 20). Past the limit, the line does not match.
+/// exponentially many splits of a line that does not match. Past the limit, the line does not match.
 const LINE_STEP_LIMIT: usize = 100_000;
 
 fn match_segments(

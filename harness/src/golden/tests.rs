@@ -387,7 +387,7 @@ fn normalise_shows_matching_lines_as_their_patterns() {
     );
 }
 
-/// Hostile-use finding 20: many `[..]` holes against a line that does not
+/// Many `[..]` holes against a line that does not
 /// match stop at the step limit instead of trying every split.
 #[test]
 fn many_holes_give_up_at_the_step_limit() {

@@ -336,7 +336,7 @@ fn a_queue_cannot_go_to_a_pool_task() {
     println!("in a server process behind a handle that can become bytes: Manager().Queue.");
 }
 
-/// The queue §7's tasks reach by inheritance: set before the pool forks.
+/// The queue section 7's tasks reach by inheritance: set before the pool forks.
 static INHERITED: OnceLock<Queue<u64>> = OnceLock::new();
 
 /// A Pool task: put the square of `x` into the queue the worker inherited.

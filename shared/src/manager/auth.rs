@@ -8,10 +8,10 @@
 //! 3. The server checks the answer (in constant time), then answers the
 //!    client's bytes the same way, or says why it refuses and hangs up.
 //! 4. The client checks that answer: a server that does not know the key
-//!    (another user's socket in our place, finding 7) is not talked to.
+//!    (another user's socket put in our place) is not talked to.
 //!
 //! A process of the same user that was not forked or spawned from the
-//! manager's owner does not have the key, and gets nothing (finding 15).
+//! manager's owner does not have the key, and gets nothing.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;

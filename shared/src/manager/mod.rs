@@ -329,7 +329,7 @@ fn private_dir() -> Result<PathBuf, Error> {
 
 /// `XDG_RUNTIME_DIR` is used only if it is a directory of this user that
 /// nobody else may write: whoever owns it could swap our directory inside
-/// it for one of theirs (finding 7).
+/// it for one of theirs.
 fn owned_by_me_and_closed(path: &Path) -> bool {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     std::fs::metadata(path).is_ok_and(|m| {

@@ -71,7 +71,8 @@ pub(super) fn serve(start: Start) -> i32 {
         let _ = unsafe { nix::sys::signal::signal(signal, SigHandler::SigIgn) };
     }
     // Nothing of the owner's stays open here (a pipe end of theirs held by
-    // the server would never see its end of stream: finding 14).
+    // the server would keep the owner's readers from ever seeing end of
+    // stream).
     close_other_fds(&[listener.as_raw_fd(), ready.as_raw_fd(), life.as_raw_fd()]);
     let cleanup = Arc::new(Cleanup { dir, socket });
     let watcher = Arc::clone(&cleanup);
@@ -124,7 +125,7 @@ pub(super) fn serve(start: Start) -> i32 {
             .spawn(move || serve_connection(stream, &objects, connection, &cleanup));
         if let Err(e) = spawned {
             // Out of threads (RLIMIT_NPROC, a pids cgroup): refuse this one
-            // connection, and go on serving the others (finding 4).
+            // connection, and go on serving the others.
             if let Ok(mut stream) = spare {
                 auth::refuse(
                     &mut stream,
@@ -181,7 +182,7 @@ fn serve_connection(mut stream: UnixStream, objects: &Objects, connection: u64, 
         }
         let reply = handle(request, objects, connection);
         // A reply over the frame limit gets an error that says so, not a
-        // silent hang-up that looks like a dead server (finding 17).
+        // silent hang-up that looks like a dead server.
         let frame = wire::encode_frame(&reply).or_else(|e| {
             wire::encode_frame(&Reply::Error(format!("the reply cannot be sent: {e}")))
         });

@@ -126,7 +126,7 @@ pub(super) fn chunk_trampoline<A: DeserializeOwned, R: Serialize>(
     func: usize,
     args: &[u8],
 ) -> Reply {
-    // Safety: as in `trampoline`: `func` is a `fn(A) -> R` from `submit_chunks`
+    // Safety: as in `trampoline`: `func` is a `fn(A) -> R` from `Pool::feed`
     // with these very `A` and `R`, in the image this worker is a copy of.
     let func = unsafe { std::mem::transmute::<usize, fn(A) -> R>(func) };
     let args: Vec<A> = postcard::from_bytes(args)

@@ -264,7 +264,7 @@ const GROW_AHEAD: usize = 1 << 20;
 
 /// Reads until `payload` holds `len` bytes, growing it at most 1 MiB ahead
 /// of what arrived: a peer that announces 64 MiB and sends a byte costs
-/// 1 MiB, not 64 (hostile-use finding 6).
+/// 1 MiB, not 64.
 fn read_growing(src: &mut impl Read, payload: &mut Vec<u8>, len: usize) -> Result<(), WireError> {
     while payload.len() < len {
         let had = payload.len();

@@ -265,7 +265,7 @@ pub fn another_user_cannot_get_in() {
     );
 }
 
-/// Finding 8 of the hostile-use review: a child that drops a proxy it
+/// A child that drops a proxy it
 /// inherited connected must not close, by number, a file of its own.
 pub fn dropping_an_inherited_proxy_closes_nothing_of_the_child() {
     let manager = Manager::start().unwrap();

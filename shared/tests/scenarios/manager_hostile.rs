@@ -1,5 +1,4 @@
-//! Manager under hostile use (the hostile-use review's findings 4, 5, 7,
-//! 12, 14 and 15): strangers, impostors, a dead owner, resource limits.
+//! Manager under hostile use: strangers, impostors, a dead owner, resource limits.
 
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};

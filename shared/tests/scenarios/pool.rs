@@ -181,7 +181,7 @@ fn echo(bytes: Vec<u8>) -> Vec<u8> {
     bytes
 }
 
-/// Finding 1 of the hostile-use review: a queued task's argument and a
+/// A queued task's argument and a
 /// running task's result, each larger than a socket buffer, deadlocked the
 /// parent's write against the worker's.
 pub fn large_arguments_and_results_never_deadlock() {

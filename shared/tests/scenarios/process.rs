@@ -163,7 +163,7 @@ pub fn dropping_a_running_process_kills_and_reaps_it() {
     );
 }
 
-/// Finding 18 of the hostile-use review: `Duration::MAX` means "as long as
+/// `Duration::MAX` means "as long as
 /// it takes", never a panic.
 pub fn duration_max_is_no_deadline() {
     let queue: multiproc::Queue<u32> = multiproc::Queue::new(0).unwrap();

@@ -198,7 +198,7 @@ fn wait_until_blocked_in(pid: i32, what: &str) {
     panic!("pid {pid} never blocked in {what}");
 }
 
-/// Finding 3 of the hostile-use review: a consumer killed while it waits in
+/// A consumer killed while it waits in
 /// `get`, or a producer killed while it waits for room, tore nothing: the
 /// queue goes on, every item comes out, and `qsize` stays right.
 pub fn a_process_killed_while_waiting_breaks_nothing() {

@@ -1,7 +1,6 @@
 //! Running `cargo xtask bench`: the sampling loop, the machine's description,
 //! the report files and the chart. The pure parts (statistics, rendering)
-//! are in `bench.rs`, with their tests.
-
+//! are in `figures.rs` and `report.rs`, with their tests.
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::Command;
