@@ -1,7 +1,7 @@
 //! One measurement per run, for `cargo xtask bench`:
 //!
 //! ```text
-//! course-bench FIGURE IMPL COUNT
+//! bench FIGURE IMPL COUNT
 //! ```
 //!
 //! runs COUNT operations of FIGURE with IMPL (`ours`: the multiproc crate;
@@ -9,7 +9,7 @@
 //! prints the seconds one operation took, on average. The Python column comes
 //! from `bench/python/bench.py`, which takes the same arguments.
 //!
-//! Every process it starts is joined before it prints. `course-bench --list`
+//! Every process it starts is joined before it prints. `bench --list`
 //! prints the figures it knows, one a line: a test in `xtask` checks them
 //! against the one list, `xtask/src/bench/figures.rs`.
 
@@ -68,7 +68,7 @@ fn main() {
         return;
     }
     let [figure, implementation, count] = args.as_slice() else {
-        eprintln!("usage: course-bench FIGURE ours|raw COUNT, or SWEEP IMPL COUNT PARAMETER");
+        eprintln!("usage: bench FIGURE ours|raw COUNT, or SWEEP IMPL COUNT PARAMETER");
         std::process::exit(2);
     };
     let Ok(count) = count.parse::<u64>() else {
@@ -84,7 +84,7 @@ fn main() {
         }
     };
     if !FIGURES.contains(&figure.as_str()) {
-        eprintln!("error: unknown figure `{figure}` (course-bench --list names them)");
+        eprintln!("error: unknown figure `{figure}` (bench --list names them)");
         std::process::exit(2);
     }
     let per_op = match (figure.as_str(), ours) {

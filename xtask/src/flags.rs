@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use crate::bench::figures::FIGURES;
+use crate::commands;
 
 pub const HELP: &str = "\
 cargo xtask: the course's tooling
@@ -20,7 +21,8 @@ Commands:
                   terminal it pauses after each lesson
   compare [LESSON]
                   run a lesson's Python twin and the Rust lesson, side by side
-  bench [FIGURE...] [--quick] [--samples N] [--publish] [--redraw]
+  bench [FIGURE...] [--quick] [--samples N] [--publish] [--redraw] [--no-peers]
+        [--no-sweeps]
                   measure every primitive against raw libc and CPython
   check [EXERCISE...] [--all] [--solutions]
                   grade an exercise: build, run, then 20 stress runs
@@ -108,7 +110,8 @@ it passes, moves on to the next. On a terminal: Enter checks now, h shows
 the hint, q quits. Ctrl-C stops it (and any run in progress).";
 
 pub const BENCH_HELP: &str = "\
-cargo xtask bench [FIGURE...] [--quick] [--samples N] [--publish] [--redraw] [--no-peers]
+cargo xtask bench [FIGURE...] [--quick] [--samples N] [--publish] [--redraw]
+                  [--no-peers] [--no-sweeps]
 
 Builds bench/ in release mode and measures each figure, sample after sample,
 interleaved: ours (the multiproc crate), raw (the same work on libc: the
@@ -124,6 +127,8 @@ chart.svg (log scale).
   --redraw        measure nothing: draw report.md and chart.svg again from
                   the last run's target/bench/report.json
   --no-peers      skip the peer crates (their first build takes a minute or two)
+  --no-sweeps     skip the sweeps (how cost grows with size, workers, task
+                  length and memory); naming figures skips them too
   FIGURE          only these figures (see the list below)";
 
 pub const LIST_HELP: &str =
@@ -148,80 +153,291 @@ pub fn bench_help() -> String {
 }
 
 /// A usage error: exit 2 with the message.
+#[derive(Debug)]
 pub struct Usage(pub String);
 
 pub type Outcome = Result<ExitCode, Usage>;
 
-pub fn with_help(args: &[String], help: &str, command: fn(&[String]) -> Outcome) -> Outcome {
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{help}");
-        return Ok(ExitCode::SUCCESS);
-    }
-    command(args)
+/// One command of `cargo xtask`, declared once: its help, the options it
+/// takes (the help must name each, and a test checks that it does), how
+/// many names it takes, and the function that runs it.
+pub struct Command {
+    pub name: &'static str,
+    pub help: fn() -> String,
+    /// Options without a value (`--all`).
+    pub switches: &'static [&'static str],
+    /// Options with a value (`--repeat N` or `--repeat=N`).
+    pub options: &'static [&'static str],
+    /// At most this many names (lessons, exercises, figures): `None`, any.
+    pub max_names: Option<usize>,
+    /// What the names are, for the message when there are too many.
+    pub names_are: &'static str,
+    pub run: fn(Args) -> Outcome,
 }
 
-/// `(flag, value)` pairs, in the order given.
-pub type OptionValues = Vec<(String, String)>;
+/// Every command, in the order the help lists them.
+pub const COMMANDS: &[Command] = &[
+    Command {
+        name: "verify",
+        help: || VERIFY_HELP.into(),
+        switches: &[],
+        options: &["--repeat", "--goldens"],
+        max_names: None,
+        names_are: "lessons",
+        run: commands::verify::cmd_verify,
+    },
+    Command {
+        name: "bless",
+        help: || BLESS_HELP.into(),
+        switches: &[],
+        options: &["--runs"],
+        max_names: None,
+        names_are: "lessons",
+        run: commands::bless::cmd_bless,
+    },
+    Command {
+        name: "list",
+        help: || LIST_HELP.into(),
+        switches: &[],
+        options: &[],
+        max_names: Some(0),
+        names_are: "arguments",
+        run: commands::list::cmd_list,
+    },
+    Command {
+        name: "run",
+        help: || RUN_HELP.into(),
+        switches: &[],
+        options: &[],
+        max_names: Some(1),
+        names_are: "lesson",
+        run: commands::run::cmd_run,
+    },
+    Command {
+        name: "compare",
+        help: || COMPARE_HELP.into(),
+        switches: &[],
+        options: &[],
+        max_names: Some(1),
+        names_are: "lesson",
+        run: commands::compare::cmd_compare,
+    },
+    Command {
+        name: "bench",
+        help: bench_help,
+        switches: &[
+            "--quick",
+            "--publish",
+            "--redraw",
+            "--no-peers",
+            "--no-sweeps",
+        ],
+        options: &["--samples"],
+        max_names: None,
+        names_are: "figures",
+        run: commands::bench::cmd_bench,
+    },
+    Command {
+        name: "check",
+        help: || CHECK_HELP.into(),
+        switches: &["--all", "--solutions"],
+        options: &[],
+        max_names: None,
+        names_are: "exercises",
+        run: commands::check::cmd_check,
+    },
+    Command {
+        name: "hint",
+        help: || HINT_HELP.into(),
+        switches: &[],
+        options: &[],
+        max_names: Some(1),
+        names_are: "exercise",
+        run: commands::hint::cmd_hint,
+    },
+    Command {
+        name: "progress",
+        help: || PROGRESS_HELP.into(),
+        switches: &[],
+        options: &[],
+        max_names: Some(0),
+        names_are: "arguments",
+        run: commands::progress::cmd_progress,
+    },
+    Command {
+        name: "watch",
+        help: || WATCH_HELP.into(),
+        switches: &[],
+        options: &[],
+        max_names: Some(0),
+        names_are: "arguments",
+        run: commands::watch::cmd_watch,
+    },
+];
 
-/// Splits arguments into lesson names and the values of the given options.
-pub fn parse_args(args: &[String], options: &[&str]) -> Result<(Vec<String>, OptionValues), Usage> {
-    let mut names = Vec::new();
-    let mut values = Vec::new();
-    let mut iter = args.iter();
-    while let Some(arg) = iter.next() {
-        if arg.starts_with('-') {
+/// A command's arguments, parsed against its declaration.
+#[derive(Debug, Default)]
+pub struct Args {
+    /// The names given (lessons, exercises, figures), in order.
+    pub names: Vec<String>,
+    switches: Vec<&'static str>,
+    values: Vec<(&'static str, String)>,
+}
+
+impl Args {
+    /// True if the switch `flag` was given.
+    pub fn has(&self, flag: &str) -> bool {
+        self.switches.contains(&flag)
+    }
+
+    /// The last value given for `flag`.
+    pub fn value(&self, flag: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .rev()
+            .find(|(f, _)| *f == flag)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value of `flag` as a whole number above 0, or `default`.
+    pub fn count(&self, flag: &str, default: u32) -> Result<u32, Usage> {
+        match self.value(flag) {
+            None => Ok(default),
+            Some(v) => {
+                v.parse().ok().filter(|&n: &u32| n > 0).ok_or_else(|| {
+                    Usage(format!("`{flag}` takes a whole number above 0, not `{v}`"))
+                })
+            }
+        }
+    }
+}
+
+impl Command {
+    /// Splits `args` into names, switches and option values, refusing what
+    /// the command does not declare.
+    pub fn parse(&self, args: &[String]) -> Result<Args, Usage> {
+        let mut parsed = Args::default();
+        let mut iter = args.iter();
+        while let Some(arg) = iter.next() {
+            if !arg.starts_with('-') {
+                parsed.names.push(arg.clone());
+                continue;
+            }
             let (flag, inline) = match arg.split_once('=') {
                 Some((f, v)) => (f, Some(v.to_string())),
                 None => (arg.as_str(), None),
             };
-            if !options.contains(&flag) {
+            if let Some(switch) = self.switches.iter().find(|s| **s == flag) {
+                if inline.is_some() {
+                    return Err(Usage(format!("`{flag}` takes no value")));
+                }
+                parsed.switches.push(switch);
+            } else if let Some(option) = self.options.iter().find(|o| **o == flag) {
+                let value = match inline {
+                    Some(v) => v,
+                    None => iter
+                        .next()
+                        .cloned()
+                        .ok_or_else(|| Usage(format!("`{flag}` needs a value")))?,
+                };
+                parsed.values.push((option, value));
+            } else {
                 return Err(Usage(format!("unknown option `{flag}`")));
             }
-            let value = match inline {
-                Some(v) => v,
-                None => iter
-                    .next()
-                    .cloned()
-                    .ok_or_else(|| Usage(format!("`{flag}` needs a value")))?,
-            };
-            values.push((flag.to_string(), value));
-        } else {
-            names.push(arg.clone());
+        }
+        match self.max_names {
+            Some(0) if !parsed.names.is_empty() => Err(Usage(format!(
+                "{} takes no arguments, got `{}`",
+                self.name, parsed.names[0]
+            ))),
+            Some(max) if parsed.names.len() > max => Err(Usage(format!(
+                "{} takes at most {} {}",
+                self.name,
+                if max == 1 { "one" } else { "a few" },
+                self.names_are
+            ))),
+            _ => Ok(parsed),
         }
     }
-    Ok((names, values))
+
+    /// Prints the help on `--help` or `-h`, or else parses and runs.
+    pub fn dispatch(&self, args: &[String]) -> Outcome {
+        if args.iter().any(|a| a == "--help" || a == "-h") {
+            println!("{}", (self.help)());
+            return Ok(ExitCode::SUCCESS);
+        }
+        (self.run)(self.parse(args)?)
+    }
 }
 
-/// Splits `args` into the boolean flags of `known` that were given and the
-/// other arguments; an unknown `-` argument or `--flag=value` is a usage
-/// error.
-pub fn split_flags<'a>(
-    args: &[String],
-    known: &[&'a str],
-) -> Result<(Vec<&'a str>, Vec<String>), Usage> {
-    let mut flags = Vec::new();
-    let mut rest = Vec::new();
-    for arg in args {
-        if let Some(flag) = known.iter().find(|k| **k == arg.as_str()) {
-            flags.push(*flag);
-        } else if let Some(flag) = known.iter().find(|k| arg.starts_with(&format!("{k}="))) {
-            return Err(Usage(format!("`{flag}` takes no value")));
-        } else if arg.starts_with('-') {
-            return Err(Usage(format!("unknown option `{arg}`")));
-        } else {
-            rest.push(arg.clone());
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `--flag`s a help text names.
+    fn named_flags(help: &str) -> Vec<String> {
+        let mut flags: Vec<String> = help
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .filter(|w| w.starts_with("--") && w.len() > 2)
+            .map(str::to_string)
+            .collect();
+        flags.sort();
+        flags.dedup();
+        flags.retain(|f| f != "--help");
+        flags
+    }
+
+    #[test]
+    fn every_flag_a_help_names_is_accepted_and_every_accepted_flag_is_named() {
+        for command in COMMANDS {
+            let help = (command.help)();
+            let named = named_flags(&help);
+            let mut declared: Vec<String> = command
+                .switches
+                .iter()
+                .chain(command.options)
+                .map(|f| f.to_string())
+                .collect();
+            declared.sort();
+            assert_eq!(
+                named, declared,
+                "{}: its help and its declaration",
+                command.name
+            );
+            for flag in &named {
+                let args = if command.options.contains(&flag.as_str()) {
+                    vec![flag.clone(), "1".into()]
+                } else {
+                    vec![flag.clone()]
+                };
+                assert!(
+                    command.parse(&args).is_ok(),
+                    "{}: `{flag}` is in its help but refused",
+                    command.name
+                );
+            }
+            assert!(
+                HELP.contains(&format!("\n  {}", command.name)),
+                "the top-level help lists `{}`",
+                command.name
+            );
         }
     }
-    Ok((flags, rest))
-}
 
-pub fn count_option(values: &[(String, String)], flag: &str, default: u32) -> Result<u32, Usage> {
-    match values.iter().rev().find(|(f, _)| f == flag) {
-        None => Ok(default),
-        Some((_, v)) => v
-            .parse()
+    #[test]
+    fn parse_refuses_what_is_not_declared() {
+        let verify = COMMANDS.iter().find(|c| c.name == "verify").unwrap();
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let parsed = verify
+            .parse(&args(&["01", "--repeat=3", "--goldens", "d"]))
             .ok()
-            .filter(|&n: &u32| n > 0)
-            .ok_or_else(|| Usage(format!("`{flag}` takes a whole number above 0, not `{v}`"))),
+            .unwrap();
+        assert_eq!(parsed.names, ["01"]);
+        assert_eq!(parsed.count("--repeat", 1).ok(), Some(3));
+        assert_eq!(parsed.value("--goldens"), Some("d"));
+        assert!(verify.parse(&args(&["--fast"])).is_err());
+        let check = COMMANDS.iter().find(|c| c.name == "check").unwrap();
+        assert!(check.parse(&args(&["--all=1"])).is_err());
+        assert!(check.parse(&args(&["--all"])).unwrap().has("--all"));
     }
 }

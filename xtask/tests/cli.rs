@@ -69,7 +69,7 @@ fn usage_errors_exit_2_with_a_clear_message() {
             &["check", "--all", "02.1"],
             "give exercises or --all, not both",
         ),
-        (&["hint", "02.1", "02.2"], "hint takes one exercise"),
+        (&["hint", "02.1", "02.2"], "hint takes at most one exercise"),
         (&["progress", "extra"], "progress takes no arguments"),
         (&["watch", "02.1"], "watch takes no arguments"),
         (

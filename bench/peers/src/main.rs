@@ -1,15 +1,15 @@
 //! One measurement of a peer per run, for `cargo xtask bench`:
 //!
 //! ```text
-//! course-bench-peers FIGURE PEER COUNT
+//! bench-peers FIGURE PEER COUNT
 //! ```
 //!
 //! runs COUNT operations of FIGURE with PEER, a crate a Rust programmer
 //! would pick instead of the course's `multiproc`, used the way its own
 //! documentation shows, and prints the seconds one operation took (for
 //! `fib-threads`: the speedup over serial). The work is the same as
-//! `course-bench`'s for the figure: the same message types and sizes, the
-//! same tasks. `course-bench-peers --list` prints the `FIGURE PEER` pairs
+//! `bench`'s for the figure: the same message types and sizes, the
+//! same tasks. `bench-peers --list` prints the `FIGURE PEER` pairs
 //! it knows; `cargo xtask bench` checks them against its own list.
 //!
 //! A failure prints one line on stderr and exits with 1: the report shows
@@ -76,7 +76,7 @@ fn main() {
         return;
     }
     let [figure, peer, count] = args.as_slice() else {
-        eprintln!("usage: course-bench-peers FIGURE PEER COUNT (--list names the pairs)");
+        eprintln!("usage: bench-peers FIGURE PEER COUNT (--list names the pairs)");
         std::process::exit(2);
     };
     let Ok(count) = count.parse::<u64>() else {
@@ -129,7 +129,7 @@ fn identity(x: u64) -> u64 {
 }
 
 /// `count` one-item tasks on a pool of 2, results taken in order: the work
-/// of `course-bench`'s imap figures with chunksize 1. At most `IN_FLIGHT`
+/// of `bench`'s imap figures with chunksize 1. At most `IN_FLIGHT`
 /// tasks wait at a time (each handle holds its own channel, and so file
 /// descriptors: ten thousand at once exhaust them), as `imap` itself keeps
 /// a window of tasks ahead.
@@ -274,13 +274,13 @@ fn fib(n: u32) -> u64 {
     if n <= 2 { 1 } else { fib(n - 1) + fib(n - 2) }
 }
 
-/// The same entry point as `course-bench`'s, for the same code.
+/// The same entry point as `bench`'s, for the same code.
 #[inline(never)]
 fn fib_task(n: u32) -> u64 {
     fib(std::hint::black_box(n))
 }
 
-/// As in `course-bench`: the five tasks this many times per sample.
+/// As in `bench`: the five tasks this many times per sample.
 const FIB_ROUNDS: usize = 10;
 
 /// fib(30..=34) on a rayon pool of 2 threads: serial time over parallel.

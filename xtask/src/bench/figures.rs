@@ -3,8 +3,8 @@
 //!
 //! For each figure the programs run in turn, sample after sample (ours, raw,
 //! Python, each peer, ours, raw, ...), so that the machine's noise falls on
-//! all of them alike: `course-bench FIGURE ours|raw N`, `python3
-//! bench/python/bench.py FIGURE N` and `course-bench-peers FIGURE PEER N`.
+//! all of them alike: `bench FIGURE ours|raw N`, `python3
+//! bench/python/bench.py FIGURE N` and `bench-peers FIGURE PEER N`.
 //! Each prints the seconds one operation took (for the speedup figures: a
 //! speedup). `report.rs` turns the rows into the report.
 
@@ -38,7 +38,7 @@ pub enum Goal {
 /// One line of the report.
 #[derive(Debug, Clone, Copy)]
 pub struct Figure {
-    /// The name `course-bench` and `bench.py` know it by.
+    /// The name `bench` and `bench.py` know it by.
     pub name: &'static str,
     /// What is measured.
     pub title: &'static str,

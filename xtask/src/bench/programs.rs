@@ -1,5 +1,5 @@
 //! Running the measuring programs: one sample of a figure or a sweep point
-//! (`course-bench`, `bench.py`, `course-bench-peers`, each in its own
+//! (`bench`, `bench.py`, `bench-peers`, each in its own
 //! process group under a timeout), the sweeps' sampling loop, and the build
 //! of the peers.
 
@@ -10,7 +10,7 @@ use std::time::Duration;
 use harness::runner;
 use harness::workspace;
 
-use crate::bench::figures::{self as bench, FIGURES};
+use crate::bench::figures::{self, FIGURES};
 use crate::bench::sweeps;
 
 /// The programs a sweep point may run.
@@ -93,7 +93,7 @@ pub fn run_sweep(
             }
         }
         for (k, s) in samples.iter().enumerate() {
-            values[k][i] = bench::summarise(s).map(|summary| summary.median);
+            values[k][i] = figures::summarise(s).map(|summary| summary.median);
         }
     }
     if !redraw {
@@ -168,7 +168,7 @@ pub fn build_peers() -> Result<PathBuf, String> {
         eprintln!("note: bench/peers did not build (see above): the peer columns stay empty");
         return Err("bench/peers did not build".into());
     }
-    let binary = target.join("release").join("course-bench-peers");
+    let binary = target.join("release").join("bench-peers");
     let listed = Command::new(&binary)
         .arg("--list")
         .output()
@@ -183,7 +183,7 @@ pub fn build_peers() -> Result<PathBuf, String> {
         .collect();
     if listed != expected {
         return Err(format!(
-            "course-bench-peers --list disagrees with xtask's FIGURES: {listed:?} against {expected:?}"
+            "bench-peers --list disagrees with xtask's FIGURES: {listed:?} against {expected:?}"
         ));
     }
     Ok(binary)

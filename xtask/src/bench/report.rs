@@ -442,18 +442,14 @@ mod tests {
     #[test]
     fn the_rust_and_python_benches_know_the_same_figures() {
         let ours: Vec<&str> = FIGURES.iter().map(|f| f.name).collect();
-        let built = harness::workspace::build_packages(&["course-bench"], false).unwrap();
+        let built = harness::workspace::build_packages(&["bench"], false).unwrap();
         let list = |program: &std::path::Path, args: &[String]| -> Vec<String> {
             let run = harness::runner::run(program, args, std::time::Duration::from_secs(60))
                 .unwrap_or_else(|e| panic!("{}: {e}", program.display()));
             assert_eq!(run.exit, 0, "{run:?}");
             run.stdout.lines().map(str::to_string).collect()
         };
-        assert_eq!(
-            list(&built[0].1, &["--list".into()]),
-            ours,
-            "course-bench --list"
-        );
+        assert_eq!(list(&built[0].1, &["--list".into()]), ours, "bench --list");
         let script = harness::workspace::root().join("bench/python/bench.py");
         let python = list(
             std::path::Path::new("python3"),

@@ -1,12 +1,13 @@
 //! Running `cargo xtask bench`: the sampling loop, the machine's description,
 //! the report files and the chart. The pure parts (statistics, rendering)
 //! are in `figures.rs` and `report.rs`, with their tests.
+
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::bench::chart::chart;
-use crate::bench::figures::{self as bench, Column, FIGURES, Figure, Row};
+use crate::bench::figures::{self, Column, FIGURES, Figure, Row};
 use crate::bench::programs::{Programs, build_peers, measure, run_sweep};
 use crate::bench::sweeps;
 use harness::workspace;
@@ -50,7 +51,7 @@ pub fn run(options: &Options) -> Result<String, String> {
             })
             .collect::<Result<_, _>>()?
     };
-    let binaries = workspace::build_packages(&["course-bench"], true)?;
+    let binaries = workspace::build_packages(&["bench"], true)?;
     let binary = binaries
         .into_iter()
         .next()
@@ -144,7 +145,7 @@ pub fn run(options: &Options) -> Result<String, String> {
                 }
             }
         }
-        let column = |k: usize| match (&failures[k], bench::summarise(&samples[k])) {
+        let column = |k: usize| match (&failures[k], figures::summarise(&samples[k])) {
             (Some(why), _) => Column::Missing(why.clone()),
             (None, Some(summary)) => Column::Measured(summary),
             (None, None) => Column::Missing("no samples".into()),
@@ -193,7 +194,7 @@ pub fn run(options: &Options) -> Result<String, String> {
         Vec::new()
     };
     let machine = describe_machine(python.as_deref());
-    let mut markdown = bench::markdown(&rows, &machine, options.samples);
+    let mut markdown = figures::markdown(&rows, &machine, options.samples);
     if !measured_sweeps.is_empty() {
         markdown.push_str("\n## How cost grows\n\n");
         markdown.push_str(&sweeps::markdown(&measured_sweeps, ""));
@@ -207,7 +208,7 @@ pub fn run(options: &Options) -> Result<String, String> {
         Ok(path)
     };
     let md_path = write("report.md", &markdown)?;
-    let mut report = bench::json_report(&rows, &machine, options.samples);
+    let mut report = figures::json_report(&rows, &machine, options.samples);
     report["sweeps"] = sweeps::json(&measured_sweeps);
     let json = serde_json::to_string_pretty(&report).expect("JSON");
     let json_path = write("report.json", &json)?;
@@ -253,7 +254,7 @@ pub fn redraw(publish: bool) -> Result<String, String> {
         v["max"].as_f64(),
     ) {
         (Some(median), Some(min), Some(max)) => {
-            Column::Measured(bench::Summary { median, min, max })
+            Column::Measured(figures::Summary { median, min, max })
         }
         _ => Column::Missing(v["missing"].as_str().unwrap_or("missing").to_string()),
     };
@@ -282,7 +283,7 @@ pub fn redraw(publish: bool) -> Result<String, String> {
     let machine = report["machine"].as_str().unwrap_or("unknown machine");
     let samples = report["samples"].as_u64().unwrap_or(0) as usize;
     let measured_sweeps = sweeps::from_json(&report["sweeps"]);
-    let mut markdown = bench::markdown(&rows, machine, samples);
+    let mut markdown = figures::markdown(&rows, machine, samples);
     if !measured_sweeps.is_empty() {
         markdown.push_str("\n## How cost grows\n\n");
         markdown.push_str(&sweeps::markdown(&measured_sweeps, ""));

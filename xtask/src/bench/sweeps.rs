@@ -16,11 +16,11 @@ use serde_json::{Value, json};
 /// Which program measures a curve.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Program {
-    /// `course-bench SWEEP IMPL COUNT PARAMETER` (ours and raw).
+    /// `bench SWEEP IMPL COUNT PARAMETER` (ours and raw).
     Bench(&'static str),
     /// `bench.py SWEEP COUNT PARAMETER` (CPython), with its sweep name.
     Python(&'static str),
-    /// `course-bench-peers SWEEP PEER COUNT PARAMETER`.
+    /// `bench-peers SWEEP PEER COUNT PARAMETER`.
     Peer(&'static str),
 }
 

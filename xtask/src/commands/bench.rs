@@ -3,48 +3,21 @@
 use std::process::ExitCode;
 
 use crate::bench::figures::FIGURES;
-use crate::bench::run as bench_run;
-use crate::flags::{Outcome, Usage, count_option, parse_args};
+use crate::bench::run;
+use crate::flags::{Args, Outcome, Usage};
 
-pub fn cmd_bench(args: &[String]) -> Outcome {
-    const FLAGS: [&str; 5] = [
-        "--quick",
-        "--publish",
-        "--redraw",
-        "--no-peers",
-        "--no-sweeps",
-    ];
-    if let Some(flag) = FLAGS
-        .iter()
-        .find(|flag| args.iter().any(|a| a.starts_with(&format!("{flag}="))))
-    {
-        return Err(Usage(format!("`{flag}` takes no value")));
-    }
-    let flags: Vec<&String> = args
-        .iter()
-        .filter(|a| FLAGS.contains(&a.as_str()))
-        .collect();
-    let rest: Vec<String> = args
-        .iter()
-        .filter(|a| !FLAGS.contains(&a.as_str()))
-        .cloned()
-        .collect();
-    let (names, values) = parse_args(&rest, &["--samples"])?;
+pub fn cmd_bench(args: Args) -> Outcome {
     // A quick run takes 3 samples of each unless told otherwise.
-    let quick = flags.iter().any(|f| *f == "--quick");
-    let samples = count_option(&values, "--samples", if quick { 3 } else { 5 })? as usize;
-    let options = bench_run::Options {
-        quick: flags.iter().any(|f| *f == "--quick"),
+    let quick = args.has("--quick");
+    let samples = args.count("--samples", if quick { 3 } else { 5 })? as usize;
+    let options = run::Options {
+        quick,
         samples,
-        only: names,
-        publish: flags.iter().any(|f| *f == "--publish"),
-        peers: !flags.iter().any(|f| *f == "--no-peers"),
-        sweeps: false,
-    };
-    // The sweeps run with the whole bench, not when figures are named.
-    let options = bench_run::Options {
-        sweeps: options.only.is_empty() && !flags.iter().any(|f| *f == "--no-sweeps"),
-        ..options
+        // The sweeps run with the whole bench, not when figures are named.
+        sweeps: args.names.is_empty() && !args.has("--no-sweeps"),
+        only: args.names.clone(),
+        publish: args.has("--publish"),
+        peers: !args.has("--no-peers"),
     };
     if let Some(unknown) = options
         .only
@@ -57,10 +30,10 @@ pub fn cmd_bench(args: &[String]) -> Outcome {
             known.join(", ")
         )));
     }
-    let outcome = if flags.iter().any(|f| *f == "--redraw") {
-        bench_run::redraw(options.publish)
+    let outcome = if args.has("--redraw") {
+        run::redraw(options.publish)
     } else {
-        bench_run::run(&options)
+        run::run(&options)
     };
     match outcome {
         Ok(table) => {

@@ -13,18 +13,17 @@ use harness::verify;
 use harness::workspace::Lesson;
 
 use super::{binary_for, build_or_fail, selected};
-use crate::flags::{Outcome, count_option, parse_args};
+use crate::flags::{Args, Outcome};
 
-pub fn cmd_bless(args: &[String]) -> Outcome {
-    let (names, values) = parse_args(args, &["--runs"])?;
-    let runs = count_option(&values, "--runs", 20)?;
+pub fn cmd_bless(args: Args) -> Outcome {
+    let runs = args.count("--runs", 20)?;
     if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
         eprintln!(
             "error: bless refuses to run when CI is set: CI checks golden files, it never writes them."
         );
         return Ok(ExitCode::FAILURE);
     }
-    let lessons = selected(&names)?;
+    let lessons = selected(&args.names)?;
     let binaries = match build_or_fail(&lessons) {
         Ok(b) => b,
         Err(code) => return Ok(code),

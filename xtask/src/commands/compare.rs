@@ -9,7 +9,7 @@ use harness::runner;
 use harness::workspace;
 
 use super::{binary_for, build_or_fail, selected};
-use crate::flags::{Outcome, Usage, parse_args};
+use crate::flags::{Args, Outcome};
 
 /// Lays out two titled texts: side by side if `width` allows two columns of
 /// at least 78 characters, else one after the other. Side by side, each
@@ -89,12 +89,8 @@ fn fit(text: &str, width: usize) -> String {
     }
 }
 
-pub fn cmd_compare(args: &[String]) -> Outcome {
-    let (names, _) = parse_args(args, &[])?;
-    if names.len() > 1 {
-        return Err(Usage("compare takes at most one lesson".into()));
-    }
-    let lessons = selected(&names)?;
+pub fn cmd_compare(args: Args) -> Outcome {
+    let lessons = selected(&args.names)?;
     if Command::new("python3").arg("--version").output().is_err() {
         eprintln!("error: python3 was not found. compare runs each lesson's Python twin with it:");
         eprintln!(

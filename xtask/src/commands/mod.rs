@@ -1,12 +1,17 @@
-//! One module per command; here what several of them share.
+//! One file per command, named after it (`check --solutions` in
+//! `check_solutions.rs`); here what several of them share.
 
 pub mod bench;
 pub mod bless;
+pub mod check;
+pub mod check_solutions;
 pub mod compare;
-pub mod practise;
-pub mod selftest;
-pub mod tour;
+pub mod hint;
+pub mod list;
+pub mod progress;
+pub mod run;
 pub mod verify;
+pub mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -9,16 +9,11 @@ use harness::verify::{self, Failure};
 use harness::workspace::{self, Lesson};
 
 use super::{binary_for, build_or_fail, selected};
-use crate::flags::{Outcome, Usage, count_option, parse_args};
+use crate::flags::{Args, Outcome, Usage};
 
-pub fn cmd_verify(args: &[String]) -> Outcome {
-    let (names, values) = parse_args(args, &["--repeat", "--goldens"])?;
-    let repeat = count_option(&values, "--repeat", 1)?;
-    let goldens: Option<PathBuf> = values
-        .iter()
-        .rev()
-        .find(|(f, _)| f == "--goldens")
-        .map(|(_, v)| v.into());
+pub fn cmd_verify(args: Args) -> Outcome {
+    let repeat = args.count("--repeat", 1)?;
+    let goldens: Option<PathBuf> = args.value("--goldens").map(PathBuf::from);
     if let Some(dir) = &goldens
         && !dir.is_dir()
     {
@@ -27,7 +22,7 @@ pub fn cmd_verify(args: &[String]) -> Outcome {
             dir.display()
         )));
     }
-    let lessons = selected(&names)?;
+    let lessons = selected(&args.names)?;
     let binaries = match build_or_fail(&lessons) {
         Ok(b) => b,
         Err(code) => return Ok(code),

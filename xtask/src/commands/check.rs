@@ -1,39 +1,32 @@
-//! `cargo xtask check`, `hint`, `progress` and `watch`: the learner's side
-//! of the exercises, and `check --solutions`, CI's check of the exercises
-//! themselves.
+//! `cargo xtask check`: grade the learner's exercise (and, with
+//! `--solutions`, the exercises themselves: `check_solutions.rs`).
 
-use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
-use std::sync::mpsc;
-use std::time::{Duration, SystemTime};
 
 use harness::verify::Failure;
 
 use crate::exercises::grade::{self, Plan, Verdict};
-use crate::exercises::progress::{Progress, Status};
+use crate::exercises::progress::Progress;
 use crate::exercises::{self, Exercise, Kind, shown};
-use crate::flags::{Outcome, Usage, split_flags};
+use crate::flags::{Args, Outcome, Usage};
 
-fn catalogue() -> Result<Vec<Exercise>, Usage> {
+pub(super) fn catalogue() -> Result<Vec<Exercise>, Usage> {
     exercises::all().map_err(Usage)
 }
 
-pub fn cmd_check(args: &[String]) -> Outcome {
-    let (flags, names) = split_flags(args, &["--all", "--solutions"])?;
+pub fn cmd_check(args: Args) -> Outcome {
     let all = catalogue()?;
     let mut chosen = Vec::new();
-    for name in &names {
+    for name in &args.names {
         chosen.push(exercises::find(&all, name).map_err(Usage)?.clone());
     }
-    if flags.contains(&"--solutions") {
-        return Ok(super::selftest::self_test(if chosen.is_empty() {
-            &all
-        } else {
-            &chosen
-        }));
+    if args.has("--solutions") {
+        return Ok(super::check_solutions::check_solutions(
+            if chosen.is_empty() { &all } else { &chosen },
+        ));
     }
     let mut progress = Progress::load();
-    if flags.contains(&"--all") {
+    if args.has("--all") {
         if !chosen.is_empty() {
             return Err(Usage("give exercises or --all, not both".into()));
         }
@@ -65,7 +58,7 @@ pub fn cmd_check(args: &[String]) -> Outcome {
 
 /// Checks the learner's file, prints the verdict and records it. Returns
 /// whether it passed.
-fn check_one(
+pub(super) fn check_one(
     exercise: &Exercise,
     progress: &mut Progress,
     all: &[Exercise],
@@ -205,7 +198,7 @@ fn truncate(line: &str, width: usize) -> String {
     }
 }
 
-fn indent(text: &str) -> String {
+pub(super) fn indent(text: &str) -> String {
     text.lines()
         .map(|l| format!("  {l}"))
         .collect::<Vec<_>>()
@@ -214,148 +207,4 @@ fn indent(text: &str) -> String {
 
 fn indent_after_first(text: &str) -> String {
     text.replace('\n', "\n  ")
-}
-
-pub fn cmd_hint(args: &[String]) -> Outcome {
-    let (_, names) = split_flags(args, &[])?;
-    let all = catalogue()?;
-    let exercise = match names.as_slice() {
-        [] => match Progress::load().current(&all) {
-            Some(current) => current.clone(),
-            None => {
-                println!("Every exercise is solved: no hint needed.");
-                return Ok(ExitCode::SUCCESS);
-            }
-        },
-        [name] => exercises::find(&all, name).map_err(Usage)?.clone(),
-        _ => return Err(Usage("hint takes one exercise".into())),
-    };
-    println!("Hint for exercise {} ({}):", exercise.id, exercise.name);
-    println!("{}", indent(&exercise.hint()));
-    for section in ["When it races", "When it hangs"] {
-        if let Some(text) = exercise.hint_section(section) {
-            println!("{section}:\n{}", indent(&text));
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-pub fn cmd_progress(args: &[String]) -> Outcome {
-    let (_, names) = split_flags(args, &[])?;
-    if let Some(extra) = names.first() {
-        return Err(Usage(format!("progress takes no arguments, got `{extra}`")));
-    }
-    let all = catalogue()?;
-    let progress = Progress::load();
-    let current = progress.current(&all).map(|e| e.id.clone());
-    let solved = all
-        .iter()
-        .filter(|e| progress.status(e) == Status::Solved)
-        .count();
-    println!(
-        "{:<3} {:<5} {:<24} {:<23} lesson",
-        "", "id", "exercise", "status"
-    );
-    for exercise in &all {
-        let marker = if current.as_deref() == Some(exercise.id.as_str()) {
-            "->"
-        } else {
-            ""
-        };
-        println!(
-            "{marker:<3} {:<5} {:<24} {:<23} {}",
-            exercise.id,
-            exercise.name,
-            progress.status(exercise).label(),
-            exercise.lesson
-        );
-    }
-    println!("{solved} of {} solved", all.len());
-    Ok(ExitCode::SUCCESS)
-}
-
-pub fn cmd_watch(args: &[String]) -> Outcome {
-    let (_, names) = split_flags(args, &[])?;
-    if let Some(extra) = names.first() {
-        return Err(Usage(format!("watch takes no arguments, got `{extra}`")));
-    }
-    let all = catalogue()?;
-    let mut progress = Progress::load();
-    let commands = read_commands();
-    loop {
-        let Some(current) = progress.current(&all).cloned() else {
-            println!("Every exercise is solved. Well done.");
-            return Ok(ExitCode::SUCCESS);
-        };
-        if let Err(e) = check_one(&current, &mut progress, &all) {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::FAILURE);
-        }
-        if progress.status(&current) == Status::Solved {
-            println!();
-            continue;
-        }
-        println!(
-            "\nWatching {}: save it to check again.{}",
-            shown(&current.source()),
-            if commands.is_some() {
-                " Enter: check now, h: hint, q: quit."
-            } else {
-                " Ctrl-C to stop."
-            }
-        );
-        match wait_for_change(&current, commands.as_ref()) {
-            Wake::Changed => {}
-            Wake::Quit => return Ok(ExitCode::SUCCESS),
-        }
-    }
-}
-
-enum Wake {
-    Changed,
-    Quit,
-}
-
-/// Lines typed on the terminal, if stdin is one.
-fn read_commands() -> Option<mpsc::Receiver<String>> {
-    if !std::io::stdin().is_terminal() {
-        return None;
-    }
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line.trim().to_string()).is_err() {
-                break;
-            }
-        }
-    });
-    Some(rx)
-}
-
-fn wait_for_change(exercise: &Exercise, commands: Option<&mpsc::Receiver<String>>) -> Wake {
-    let modified = |e: &Exercise| -> Option<SystemTime> {
-        std::fs::metadata(e.source())
-            .and_then(|m| m.modified())
-            .ok()
-    };
-    let before = modified(exercise);
-    loop {
-        if let Some(commands) = commands {
-            match commands.recv_timeout(Duration::from_millis(300)) {
-                Ok(command) if command == "q" => return Wake::Quit,
-                Ok(command) if command == "h" => {
-                    println!("{}", indent(&exercise.hint()));
-                }
-                Ok(_) => return Wake::Changed,
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => return Wake::Quit,
-            }
-        } else {
-            std::thread::sleep(Duration::from_millis(300));
-        }
-        if modified(exercise) != before {
-            return Wake::Changed;
-        }
-    }
 }

@@ -1,58 +1,16 @@
-//! `cargo xtask list` and `cargo xtask run`: the lessons, and a tour of them.
+//! `cargo xtask run`: the lessons in order, as a tour.
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use harness::runner;
-use harness::workspace;
 
 use super::{binary_for, build_or_fail, selected};
-use crate::flags::{Outcome, Usage, parse_args};
+use crate::flags::{Args, Outcome};
 
-pub fn cmd_list(args: &[String]) -> Outcome {
-    if let Some(extra) = args.first() {
-        return Err(Usage(format!("list takes no arguments, got `{extra}`")));
-    }
-    let lessons = workspace::lessons().map_err(Usage)?;
-    for lesson in &lessons {
-        println!("{}", lesson.name);
-        for (label, text) in [
-            ("", lesson.title.as_str()),
-            ("Python: ", lesson.python.as_str()),
-        ] {
-            for line in wrapped(&format!("{label}{text}"), 96) {
-                println!("    {line}");
-            }
-        }
-        println!("    cargo run -p {}", lesson.package);
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `text` broken at spaces into lines of at most `width` characters.
-fn wrapped(text: &str, width: usize) -> Vec<String> {
-    let mut lines = vec![String::new()];
-    for word in text.split(' ') {
-        let line = lines.last_mut().expect("never empty");
-        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
-            lines.push(word.to_string());
-        } else {
-            if !line.is_empty() {
-                line.push(' ');
-            }
-            line.push_str(word);
-        }
-    }
-    lines
-}
-
-pub fn cmd_run(args: &[String]) -> Outcome {
-    let (names, _) = parse_args(args, &[])?;
-    if names.len() > 1 {
-        return Err(Usage("run takes at most one lesson".into()));
-    }
-    let lessons = selected(&names)?;
+pub fn cmd_run(args: Args) -> Outcome {
+    let lessons = selected(&args.names)?;
     let binaries = match build_or_fail(&lessons) {
         Ok(b) => b,
         Err(code) => return Ok(code),
