@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::diff::unified;
 use crate::golden::{self, Golden};
 use crate::runner::{self, Run};
-use crate::workspace::Lesson;
+use crate::workspace::{Lesson, shown};
 
 /// Why a lesson failed verification.
 #[derive(Debug)]
@@ -55,21 +55,32 @@ pub fn read_golden(path: &Path) -> Result<Option<Golden>, String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
+impl Goldens {
+    /// Reads and parses `dir/golden.stdout` and, if there is one,
+    /// `dir/golden.stderr`: the golden files of a lesson or an exercise.
+    ///
+    /// # Errors
+    /// A message naming the file if `golden.stdout` is missing, or either
+    /// file cannot be read or parsed.
+    pub fn load(dir: &Path) -> Result<Goldens, String> {
+        let stdout_path = dir.join("golden.stdout");
+        let stderr_path = dir.join("golden.stderr");
+        Ok(Goldens {
+            stdout: read_golden(&stdout_path)?
+                .ok_or_else(|| format!("cannot read {}: no such file", shown(&stdout_path)))?,
+            stdout_path,
+            stderr: read_golden(&stderr_path)?.map(|golden| (golden, stderr_path)),
+        })
+    }
+}
+
 /// Reads and parses a lesson's golden files (from `goldens` instead of the
 /// lesson folder, when given).
 ///
 /// # Errors
-/// A message naming the file if `golden.stdout` is missing, or either file
-/// cannot be read or parsed.
+/// As [`Goldens::load`].
 pub fn load_goldens(lesson: &Lesson, goldens: Option<&Path>) -> Result<Goldens, String> {
-    let stdout_path = lesson.golden_stdout(goldens);
-    let stderr_path = lesson.golden_stderr(goldens);
-    Ok(Goldens {
-        stdout: read_golden(&stdout_path)?
-            .ok_or_else(|| format!("cannot read {}: no such file", stdout_path.display()))?,
-        stdout_path,
-        stderr: read_golden(&stderr_path)?.map(|golden| (golden, stderr_path)),
-    })
+    Goldens::load(&lesson.golden_dir(goldens))
 }
 
 /// Runs `binary` once and checks it against the lesson's goldens. Returns the

@@ -2,8 +2,10 @@
 //! and the lesson binaries (from `cargo build --message-format=json`). Nothing
 //! here assumes a `target/` path.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 
 use serde_json::Value;
 
@@ -14,6 +16,14 @@ pub fn root() -> PathBuf {
         .parent()
         .expect("the harness lives inside the workspace")
         .to_path_buf()
+}
+
+/// A path relative to the workspace root, for messages.
+pub fn shown(path: &Path) -> String {
+    path.strip_prefix(root())
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
 /// The cargo that runs us (`$CARGO`), so the same toolchain builds the lessons.
@@ -49,7 +59,8 @@ impl Lesson {
         self.golden_dir(goldens).join("golden.stderr")
     }
 
-    fn golden_dir(&self, goldens: Option<&Path>) -> PathBuf {
+    /// The folder of its golden files: its own, or `goldens/NN-name`.
+    pub fn golden_dir(&self, goldens: Option<&Path>) -> PathBuf {
         match goldens {
             Some(dir) => dir.join(&self.name),
             None => self.dir.clone(),
@@ -91,46 +102,76 @@ pub fn metadata() -> Result<Value, String> {
         .map_err(|e| format!("cargo metadata printed invalid JSON: {e}"))
 }
 
+/// What `cargo metadata` says of the workspace, asked once per process.
+#[derive(Debug)]
+pub struct Workspace {
+    /// Where cargo builds (for saving raw outputs, and the exercises' and
+    /// bench's own target folders below it).
+    pub target_dir: PathBuf,
+    /// The lessons, in order (their folders sort by number).
+    pub lessons: Vec<Lesson>,
+}
+
+impl Workspace {
+    /// The workspace, from one `cargo metadata` call made on first use.
+    ///
+    /// # Errors
+    /// As [`metadata`] (the same message on every later call).
+    pub fn get() -> Result<&'static Workspace, String> {
+        static WORKSPACE: OnceLock<Result<Workspace, String>> = OnceLock::new();
+        WORKSPACE
+            .get_or_init(|| metadata().map(|m| Workspace::from_metadata(&m)))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    fn from_metadata(metadata: &Value) -> Workspace {
+        let lessons_dir = root().join("lessons");
+        let mut lessons: Vec<Lesson> = metadata["packages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|package| {
+                let manifest = PathBuf::from(package["manifest_path"].as_str()?);
+                let dir = manifest.parent()?.to_path_buf();
+                // `lessons/course` is the lessons' helper crate, not a lesson.
+                if dir.parent()? != lessons_dir || !package["name"].as_str()?.starts_with("lesson-")
+                {
+                    return None;
+                }
+                Some(Lesson {
+                    name: dir.file_name()?.to_str()?.to_string(),
+                    package: package["name"].as_str()?.to_string(),
+                    title: package["description"].as_str().unwrap_or("").to_string(),
+                    python: package["metadata"]["course"]["python"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string(),
+                    dir,
+                })
+            })
+            .collect();
+        lessons.sort_by(|a, b| a.name.cmp(&b.name));
+        Workspace {
+            target_dir: metadata["target_directory"]
+                .as_str()
+                .map_or_else(|| root().join("target"), PathBuf::from),
+            lessons,
+        }
+    }
+}
+
 /// The lessons, in order (their folders sort by number).
 ///
 /// # Errors
 /// As [`metadata`].
 pub fn lessons() -> Result<Vec<Lesson>, String> {
-    let metadata = metadata()?;
-    let lessons_dir = root().join("lessons");
-    let mut lessons: Vec<Lesson> = metadata["packages"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|package| {
-            let manifest = PathBuf::from(package["manifest_path"].as_str()?);
-            let dir = manifest.parent()?.to_path_buf();
-            // `lessons/course` is the lessons' helper crate, not a lesson.
-            if dir.parent()? != lessons_dir || !package["name"].as_str()?.starts_with("lesson-") {
-                return None;
-            }
-            Some(Lesson {
-                name: dir.file_name()?.to_str()?.to_string(),
-                package: package["name"].as_str()?.to_string(),
-                title: package["description"].as_str().unwrap_or("").to_string(),
-                python: package["metadata"]["course"]["python"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_string(),
-                dir,
-            })
-        })
-        .collect();
-    lessons.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(lessons)
+    Workspace::get().map(|w| w.lessons.clone())
 }
 
 /// The target directory cargo uses (for saving raw outputs).
 pub fn target_dir() -> PathBuf {
-    metadata()
-        .ok()
-        .and_then(|m| m["target_directory"].as_str().map(PathBuf::from))
-        .unwrap_or_else(|| root().join("target"))
+    Workspace::get().map_or_else(|_| root().join("target"), |w| w.target_dir.clone())
 }
 
 /// `(binary name, executable path)` pairs, as cargo reported them.
@@ -153,29 +194,40 @@ pub fn build(lessons: &[Lesson], release: bool) -> Result<Binaries, String> {
 /// A message if cargo fails (its own output explains why) or a package
 /// has no binary.
 pub fn build_packages(packages: &[&str], release: bool) -> Result<Binaries, String> {
-    let mut command = cargo();
-    command.args([
-        "build",
-        "--bins",
-        "--message-format=json-render-diagnostics",
-    ]);
+    let mut args = vec!["--bins"];
     if release {
-        command.arg("--release");
+        args.push("--release");
     }
     for package in packages {
-        command.args(["--package", package]);
+        args.extend(["--package", package]);
     }
-    eprintln!(
-        "$ cargo build --bins{} --package {}",
-        if release { " --release" } else { "" },
-        packages.join(" --package ")
-    );
-    let output = command
+    eprintln!("$ cargo build {}", args.join(" "));
+    let binaries = cargo_build(&args)?.ok_or("cargo build failed (see above)")?;
+    for package in packages {
+        if !binaries.iter().any(|(name, _)| name == package) {
+            return Err(format!("cargo built no binary named {package}"));
+        }
+    }
+    Ok(binaries)
+}
+
+/// Runs `cargo build` with `args` and returns the executables it reports
+/// in its JSON messages, `(target name, path)`; `Ok(None)` if the build
+/// failed. Compiler output goes to our stderr, rendered as cargo renders it.
+/// The one place that builds and reads cargo's messages, for lessons,
+/// exercises and the bench alike.
+///
+/// # Errors
+/// A message if cargo cannot be run.
+pub fn cargo_build<S: AsRef<OsStr>>(args: &[S]) -> Result<Option<Binaries>, String> {
+    let output = cargo()
+        .args(["build", "--message-format=json-render-diagnostics"])
+        .args(args)
         .stderr(Stdio::inherit())
         .output()
         .map_err(|e| format!("could not run cargo build: {e}"))?;
     if !output.status.success() {
-        return Err("cargo build failed (see above)".into());
+        return Ok(None);
     }
     let mut binaries = Vec::new();
     for line in output.stdout.split(|&b| b == b'\n') {
@@ -193,12 +245,7 @@ pub fn build_packages(packages: &[&str], release: bool) -> Result<Binaries, Stri
             binaries.push((name, PathBuf::from(executable)));
         }
     }
-    for package in packages {
-        if !binaries.iter().any(|(name, _)| name == package) {
-            return Err(format!("cargo built no binary named {package}"));
-        }
-    }
-    Ok(binaries)
+    Ok(Some(binaries))
 }
 
 /// Picks the lessons named by `queries` (all of them when there is none).

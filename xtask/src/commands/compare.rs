@@ -132,7 +132,7 @@ pub fn cmd_compare(args: Args) -> Outcome {
         };
         let left_title = format!(
             "Python: python3 {} ({:.2?}, exit {})",
-            relative(&script),
+            workspace::shown(&script),
             python.elapsed,
             python.exit
         );
@@ -158,13 +158,6 @@ fn with_stderr(run: &runner::Run) -> String {
     } else {
         format!("{}[stderr]\n{}", run.stdout, run.stderr)
     }
-}
-
-fn relative(path: &Path) -> String {
-    path.strip_prefix(workspace::root())
-        .unwrap_or(path)
-        .display()
-        .to_string()
 }
 
 /// The terminal's width in columns: `$COLUMNS`, else the tty's, else 80.

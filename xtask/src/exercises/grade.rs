@@ -3,16 +3,14 @@
 //! The runner and the golden check are the lessons' own (`harness`).
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use harness::runner;
-use harness::verify::{Failure, Goldens, check_run, read_golden};
+use harness::verify::{Failure, Goldens, check_run};
 use harness::workspace;
-use serde_json::Value;
 
 use super::stress::{MAX_OUTPUT, MAX_PROCESSES, Mode, STRESS};
-use super::{Exercise, Kind, shown};
+use super::{Exercise, Kind};
 
 /// The whole stress run of one program stops here, pass or fail: a hang
 /// that shows only under stress would otherwise cost a timeout per run.
@@ -85,35 +83,23 @@ pub fn build(exercise: &Exercise, kind: Kind) -> Result<Option<PathBuf>, String>
     let binary = exercise.binary(kind);
     let manifest = super::folder().join("Cargo.toml");
     let target = workspace::target_dir().join("exercises");
-    let output = workspace::cargo()
-        .args([
-            "build",
-            "--quiet",
-            "--message-format=json-render-diagnostics",
-        ])
-        .arg("--manifest-path")
-        .arg(&manifest)
-        .arg("--target-dir")
-        .arg(&target)
-        .args(["--bin", &binary])
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("could not run cargo build: {e}"))?;
-    if !output.status.success() {
+    let args = [
+        "--quiet".as_ref(),
+        "--manifest-path".as_ref(),
+        manifest.as_os_str(),
+        "--target-dir".as_ref(),
+        target.as_os_str(),
+        "--bin".as_ref(),
+        binary.as_ref(),
+    ];
+    let Some(built) = workspace::cargo_build::<&std::ffi::OsStr>(&args)? else {
         return Ok(None);
-    }
-    for line in output.stdout.split(|&b| b == b'\n') {
-        let Ok(message) = serde_json::from_slice::<Value>(line) else {
-            continue;
-        };
-        if message["reason"] == "compiler-artifact"
-            && message["target"]["name"] == binary.as_str()
-            && let Some(executable) = message["executable"].as_str()
-        {
-            return Ok(Some(PathBuf::from(executable)));
-        }
-    }
-    Err(format!("cargo built no binary named {binary}"))
+    };
+    built
+        .into_iter()
+        .find(|(name, _)| *name == binary)
+        .map(|(_, executable)| Some(executable))
+        .ok_or_else(|| format!("cargo built no binary named {binary}"))
 }
 
 /// The exercise's golden files.
@@ -121,14 +107,7 @@ pub fn build(exercise: &Exercise, kind: Kind) -> Result<Option<PathBuf>, String>
 /// # Errors
 /// A message naming the file if one cannot be read or parsed.
 pub fn goldens(exercise: &Exercise) -> Result<Goldens, String> {
-    let stdout_path = exercise.dir.join("golden.stdout");
-    let stderr_path = exercise.dir.join("golden.stderr");
-    Ok(Goldens {
-        stdout: read_golden(&stdout_path)?
-            .ok_or_else(|| format!("{} is missing", shown(&stdout_path)))?,
-        stdout_path,
-        stderr: read_golden(&stderr_path)?.map(|golden| (golden, stderr_path)),
-    })
+    Goldens::load(&exercise.dir)
 }
 
 /// Runs `binary` once in `mode` and checks it against `goldens`.

@@ -102,13 +102,7 @@ pub fn folder() -> PathBuf {
     workspace::root().join("exercises")
 }
 
-/// A path relative to the repository's root, for messages.
-pub fn shown(path: &Path) -> String {
-    path.strip_prefix(workspace::root())
-        .unwrap_or(path)
-        .display()
-        .to_string()
-}
+pub use harness::workspace::shown;
 
 /// Every exercise, in course order (lesson, then number).
 ///
