@@ -5,7 +5,9 @@
 //! [`verify`], the workspace's lessons and binaries, and the checks every
 //! lesson's own CLI tests make ([`lesson_cli`]).
 
+pub mod codegen;
 pub mod diff;
+pub mod exercises;
 pub mod golden;
 pub mod lesson_cli;
 pub mod runner;

@@ -44,6 +44,9 @@ pub struct Lesson {
     pub title: String,
     /// The Python it ports (`[package.metadata.course] python`).
     pub python: String,
+    /// What it teaches, for the README's table (`[package.metadata.course]
+    /// teaches`).
+    pub teaches: String,
     /// The lesson's folder.
     pub dir: PathBuf,
 }
@@ -144,6 +147,10 @@ impl Workspace {
                     package: package["name"].as_str()?.to_string(),
                     title: package["description"].as_str().unwrap_or("").to_string(),
                     python: package["metadata"]["course"]["python"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string(),
+                    teaches: package["metadata"]["course"]["teaches"]
                         .as_str()
                         .unwrap_or("")
                         .to_string(),

@@ -1,196 +1,96 @@
-//! Every lesson against its golden file, one test per lesson: the same check
-//! as `cargo xtask verify`, so `cargo test --workspace` covers it.
+//! Every lesson against its golden file: the same check as `cargo xtask
+//! verify`, so `cargo test --workspace` covers it. A `harness = false`
+//! target that iterates the lessons `cargo metadata` names, so that a new
+//! lesson is tested without an edit here; one line per lesson, then
+//! libtest's closing line.
 //!
 //! A package's tests can only name its own binaries, so the lesson binaries
 //! are found the way verify finds them: by building them and reading cargo's
-//! JSON messages.
+//! JSON messages. The lessons run one after the other, as verify runs them:
+//! their goldens hold margins for a lesson alone on the machine.
 
-use std::sync::OnceLock;
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
 
 use harness::verify;
-use harness::workspace::{self, Binaries, Lesson};
+use harness::workspace::{self, Lesson};
 
-/// The lessons this file tests, one `#[test]` each; the course check below
-/// fails if a lesson folder is missing from this list.
-const TESTED: &[&str] = &[
-    "01-threads-vs-processes",
-    "02-fork",
-    "03-pool-imap",
-    "04-queue",
-    "05-pipe",
-    "06-manager-dict",
-];
-
-fn built() -> &'static (Vec<Lesson>, Binaries) {
-    static BUILT: OnceLock<(Vec<Lesson>, Binaries)> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let lessons = workspace::lessons().expect("cargo metadata");
-        let binaries = workspace::build(&lessons, false).expect("building the lessons");
-        (lessons, binaries)
-    })
-}
-
-fn verify(name: &str) {
-    let (lessons, binaries) = built();
-    let lesson = lessons
+fn main() -> ExitCode {
+    // Arguments from `cargo test` that start with `-` (`--nocapture`, ...)
+    // are no business of ours; the others filter by lesson name.
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let lessons = workspace::lessons().expect("cargo metadata");
+    let chosen: Vec<&Lesson> = lessons
         .iter()
-        .find(|l| l.name == name)
-        .expect("lesson folder");
-    let binary = &binaries
-        .iter()
-        .find(|(n, _)| *n == lesson.package)
-        .unwrap()
-        .1;
-    if let Err(failure) = verify::verify_lesson(lesson, binary, None) {
-        panic!("{failure}");
-    }
-}
-
-#[test]
-fn lesson_01_matches_its_golden() {
-    verify("01-threads-vs-processes");
-}
-
-#[test]
-fn lesson_02_matches_its_golden() {
-    verify("02-fork");
-}
-
-#[test]
-fn lesson_03_matches_its_golden() {
-    verify("03-pool-imap");
-}
-
-#[test]
-fn lesson_04_matches_its_golden() {
-    verify("04-queue");
-}
-
-#[test]
-fn lesson_05_matches_its_golden() {
-    verify("05-pipe");
-}
-
-#[test]
-fn lesson_06_matches_its_golden() {
-    verify("06-manager-dict");
-}
-
-#[test]
-fn every_lesson_folder_has_a_golden_test_here() {
-    let (lessons, _) = built();
-    let names: Vec<&str> = lessons.iter().map(|l| l.name.as_str()).collect();
-    assert_eq!(
-        names, TESTED,
-        "add a test for each lesson to tests/tests/lessons.rs"
-    );
-}
-
-#[test]
-fn every_lesson_has_its_readme_golden_python_twin_and_a_row_in_the_course_readme() {
-    let (lessons, _) = built();
-    let course_readme =
-        std::fs::read_to_string(workspace::root().join("README.md")).expect("README.md");
-    for lesson in lessons {
-        for file in [
-            "README.md",
-            "golden.stdout",
-            "python/lesson.py",
-            "tests/cli.rs",
-        ] {
-            assert!(
-                lesson.dir.join(file).is_file(),
-                "lesson {} has no {file}",
-                lesson.name
-            );
-        }
-        assert!(
-            !lesson.title.is_empty(),
-            "lesson {} has no description in Cargo.toml",
-            lesson.name
-        );
-        assert!(
-            !lesson.python.is_empty(),
-            "lesson {} has no [package.metadata.course] python",
-            lesson.name
-        );
-        let main_rs = std::fs::read_to_string(lesson.dir.join("src/main.rs")).expect("main.rs");
-        assert!(
-            main_rs.contains("start_lesson(env!(\"CARGO_PKG_NAME\"))"),
-            "lesson {}'s main must call start_lesson(env!(\"CARGO_PKG_NAME\"))",
-            lesson.name
-        );
-        let row = format!("| [{}](lessons/{}/) |", lesson.name, lesson.name);
-        assert!(
-            course_readme.contains(&row),
-            "README.md's lesson table has no row for {}",
-            lesson.name
-        );
-    }
-}
-
-#[test]
-fn no_golden_line_is_wider_than_100_columns() {
-    let root = workspace::root();
-    let mut goldens = Vec::new();
-    for folder in ["lessons", "exercises"] {
-        let mut stack = vec![root.join(folder)];
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).expect("readable folder").flatten() {
-                let path = entry.path();
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if path.is_dir() && name != "target" {
-                    stack.push(path);
-                } else if name.starts_with("golden.std") {
-                    goldens.push(path);
+        .filter(|l| filters.is_empty() || filters.iter().any(|f| l.name.contains(f.as_str())))
+        .collect();
+    let owned: Vec<Lesson> = chosen.iter().map(|l| (*l).clone()).collect();
+    let binaries = workspace::build(&owned, false).expect("building the lessons");
+    println!("\nrunning {} tests", 2 * chosen.len());
+    let started = Instant::now();
+    let (mut passed, mut failed) = (0, 0);
+    for lesson in chosen {
+        let binary = &binaries
+            .iter()
+            .find(|(n, _)| *n == lesson.package)
+            .expect("build() checked every lesson has a binary")
+            .1;
+        let checks: [(&str, Result<(), String>); 2] = [
+            (
+                "matches its golden",
+                verify::verify_lesson(lesson, binary, None)
+                    .map(|_| ())
+                    .map_err(|f| f.to_string()),
+            ),
+            (
+                "prints no backtrace with RUST_BACKTRACE=1",
+                no_backtrace(binary),
+            ),
+        ];
+        for (what, outcome) in checks {
+            match outcome {
+                Ok(()) => {
+                    println!("test lesson {} {what} ... ok", lesson.name);
+                    passed += 1;
+                }
+                Err(why) => {
+                    println!("test lesson {} {what} ... FAILED\n{why}", lesson.name);
+                    failed += 1;
                 }
             }
         }
     }
-    assert!(
-        goldens.len() >= 6 + 12,
-        "found {} golden files",
-        goldens.len()
+    let verdict = if failed == 0 { "ok" } else { "FAILED" };
+    println!(
+        "\ntest result: {verdict}. {passed} passed; {failed} failed; 0 ignored; 0 measured; {} filtered out; finished in {:.2}s\n",
+        2 * (lessons.len() - owned.len()),
+        started.elapsed().as_secs_f64()
     );
-    for golden in goldens {
-        let text = std::fs::read_to_string(&golden).expect("golden");
-        for (number, line) in text.lines().enumerate() {
-            if line.starts_with("#@") {
-                continue;
-            }
-            assert!(
-                line.chars().count() <= 100,
-                "{}:{}: {} columns (at most 100): {line}",
-                golden.display(),
-                number + 1,
-                line.chars().count()
-            );
-        }
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 
-#[test]
-fn with_rust_backtrace_set_no_lesson_prints_a_backtrace() {
-    // Many learners set RUST_BACKTRACE=1; a panic a lesson causes on purpose
-    // must still print its one-line message only.
-    let (lessons, binaries) = built();
-    for lesson in lessons {
-        let binary = &binaries
-            .iter()
-            .find(|(n, _)| *n == lesson.package)
-            .unwrap()
-            .1;
-        let output = std::process::Command::new(binary)
-            .env("RUST_BACKTRACE", "1")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("the lesson runs");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(output.status.success(), "{}: {stderr}", lesson.name);
-        assert!(
-            !stderr.contains("stack backtrace"),
-            "{} printed a backtrace:\n{stderr}",
-            lesson.name
-        );
+/// Many learners set RUST_BACKTRACE=1; a panic a lesson causes on purpose
+/// must still print its one-line message only.
+fn no_backtrace(binary: &Path) -> Result<(), String> {
+    let output = Command::new(binary)
+        .env("RUST_BACKTRACE", "1")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("could not run {}: {e}", binary.display()))?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        return Err(format!("exit status {}: {stderr}", output.status));
     }
+    if stderr.contains("stack backtrace") {
+        return Err(format!("it printed a backtrace:\n{stderr}"));
+    }
+    Ok(())
 }

@@ -29,6 +29,8 @@ Commands:
   hint [EXERCISE] the hint for an exercise (the current one by default)
   progress        every exercise: solved, not solved yet, not tried
   watch           check the current exercise each time you save it
+  codegen [--check]
+                  write the tables and lists that follow from the folders
   help            this text
 
 An EXERCISE is named by its id (02.1 or 2.1), its name (flush-before-fork)
@@ -130,6 +132,17 @@ chart.svg (log scale).
   --no-sweeps     skip the sweeps (how cost grows with size, workers, task
                   length and memory); naming figures skips them too
   FIGURE          only these figures (see the list below)";
+
+pub const CODEGEN_HELP: &str = "\
+cargo xtask codegen [--check]
+
+Writes the parts of the course that follow from its folders and their
+metadata, each between its two marker lines: the [[bin]] list of
+exercises/Cargo.toml, the README's lessons, reading-times and exercises
+tables, and each lesson README's list of exercises. Run it after adding or
+renaming a lesson or an exercise, or editing a lesson's README or source.
+
+  --check       write nothing; fail and name each file that is out of date";
 
 pub const LIST_HELP: &str =
     "cargo xtask list\n\nPrints each lesson with what it teaches and the Python it ports.";
@@ -272,6 +285,15 @@ pub const COMMANDS: &[Command] = &[
         max_names: Some(0),
         names_are: "arguments",
         run: commands::watch::cmd_watch,
+    },
+    Command {
+        name: "codegen",
+        help: || CODEGEN_HELP.into(),
+        switches: &["--check"],
+        options: &[],
+        max_names: Some(0),
+        names_are: "arguments",
+        run: commands::codegen::cmd_codegen,
     },
 ];
 

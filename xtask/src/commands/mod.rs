@@ -5,6 +5,7 @@ pub mod bench;
 pub mod bless;
 pub mod check;
 pub mod check_solutions;
+pub mod codegen;
 pub mod compare;
 pub mod hint;
 pub mod list;
