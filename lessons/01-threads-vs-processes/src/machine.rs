@@ -1,7 +1,8 @@
 //! What the machine allowed while lesson 01 ran: the CPUs this process may
 //! use, the CPU time other programs took, and how much faster two busy
-//! loops run at once than one after the other. Section 4's conclusion is
-//! drawn from these, so that it never blames the pools for the machine.
+//! loops run at once than one after the other. Section 4's conclusion
+//! (`speedup.rs`) is drawn from these, so that it never blames the pools
+//! for the machine.
 
 use std::thread;
 
@@ -9,24 +10,10 @@ use course::{ratio, timed};
 use nix::sched::{CpuSet, sched_getaffinity};
 use nix::unistd::Pid;
 
-use crate::fib;
-
-/// What this machine allowed while the lesson ran.
-pub struct Machine {
-    /// CPUs this process may use.
-    pub cpus: usize,
-    /// The share of CPU time other programs took.
-    pub others: f64,
-    /// How many times as fast two busy loops ran on two threads as one
-    /// alone: 2.0 with two whole CPUs.
-    pub capacity: f64,
-}
-
 /// Two identical busy loops, one alone and then two at once on two threads:
 /// how much parallel work this machine really gives (the median of three
 /// tries). A VM's two CPUs may share one physical core with other VMs.
-pub fn parallel_capacity() -> f64 {
-    let loop_once = || std::hint::black_box(fib(std::hint::black_box(26)));
+pub fn parallel_capacity(loop_once: fn()) -> f64 {
     let mut tries: Vec<f64> = (0..3)
         .map(|_| {
             let ((), alone) = timed(|| {

@@ -20,13 +20,15 @@ use std::thread;
 use std::time::Duration;
 
 mod machine;
+mod speedup;
 
 use course::{ratio, section, start_lesson, timed, title};
-use machine::{CpuUse, Machine, parallel_capacity, usable_cpus};
+use machine::{CpuUse, parallel_capacity, usable_cpus};
 use multiproc::{AsyncResult, Pool, Process, as_completed};
 use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
 use nix::unistd::{Pid, pipe2};
 use serde::{Deserialize, Serialize};
+use speedup::{Machine, Schedule, what_the_speedups_say};
 
 /// The tutorial's tasks: fib(30) to fib(34).
 const TASKS: RangeInclusive<u32> = 30..=34;
@@ -96,7 +98,6 @@ fn fib_task(n: u32) -> FibDone {
 /// speedup in section 4 is measured against this.
 fn serial_baseline() -> Vec<FibDone> {
     section(
-        1,
         "The baseline: fib(30..=34) one after another",
         "for n in range(30, 35): fib(n)",
     );
@@ -114,7 +115,6 @@ fn serial_baseline() -> Vec<FibDone> {
 /// channel as soon as it is done, so they print in completion order.
 fn fib_on_thread_pool(parent: u32) -> Duration {
     section(
-        2,
         "fib(30..=34) and a short fib(20) on a pool of 2 threads, as they complete",
         "ThreadPoolExecutor(2) + submit + as_completed",
     );
@@ -166,7 +166,6 @@ fn fib_on_thread_pool(parent: u32) -> Duration {
 /// thread again: section 2's threads were joined when its scope ended).
 fn fib_on_process_pool(parent: u32) -> Duration {
     section(
-        3,
         "fib(30..=34) and a short fib(20) on a pool of 2 processes, as they complete",
         "ProcessPoolExecutor(2) + submit + as_completed",
     );
@@ -233,14 +232,14 @@ fn compare_speedups(
     others: f64,
 ) {
     section(
-        4,
         &format!("Speedups, and the best {WORKERS} workers can do here"),
         "(the tutorial: threads 2.72 s, processes 1.78 s in CPython)",
     );
     let times: Vec<Duration> = serial.iter().map(|t| t.took).collect();
     let total: Duration = times.iter().sum();
     let biggest = times.last().copied().unwrap_or_default();
-    let makespan = in_order_makespan(&times, WORKERS);
+    let schedule = Schedule::in_order(&times, WORKERS);
+    let makespan = schedule.makespan;
     println!(
         "fib(34) alone is {:.0}% of the serial work.",
         100.0 * ratio(biggest, total)
@@ -249,7 +248,8 @@ fn compare_speedups(
         "Best speedup for these tasks taken in order by {WORKERS} workers: {:.2}x",
         ratio(total, makespan)
     );
-    let lanes: Vec<String> = in_order_schedule(&times, WORKERS)
+    let lanes: Vec<String> = schedule
+        .lanes
         .iter()
         .zip(["A", "B", "C", "D"])
         .map(|(tasks, name)| {
@@ -272,7 +272,9 @@ fn compare_speedups(
         "While sections 1 to 3 ran, other programs used {:.0}% of this machine's CPU time.",
         100.0 * others
     );
-    let capacity = parallel_capacity();
+    let capacity = parallel_capacity(|| {
+        std::hint::black_box(fib(std::hint::black_box(26)));
+    });
     println!(
         "Two busy loops on 2 threads ran {capacity:.2}x as fast as one alone (2.00x: 2 whole CPUs)."
     );
@@ -291,68 +293,10 @@ fn compare_speedups(
     println!("(in the default build: 3.13's optional free-threaded build has no GIL).");
 }
 
-/// The conclusion the figures allow: the `workers`' `speedups` (threads,
-/// processes) against the in-order `bound`, given what the machine allowed.
-fn what_the_speedups_say(
-    machine: &Machine,
-    workers: usize,
-    bound: f64,
-    speedups: [f64; 2],
-) -> String {
-    let Machine {
-        cpus,
-        others,
-        capacity,
-    } = *machine;
-    let near = |speedup: f64| speedup >= 0.85 * bound;
-    if cpus < 2 {
-        "with 1 CPU the workers take turns: no speedup is possible here.".into()
-    } else if cpus < workers {
-        format!("{workers} workers share {cpus} CPUs: the bound assumes a CPU for each worker.")
-    } else if others > 0.2 {
-        "other programs took CPU time meanwhile: these speedups are not the pools' own.".into()
-    } else if capacity < 0.85 * 2.0 {
-        format!(
-            "this machine ran two busy loops only {capacity:.2}x as fast as one: no pool can do better."
-        )
-    } else if speedups.iter().any(|&s| s > 1.1 * bound) {
-        "a pool beat the bound: the serial run was slowed (the CPUs' speed varied).".into()
-    } else if speedups.iter().all(|&s| near(s)) {
-        format!("with {cpus} free CPUs, both pools came within 15% of the bound.")
-    } else {
-        "a pool fell over 15% short on free CPUs (the CPUs' speed varied?): run it again.".into()
-    }
-}
-
-/// Which tasks (by index) each of `workers` workers runs when each, once
-/// free, takes the next task in order: the schedule both pools follow.
-fn in_order_schedule(times: &[Duration], workers: usize) -> Vec<Vec<usize>> {
-    let mut free_at = vec![Duration::ZERO; workers];
-    let mut lanes = vec![Vec::new(); workers];
-    for (i, &time) in times.iter().enumerate() {
-        let first_free = (0..workers).min_by_key(|&w| free_at[w]).expect("a worker");
-        free_at[first_free] += time;
-        lanes[first_free].push(i);
-    }
-    lanes
-}
-
-/// How long `workers` workers take when each, once free, takes the next task
-/// in order: the schedule a pool follows.
-fn in_order_makespan(times: &[Duration], workers: usize) -> Duration {
-    let mut free_at = vec![Duration::ZERO; workers];
-    for &time in times {
-        let first_free = free_at.iter_mut().min().expect("at least one worker");
-        *first_free += time;
-    }
-    free_at.into_iter().max().unwrap_or_default()
-}
-
 // ---------------------------------------------------------------------------
 /// Section 5: "dozens of threads are easy, dozens of processes are hard".
 fn creation_cost() {
     section(
-        5,
         "What it costs to start and join 50 threads, then 50 processes",
         "threading.Thread(...).start()/join() vs multiprocessing.Process(...).start()/join()",
     );
@@ -396,7 +340,6 @@ fn creation_cost() {
 /// system calls are the same in both runs, so the difference is the switch.
 fn switch_cost() {
     section(
-        6,
         "Ping-pong on one CPU: 2 threads vs 2 processes, 2000 round trips",
         "two threading.Thread vs two multiprocessing.Process passing a token",
     );
@@ -493,7 +436,6 @@ fn pin_to_current_cpu() {
 /// disk or a socket), the others run.
 fn io_waits_overlap() {
     section(
-        7,
         "IO-bound work: 10 threads each wait 100ms",
         "ThreadPoolExecutor(10) running time.sleep(0.1)",
     );
@@ -517,31 +459,6 @@ fn io_waits_overlap() {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn the_conclusion_follows_from_the_figures() {
-        let machine = |cpus, others, capacity| Machine {
-            cpus,
-            others,
-            capacity,
-        };
-        let say = |m: Machine, workers, bound, speedups| {
-            what_the_speedups_say(&m, workers, bound, speedups)
-        };
-        assert!(say(machine(1, 0.0, 1.0), 2, 1.56, [1.0, 1.0]).contains("1 CPU"));
-        assert!(say(machine(2, 0.5, 2.0), 2, 1.56, [1.5, 1.5]).contains("other programs"));
-        let shared = say(machine(2, 0.0, 1.1), 2, 1.56, [1.1, 1.0]);
-        assert!(shared.contains("only 1.10x"), "{shared}");
-        assert!(say(machine(2, 0.0, 2.0), 2, 1.56, [2.8, 1.5]).contains("beat the bound"));
-        assert!(say(machine(2, 0.0, 2.0), 2, 1.56, [1.5, 1.4]).contains("within 15%"));
-        assert!(say(machine(2, 0.0, 2.0), 2, 1.56, [1.5, 1.0]).contains("fell over 15% short"));
-        // More workers than CPUs is not "1 CPU".
-        let three_on_two = say(machine(2, 0.0, 2.0), 3, 1.93, [1.3, 1.6]);
-        assert!(
-            three_on_two.contains("workers share 2 CPUs"),
-            "{three_on_two}"
-        );
-    }
-
     use super::*;
 
     #[test]
@@ -555,10 +472,10 @@ mod tests {
         // fib(n) takes time in proportion to fib(n) itself.
         let times: Vec<Duration> = TASKS.map(|n| Duration::from_micros(fib(n))).collect();
         let total: Duration = times.iter().sum();
-        let bound = ratio(total, in_order_makespan(&times, 2));
+        let bound = ratio(total, Schedule::in_order(&times, 2).makespan);
         assert!((1.55..1.57).contains(&bound), "{bound}");
         // One worker gets no speedup; five workers are bounded by fib(34).
-        assert_eq!(in_order_makespan(&times, 1), total);
-        assert_eq!(in_order_makespan(&times, 5), times[4]);
+        assert_eq!(Schedule::in_order(&times, 1).makespan, total);
+        assert_eq!(Schedule::in_order(&times, 5).makespan, times[4]);
     }
 }

@@ -40,7 +40,6 @@ fn main() {
 /// code; `fork` told each which one it is.
 fn one_call_two_returns() {
     section(
-        1,
         "One fork, two processes: \"hi\" is printed twice",
         "pid = os.fork(); print('hi'); if pid == 0: ... os._exit(0)",
     );
@@ -82,7 +81,6 @@ static COUNTER: AtomicU64 = AtomicU64::new(100);
 /// (copy-on-write).
 fn memory_is_copied_not_shared() {
     section(
-        2,
         "The child's memory is a copy: a change there stays there",
         "a global changed in the child (os.fork or multiprocessing.Process)",
     );
@@ -114,7 +112,6 @@ fn memory_is_copied_not_shared() {
 /// own copy, so the text comes out twice.
 fn buffered_text_is_copied_too() {
     section(
-        3,
         "Text still in the stdout buffer at fork time is printed twice",
         "print('...', end='') then os.fork() (multiprocessing flushes for you)",
     );
@@ -184,7 +181,6 @@ fn capture_stdout_of(body: impl FnOnce()) -> Vec<String> {
 /// process table as a zombie, holding its exit status for the parent.
 fn a_zombie_until_reaped() {
     section(
-        4,
         "A child that has exited but is not reaped is a zombie",
         "os.waitpid(pid, 0) (multiprocessing reaps in join() and is_alive())",
     );
@@ -218,7 +214,6 @@ fn wait_for_state(pid: i32, wanted: char, timeout: Duration) -> Option<char> {
 /// `Process.exitcode` convention.
 fn how_a_child_ended() {
     section(
-        5,
         "How a child ended: exit status, panic, signal",
         "Process.exitcode: 0, sys.exit(7) -> 7, an exception -> 1, killed -> -9",
     );
@@ -304,7 +299,6 @@ fn print_fib_and_counter(n: u32) {
 /// Section 6: the tutorial's `multiprocessing.Process`, three ways.
 fn process_and_its_start_methods() {
     section(
-        6,
         "Process: the tutorial's print_fib in a child, three ways",
         "Process(target=print_fib, args=(10,)); class MyProcess(Process); spawn",
     );
@@ -346,7 +340,6 @@ fn process_and_its_start_methods() {
 /// the others, and the work they were to do, are copied without them.
 fn fork_with_threads_is_dangerous() {
     section(
-        7,
         "Forking a process that has threads: the child can hang forever",
         "os.fork() with threads: 3.12 warns (3.14 makes forkserver the default start method)",
     );

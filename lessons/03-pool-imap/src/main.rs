@@ -63,7 +63,6 @@ fn nap(seconds: f64) -> f64 {
 // ---------------------------------------------------------------------------
 fn apply_async_one_task() {
     section(
-        1,
         "apply_async: one task, its result later",
         "res = pool.apply_async(print_fib, args=(10,)); pool.close(); pool.join(); res.get()",
     );
@@ -79,7 +78,6 @@ fn apply_async_one_task() {
 // ---------------------------------------------------------------------------
 fn imap_returns_in_submission_order() {
     section(
-        2,
         "imap: results in the order the tasks were given",
         "for res in pool.imap(do, (0.3, 0.5, 0.1)): print(res)",
     );
@@ -94,7 +92,6 @@ fn imap_returns_in_submission_order() {
 // ---------------------------------------------------------------------------
 fn the_pool_size_decides_who_waits() {
     section(
-        3,
         "The same imap on 2 workers: the 0.1 s task waits for a free worker",
         "Pool(multiprocessing.cpu_count()) on a 2-core machine",
     );
@@ -129,7 +126,6 @@ fn the_pool_size_decides_who_waits() {
 // ---------------------------------------------------------------------------
 fn imap_unordered_returns_in_completion_order() {
     section(
-        4,
         "imap_unordered: results as they are done",
         "for res in pool.imap_unordered(do, (0.3, 0.5, 0.1)): print(res)",
     );
@@ -152,7 +148,6 @@ fn identity(x: u64) -> u64 {
 
 fn map_and_chunksize() {
     section(
-        5,
         "map and chunksize: the same results, fewer messages",
         "pool.map(square, range(10), chunksize=4)",
     );
@@ -210,7 +205,6 @@ fn die_by_sigkill(_: ()) {
 
 fn errors_are_values() {
     section(
-        6,
         "When a task panics, and when a worker dies",
         "r.get() re-raises; a killed worker hangs Pool and breaks ProcessPoolExecutor",
     );
@@ -255,7 +249,6 @@ fn errors_are_values() {
 // ---------------------------------------------------------------------------
 fn join_needs_close() {
     section(
-        7,
         "join before close is refused",
         "pool.join() before pool.close() raises ValueError: Pool is still running",
     );
@@ -274,7 +267,6 @@ fn join_needs_close() {
 // ---------------------------------------------------------------------------
 fn rayon_for_cpu_work_in_one_process() {
     section(
-        8,
         "Rust's own way for CPU work in one process: rayon",
         "(none: with the GIL of a default build, Python needs processes for this)",
     );

@@ -33,7 +33,6 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn a_global_does_not_carry_data() {
     section(
-        1,
         "A global variable does not carry data between processes",
         "a module-level counter incremented in a Process",
     );
@@ -50,7 +49,6 @@ fn a_global_does_not_carry_data() {
 // ---------------------------------------------------------------------------
 fn a_thread_channel_does_not_cross_a_fork() {
     section(
-        2,
         "A thread channel does not cross a fork",
         "queue.Queue() used from a multiprocessing.Process",
     );
@@ -82,7 +80,6 @@ fn a_thread_channel_does_not_cross_a_fork() {
 // ---------------------------------------------------------------------------
 fn the_tutorials_producer_and_consumer() {
     section(
-        3,
         "The tutorial's producer and consumer, on Queue(3)",
         "q = Queue(3); Process(target=producer, args=(q,)); Process(target=consumer, args=(q,))",
     );
@@ -109,7 +106,6 @@ fn the_tutorials_producer_and_consumer() {
 // ---------------------------------------------------------------------------
 fn the_bound_of_queue_3() {
     section(
-        4,
         "Queue(3) holds 3 items: the 4th put waits for a get",
         "put blocks while full; put_nowait raises queue.Full; get(timeout=t) raises queue.Empty",
     );
@@ -180,7 +176,6 @@ const CONSUMERS: u32 = 2;
 
 fn many_producers_many_consumers() {
     section(
-        5,
         "4 producers x 1000 items, 2 consumers: every item once, in order per producer",
         "several Processes sharing one multiprocessing.Queue",
     );
@@ -229,17 +224,7 @@ fn many_producers_many_consumers() {
     for consumer in &mut consumers {
         consumer.join().expect("waitpid");
     }
-    // What each consumer saw of each producer must be in that producer's order.
-    let in_order = got.iter().all(|items| {
-        (0..PRODUCERS).all(|p| {
-            let seq: Vec<u32> = items
-                .iter()
-                .filter(|(q, _)| *q == p)
-                .map(|(_, n)| *n)
-                .collect();
-            seq.windows(2).all(|w| w[0] < w[1])
-        })
-    });
+    let in_order = got.iter().all(|items| each_producer_in_order(items));
     let mut all: Vec<(u32, u32)> = got.concat();
     let total = all.len();
     all.sort();
@@ -264,7 +249,6 @@ fn many_producers_many_consumers() {
 // ---------------------------------------------------------------------------
 fn join_before_drain() {
     section(
-        6,
         "Joining a process before taking what it put: a deadlock",
         "the docs' warning: a process that put items joins only once they are all in the pipe",
     );
@@ -304,7 +288,6 @@ fn join_before_drain() {
 // ---------------------------------------------------------------------------
 fn a_queue_cannot_go_to_a_pool_task() {
     section(
-        7,
         "A Queue cannot be a Pool task's argument",
         "RuntimeError: Queue objects should only be shared between processes through inheritance",
     );
@@ -336,6 +319,19 @@ fn a_queue_cannot_go_to_a_pool_task() {
     println!("in a server process behind a handle that can become bytes: Manager().Queue.");
 }
 
+/// True if, of `(producer, n)` items as one consumer got them, each
+/// producer's come in the order it put them (its `n` rising).
+fn each_producer_in_order(items: &[(u32, u32)]) -> bool {
+    (0..PRODUCERS).all(|p| {
+        let seq: Vec<u32> = items
+            .iter()
+            .filter(|(q, _)| *q == p)
+            .map(|(_, n)| *n)
+            .collect();
+        seq.windows(2).all(|w| w[0] < w[1])
+    })
+}
+
 /// The queue section 7's tasks reach by inheritance: set before the pool forks.
 static INHERITED: OnceLock<Queue<u64>> = OnceLock::new();
 
@@ -354,7 +350,6 @@ fn put_square(args: (QueueProxy<u64>, u64)) {
 
 fn a_manager_queue_can() {
     section(
-        8,
         "A Manager().Queue can: its proxy is an address, and addresses are bytes",
         "q = Manager().Queue(); pool.apply_async(put_square, (q, x))",
     );

@@ -7,6 +7,7 @@
 //! boundaries, why each end must have one writer, and the tutorial's claim
 //! that a Pipe is faster than a Queue, measured.
 
+use std::fs::File;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
@@ -31,7 +32,6 @@ fn main() {
 // ---------------------------------------------------------------------------
 fn the_tutorials_demo() {
     section(
-        1,
         "The tutorial's demo: recv waits until something is sent",
         "recv_end, send_end = Pipe(duplex=False); a producer sends 'a' after 0.5 s; recv() waits",
     );
@@ -71,7 +71,6 @@ fn the_tutorials_demo() {
 // ---------------------------------------------------------------------------
 fn both_ways_and_one_way() {
     section(
-        2,
         "A duplex pipe carries both ways; a one-way pipe has typed ends",
         "a, b = Pipe() (duplex); r, w = Pipe(duplex=False)",
     );
@@ -106,7 +105,6 @@ fn both_ways_and_one_way() {
 // ---------------------------------------------------------------------------
 fn end_of_stream() {
     section(
-        3,
         "End of stream: recv reports EOF once every write end is closed",
         "conn.recv() raises EOFError when the other end is closed everywhere",
     );
@@ -156,7 +154,6 @@ fn describe<T: std::fmt::Debug>(result: Result<T, WireError>) -> String {
 // ---------------------------------------------------------------------------
 fn broken_pipe() {
     section(
-        4,
         "Writing when nobody can read: a BrokenPipe error, not a dead process",
         "conn.send() raises BrokenPipeError",
     );
@@ -179,7 +176,6 @@ fn broken_pipe() {
 // ---------------------------------------------------------------------------
 fn message_boundaries() {
     section(
-        5,
         "Messages keep their boundaries; a raw pipe does not",
         "send_bytes(b'') is a message; three sends are three recvs",
     );
@@ -233,39 +229,16 @@ fn message_boundaries() {
 // ---------------------------------------------------------------------------
 fn one_writer_per_end() {
     section(
-        6,
         "One writer per end: two writers interleave their bytes",
         "\"a Pipe connects only two endpoints\"; the docs: data may become corrupted",
     );
     let (mut reader, writer) = Pipe::one_way().expect("pipe");
-    let mut raw = writer.into_file().expect("the write end is open");
+    let raw = writer.into_file().expect("the write end is open");
     // Writer A: a 100 000-byte message of 'A's. Writer B: a 10-byte message of
     // 'B's. A big write is split whenever the pipe fills; here the split is
     // forced to fall halfway through A's message, so the run is repeatable.
     let message_a = frame(&[b'A'; 100_000]);
-    let (first_half, second_half) = message_a.split_at(50_004);
-    let (mut go_b, mut b_done) = (
-        std::io::pipe().expect("pipe"),
-        std::io::pipe().expect("pipe"),
-    );
-    let mut writer_b = Process::start_daemon(|| {
-        let mut byte = [0u8];
-        go_b.0.read_exact(&mut byte).expect("wait for A");
-        raw.write_all(&frame(&[b'B'; 10])).expect("write");
-        b_done.1.write_all(b"!").expect("signal");
-    })
-    .expect("fork");
-    let mut writer_a = Process::start_daemon(|| {
-        let mut byte = [0u8];
-        raw.write_all(first_half).expect("write");
-        go_b.1.write_all(b"!").expect("signal");
-        b_done.0.read_exact(&mut byte).expect("wait for B");
-        raw.write_all(second_half).expect("write");
-    })
-    .expect("fork");
-    drop(raw);
-    drop(go_b);
-    drop(b_done);
+    let (mut writer_a, mut writer_b) = write_b_inside_a(raw, &message_a, &frame(&[b'B'; 10]));
     let first = reader.recv_bytes().expect("recv");
     let bs = first.iter().filter(|&&b| b == b'B').count();
     let neither = first.iter().filter(|&&b| b != b'A' && b != b'B').count();
@@ -291,6 +264,35 @@ fn one_writer_per_end() {
     println!("write lock keeps every message whole.");
 }
 
+/// Forks writer A and writer B on the same write end `raw`: A writes the
+/// first half of `message_a`, B then writes all of `message_b`, and A then
+/// writes the rest, each waiting for the other over a pipe of its own. The
+/// choreography a real pipe falls into by chance when it fills mid-write,
+/// made to happen every run. Returns (A, B); this process keeps no end.
+fn write_b_inside_a(mut raw: File, message_a: &[u8], message_b: &[u8]) -> (Process, Process) {
+    let (first_half, second_half) = message_a.split_at(message_a.len() / 2 + 2);
+    let (mut go_b, mut b_done) = (
+        std::io::pipe().expect("pipe"),
+        std::io::pipe().expect("pipe"),
+    );
+    let writer_b = Process::start_daemon(|| {
+        let mut byte = [0u8];
+        go_b.0.read_exact(&mut byte).expect("wait for A");
+        raw.write_all(message_b).expect("write");
+        b_done.1.write_all(b"!").expect("signal");
+    })
+    .expect("fork");
+    let writer_a = Process::start_daemon(|| {
+        let mut byte = [0u8];
+        raw.write_all(first_half).expect("write");
+        go_b.1.write_all(b"!").expect("signal");
+        b_done.0.read_exact(&mut byte).expect("wait for B");
+        raw.write_all(second_half).expect("write");
+    })
+    .expect("fork");
+    (writer_a, writer_b)
+}
+
 /// A message as the wire carries it: a 4-byte big-endian length, then bytes.
 fn frame(payload: &[u8]) -> Vec<u8> {
     let mut out = (payload.len() as u32).to_be_bytes().to_vec();
@@ -303,7 +305,6 @@ const MESSAGES: u32 = 20_000;
 
 fn pipe_against_queue() {
     section(
-        7,
         "\"Pipe is faster than Queue\": 20000 small messages through each",
         "the tutorial: Pipe only connects two endpoints, and is faster than Queue",
     );

@@ -34,7 +34,6 @@ fn main() {
 // ---------------------------------------------------------------------------
 fn the_tutorials_demo(manager: &Manager) {
     section(
-        1,
         "Two processes write into one manager dict",
         "d = Manager().dict(); Process(target=puta, args=(d, 'aa', 12)); ...; print(d)",
     );
@@ -81,7 +80,6 @@ fn putb_spawned(value: i64) {
 
 fn the_putb_quirk(manager: &Manager) {
     section(
-        2,
         "The tutorial's putb ignores its argument, and works anyway (with fork)",
         "def putb(q, k, v): d[k] = v   # q is unused: d is the global",
     );
@@ -154,7 +152,6 @@ fn race(d: &DictProxy<i64>, body: impl Fn()) -> i64 {
 
 fn lost_updates_and_two_fixes(manager: &Manager) {
     section(
-        3,
         "4 processes x 500 times d[\"k\"] += 1: lost updates, then two fixes",
         "d['k'] += 1 from several Processes; with manager.Lock(); a server-side method",
     );
@@ -188,7 +185,6 @@ fn lost_updates_and_two_fixes(manager: &Manager) {
 // ---------------------------------------------------------------------------
 fn nested_values_are_copies(manager: &Manager) {
     section(
-        4,
         "A value you get is a copy: change it, and the dict does not change",
         "d['list'].append(4) changes nothing; d['list'] = lst stores it",
     );
@@ -215,7 +211,6 @@ const OPERATIONS: usize = 2000;
 
 fn what_a_proxy_costs(manager: &Manager) {
     section(
-        5,
         "What a manager access costs: 2000 sets and gets, against a HashMap",
         "d[k] = v through a DictProxy vs a plain dict",
     );
@@ -255,7 +250,6 @@ fn what_a_proxy_costs(manager: &Manager) {
 // ---------------------------------------------------------------------------
 fn the_servers_life(manager: Manager) {
     section(
-        6,
         "The server's life: where it listens, and what shutdown leaves",
         "manager.address; manager.shutdown() (or leaving `with Manager() as m:`)",
     );

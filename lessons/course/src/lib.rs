@@ -9,6 +9,7 @@
 
 #![warn(missing_docs)]
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// The widest line a lesson prints: what fits a terminal beside the
@@ -136,9 +137,13 @@ pub fn title(text: &str) {
     println!("{}", "=".repeat(text.chars().count()));
 }
 
-/// Prints a section banner: its number, what it shows, and the Python it
-/// stands for.
-pub fn section(number: u32, what: &str, python: &str) {
+/// Prints the next section's banner: its number (1 for a lesson's first
+/// call, then 2, 3, ...: code cannot skip or repeat one, and verify then
+/// catches a golden or README that disagrees), what it shows, and the
+/// Python it stands for.
+pub fn section(what: &str, python: &str) {
+    static SECTIONS: AtomicU32 = AtomicU32::new(0);
+    let number = SECTIONS.fetch_add(1, Ordering::Relaxed) + 1;
     println!();
     println!("## {number}. {what}");
     println!("   Python: {python}");
