@@ -176,11 +176,11 @@ fn serve_connection(mut stream: UnixStream, objects: &Objects, connection: u64, 
                 break;
             }
         };
-        if matches!(request, Request::Shutdown) {
+        let Some(reply) = handle(request, objects, connection) else {
+            // The owner asked the server to stop: say done, then go.
             let _ = wire::send_value(&mut stream, &Reply::Done);
             cleanup.remove_and_exit();
-        }
-        let reply = handle(request, objects, connection);
+        };
         // A reply over the frame limit gets an error that says so, not a
         // silent hang-up that looks like a dead server.
         let frame = wire::encode_frame(&reply).or_else(|e| {
@@ -205,9 +205,11 @@ fn serve_connection(mut stream: UnixStream, objects: &Objects, connection: u64, 
     objects.changed.notify_all();
 }
 
-fn handle(request: Request, objects: &Objects, connection: u64) -> Reply {
+/// The reply to `request`, or `None` for [`Request::Shutdown`]: the
+/// connection's loop then answers and ends the server.
+fn handle(request: Request, objects: &Objects, connection: u64) -> Option<Reply> {
     let mut table = objects.lock();
-    match request {
+    Some(match request {
         Request::Create(kind) => {
             let id = objects.next_id.fetch_add(1, Ordering::SeqCst);
             let object = match kind {
@@ -227,18 +229,18 @@ fn handle(request: Request, objects: &Objects, connection: u64) -> Reply {
         },
         Request::Queue(id, op) => {
             if !matches!(table.get(&id), Some(Object::Queue { .. })) {
-                return no_such(id, "queue");
+                return Some(no_such(id, "queue"));
             }
             queue_op(table, objects, id, op)
         }
         Request::Lock(id, op) => {
             if !matches!(table.get(&id), Some(Object::Lock { .. })) {
-                return no_such(id, "lock");
+                return Some(no_such(id, "lock"));
             }
             lock_op(table, objects, id, op, connection)
         }
-        Request::Shutdown => Reply::Done,
-    }
+        Request::Shutdown => return None,
+    })
 }
 
 fn no_such(id: u64, kind: &str) -> Reply {

@@ -5,6 +5,8 @@
 use std::path::Path;
 
 use crate::bench::figures::{Column, Row, Unit};
+use crate::bench::report::show_sweep_value;
+use crate::bench::sweeps::Measured;
 
 /// A bar chart of seconds per operation (log scale): ours, raw and Python
 /// side by side for every figure that is a time or a rate.
@@ -97,6 +99,83 @@ pub fn chart(rows: &[Row], machine: &str, path: &Path) -> Result<(), String> {
         Ok(())
     };
     draw().map_err(|e| format!("could not draw the chart: {e}"))
+}
+
+/// One sweep's chart: a line per curve, x evenly spaced (its values are
+/// powers, so this is a log scale for size), y on a log scale.
+pub fn sweep_chart(m: &Measured, machine: &str, path: &Path) -> Result<(), String> {
+    use plotters::prelude::*;
+    let all: Vec<f64> = m.values.iter().flatten().flatten().copied().collect();
+    if all.is_empty() {
+        return Ok(());
+    }
+    let low = all.iter().copied().fold(f64::INFINITY, f64::min) / 2.0;
+    let high = all.iter().copied().fold(0.0, f64::max) * 2.0;
+    let sweep = &m.sweep;
+    let draw = || -> Result<(), Box<dyn std::error::Error>> {
+        let root = SVGBackend::new(path, (900, 520)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let n = m.xs.len();
+        let labels: Vec<String> = m.xs.iter().map(|&x| sweep.show_x(x)).collect();
+        let mut chart = ChartBuilder::on(&root)
+            .caption(sweep.title, ("sans-serif", 18))
+            .margin(20)
+            .x_label_area_size(45)
+            .y_label_area_size(80)
+            .build_cartesian_2d(-0.3f64..(n as f64 - 0.7), (low..high).log_scale())?;
+        chart
+            .configure_mesh()
+            .x_labels(n)
+            .x_label_formatter(&|x| {
+                let i = x.round() as usize;
+                if (x - i as f64).abs() < 0.01 {
+                    labels.get(i).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .x_desc(sweep.x_label)
+            .y_desc(sweep.unit())
+            .y_label_formatter(&|y| show_sweep_value(*y))
+            .draw()?;
+        let colors = [BLUE, CYAN, GREEN, RED, MAGENTA, BLACK];
+        for (k, (curve, values)) in sweep.curves.iter().zip(&m.values).enumerate() {
+            let color = colors[k % colors.len()];
+            let points: Vec<(f64, f64)> = values
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| v.map(|v| (i as f64, v)))
+                .collect();
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    points.clone(),
+                    color.stroke_width(2),
+                )))?
+                .label(curve.label)
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2))
+                });
+            chart.draw_series(
+                points
+                    .into_iter()
+                    .map(|p| Circle::new(p, 3, color.filled())),
+            )?;
+        }
+        chart
+            .configure_series_labels()
+            .border_style(BLACK)
+            .background_style(WHITE)
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()?;
+        root.draw(&Text::new(
+            format!("Measured on: {machine}"),
+            (20, 505),
+            ("sans-serif", 11).into_font(),
+        ))?;
+        root.present()?;
+        Ok(())
+    };
+    draw().map_err(|e| format!("could not draw {}: {e}", path.display()))
 }
 
 #[cfg(test)]

@@ -257,7 +257,3 @@ pub struct Row {
     /// Each peer crate's column, by name.
     pub peers: Vec<(String, Column)>,
 }
-
-// The report (tables, ratios, goals) lives in `report.rs`; these names stay
-// reachable from here, where the figures are.
-pub use super::report::{json_report, markdown};

@@ -1,8 +1,12 @@
-//! The measurements behind `cargo xtask bench`: the figures (`figures.rs`,
-//! the one list of figure names and their peers), the run and its files
-//! (`run.rs`), the measuring programs and the sweeps' sampling
-//! (`programs.rs`), the sweeps themselves (`sweeps.rs`), the report
-//! (`report.rs`) and the figures' chart (`chart.rs`).
+//! The measuring behind `cargo xtask bench` (the command itself is
+//! `commands/bench.rs`), split by what a part is, never by which kind of
+//! measurement it serves:
+//! - data: the figures (`figures.rs`, the one list of figure names and
+//!   their peers) and the sweeps (`sweeps.rs`);
+//! - measuring: the measuring programs and the sampling (`programs.rs`),
+//!   the run and its files (`run.rs`);
+//! - rendering, for figures and sweeps alike: the tables (`report.rs`) and
+//!   the charts (`chart.rs`).
 
 pub mod chart;
 pub mod figures;

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use crate::bench::figures::{Column, Goal, Row, Unit};
+use crate::bench::sweeps::{Measured, SWEEPS};
 
 /// A value in the figure's unit, for people: `4.03 ms`, `93.1 k msg/s`,
 /// `412 MB/s`, `1.53x`. `value` is what the programs print: seconds per
@@ -254,207 +255,117 @@ pub fn json_report(rows: &[Row], machine: &str, samples: usize) -> Value {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::bench::figures::{FIGURES, Summary, summarise};
-
-    fn measured(median: f64) -> Column {
-        Column::Measured(Summary {
-            median,
-            min: median * 0.9,
-            max: median * 1.1,
-        })
-    }
-
-    #[test]
-    fn median_min_and_max() {
-        assert_eq!(summarise(&[]), None);
-        assert_eq!(
-            summarise(&[3.0]).unwrap(),
-            Summary {
-                median: 3.0,
-                min: 3.0,
-                max: 3.0
-            }
-        );
-        assert_eq!(
-            summarise(&[5.0, 1.0, 3.0]).unwrap(),
-            Summary {
-                median: 3.0,
-                min: 1.0,
-                max: 5.0
-            }
-        );
-        assert_eq!(summarise(&[4.0, 1.0, 3.0, 2.0]).unwrap().median, 2.5);
-    }
-
-    #[test]
-    fn values_are_shown_in_their_units() {
-        assert_eq!(show(Unit::Time, 4.03e-3), "4.03 ms");
-        assert_eq!(show(Unit::Time, 2.22e-4), "222.0 µs");
-        assert_eq!(show(Unit::Time, 1.5), "1.50 s");
-        assert_eq!(show(Unit::Time, 5e-8), "50 ns");
-        assert_eq!(show(Unit::Rate("msg/s"), 1.0 / 93_100.0), "93.1 k msg/s");
-        assert_eq!(
-            show(Unit::Rate("task/s"), 1.0 / 3_200_000.0),
-            "3.20 M task/s"
-        );
-        assert_eq!(
-            show(Unit::Bandwidth, (1u64 << 20) as f64 / 412e6),
-            "412 MB/s"
-        );
-        assert_eq!(show(Unit::Speedup, 1.534), "1.53x");
-    }
-
-    #[test]
-    fn advantage_reads_as_times_faster() {
-        // Ours takes half raw's time per operation: 2x faster.
-        assert_eq!(
-            advantage(Unit::Time, &measured(1.0), &measured(2.0)),
-            Some(2.0)
-        );
-        assert_eq!(
-            advantage(Unit::Rate("x"), &measured(2.0), &measured(1.0)),
-            Some(0.5)
-        );
-        assert_eq!(
-            advantage(Unit::Speedup, &measured(1.5), &measured(1.0)),
-            Some(1.5)
-        );
-        assert_eq!(
-            advantage(Unit::Time, &measured(1.0), &Column::Missing("no".into())),
-            None
-        );
-    }
-
-    fn row(name: &str, ours: f64, raw: f64) -> Row {
-        let figure = *FIGURES.iter().find(|f| f.name == name).unwrap();
-        Row {
-            figure,
-            ours: measured(ours),
-            raw: measured(raw),
-            python: Column::Missing("python3 not found".into()),
-            peers: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn the_best_peer_is_the_fastest_and_the_report_compares_ours_with_it() {
-        let mut queue = row("queue", 1.0 / 1_000_000.0, 1.0 / 900_000.0);
-        queue.peers = vec![
-            ("ipc-channel".into(), measured(1.0 / 250_000.0)),
-            ("crossbeam".into(), measured(1.0 / 50_000_000.0)),
-        ];
-        // crossbeam moves the items between threads: shown, never the rival.
-        assert_eq!(best_peer(&queue).unwrap().0, "ipc-channel");
-        let mut fib = row("fib-threads", 1.2, 1.56);
-        fib.peers = vec![("rayon".into(), measured(1.4))];
-        assert_eq!(best_peer(&fib).unwrap().0, "rayon");
-        let mut missing = row("mdict", 1.0 / 20_000.0, 1.0 / 20_000.0);
-        missing.peers = vec![(
-            "redis".into(),
-            Column::Missing("redis-server is not installed".into()),
-        )];
-        let md = markdown(&[queue, fib, missing], "m", 5);
-        let queue_line = md.lines().find(|l| l.contains("(`queue`)")).unwrap();
-        assert!(queue_line.contains("| **250.0 k msg/s"), "{queue_line}");
-        assert!(queue_line.contains("| 50.00 M msg/s"), "{queue_line}");
-        assert!(
-            md.contains("| ipc-channel | crossbeam (threads) | rayon | redis |"),
-            "{md}"
-        );
-        assert!(
-            queue_line.contains("| 4.00 |"),
-            "ours is 4 times ipc-channel: {queue_line}"
-        );
-        let mdict_line = md.lines().find(|l| l.contains("(`mdict`)")).unwrap();
-        assert!(
-            mdict_line.contains("| (redis-server is not installed) |"),
-            "{mdict_line}"
-        );
-    }
-
-    /// `bench/peers` measures exactly the (figure, peer) pairs this table
-    /// names: read from its source, so that this test needs no build of it.
-    #[test]
-    fn the_peers_binary_knows_the_same_pairs() {
-        let source =
-            std::fs::read_to_string(harness::workspace::root().join("bench/peers/src/main.rs"))
-                .unwrap();
-        let start = source.find("const PAIRS").unwrap();
-        let end = start + source[start..].find("];").unwrap();
-        let listed: Vec<String> = source[start..end]
-            .lines()
-            .filter_map(|l| {
-                let l = l.trim().strip_prefix("(\"")?.strip_suffix("\"),")?;
-                let (figure, peer) = l.split_once("\", \"")?;
-                Some(format!("{figure} {peer}"))
-            })
-            .collect();
-        let ours: Vec<String> = FIGURES
-            .iter()
-            .flat_map(|f| f.peers.iter().map(move |p| format!("{} {p}", f.name)))
-            .collect();
-        assert_eq!(listed, ours);
-    }
-
-    #[test]
-    fn goals_are_judged_on_medians() {
-        assert!(judge(&row("fork", 1.2, 1.0)).unwrap().0);
-        assert!(!judge(&row("fork", 1.4, 1.0)).unwrap().0);
-        assert!(judge(&row("pipe-msgs", 1.0, 0.7)).unwrap().0);
-        assert!(!judge(&row("pipe-msgs", 1.0, 0.6)).unwrap().0);
-        assert!(judge(&row("queue", 1.0 / 600_000.0, 1.0)).unwrap().0);
-        assert!(!judge(&row("queue", 1.0 / 400_000.0, 1.0)).unwrap().0);
-        assert!(judge(&row("fib-procs", 1.5, 1.56)).unwrap().0);
-        assert_eq!(judge(&row("spawn", 1.0, 1.0)), None);
-    }
-
-    #[test]
-    fn the_markdown_report_has_a_row_per_figure_and_says_what_is_missing() {
-        let rows = vec![
-            row("fork", 2.5e-4, 2.2e-4),
-            row("queue", 1.0 / 400_000.0, 1.0 / 900_000.0),
-        ];
-        let md = markdown(&rows, "test machine", 5);
-        assert!(md.starts_with("Measured on: test machine. 5 samples"));
-        assert_eq!(md.lines().filter(|l| l.starts_with("| ")).count(), 3);
-        assert!(md.contains(
-            "| process start+join (fork) (`fork`) | 250.0 µs (225.0 µs–275.0 µs) | 220.0 µs"
-        ));
-        assert!(md.contains("(python3 not found)"));
-        assert!(md.contains("met: 1.14x raw's time (goal ≤ 1.3x)"));
-        // A rate's range reads from the slowest sample to the fastest.
-        let queue_row = md.lines().find(|l| l.contains("(`queue`)")).unwrap();
-        assert!(
-            queue_row.contains("400.0 k msg/s (363.6 k–444.4 k)"),
-            "{queue_row}"
-        );
-        assert!(md.contains("**missed**: 400.0 k/s (goal ≥ 500.0 k/s)"));
-        let json = json_report(&rows, "m", 5);
-        assert_eq!(json["figures"][1]["goal_met"]["met"], false);
-        assert_eq!(json["figures"][0]["python"]["missing"], "python3 not found");
-    }
-
-    /// The figure names are one list, this file's `FIGURES`: the Rust bench
-    /// and the Python bench must measure exactly these, in this order.
-    #[test]
-    fn the_rust_and_python_benches_know_the_same_figures() {
-        let ours: Vec<&str> = FIGURES.iter().map(|f| f.name).collect();
-        let built = harness::workspace::build_packages(&["bench"], false).unwrap();
-        let list = |program: &std::path::Path, args: &[String]| -> Vec<String> {
-            let run = harness::runner::run(program, args, std::time::Duration::from_secs(60))
-                .unwrap_or_else(|e| panic!("{}: {e}", program.display()));
-            assert_eq!(run.exit, 0, "{run:?}");
-            run.stdout.lines().map(str::to_string).collect()
-        };
-        assert_eq!(list(&built[0].1, &["--list".into()]), ours, "bench --list");
-        let script = harness::workspace::root().join("bench/python/bench.py");
-        let python = list(
-            std::path::Path::new("python3"),
-            &[script.display().to_string(), "--list".into()],
-        );
-        assert_eq!(python, ours, "bench.py --list");
+pub fn show_sweep_value(value: f64) -> String {
+    if value >= 1e6 {
+        format!("{:.2} M", value / 1e6)
+    } else if value >= 1e4 {
+        format!("{:.1} k", value / 1e3)
+    } else if value >= 10.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.2}")
     }
 }
+
+/// The sweeps as Markdown: a table each, under its chart.
+pub fn sweeps_markdown(measured: &[Measured], image_dir: &str) -> String {
+    let mut out = String::new();
+    for m in measured {
+        let sweep = &m.sweep;
+        let _ = writeln!(out, "### {}\n", sweep.title);
+        let _ = writeln!(
+            out,
+            "![{}]({image_dir}sweep-{}.svg)\n",
+            sweep.title, sweep.name
+        );
+        let _ = write!(out, "| {} |", sweep.x_label);
+        for curve in sweep.curves {
+            let _ = write!(out, " {} |", curve.label);
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(out, "|---|{}", "---|".repeat(sweep.curves.len()));
+        for (i, &x) in m.xs.iter().enumerate() {
+            let _ = write!(out, "| {} |", sweep.show_x(x));
+            for values in &m.values {
+                let cell = values
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .map_or("–".into(), show_sweep_value);
+                let _ = write!(out, " {cell} |");
+            }
+            let _ = writeln!(out);
+        }
+        for (curve, failure) in sweep.curves.iter().zip(&m.failures) {
+            if let Some(why) = failure {
+                let _ = writeln!(out, "\n{}: {why}", curve.label);
+            }
+        }
+        let _ = writeln!(out);
+    }
+    out
+}
+
+/// The sweeps as JSON, for `--redraw`.
+pub fn sweeps_json(measured: &[Measured]) -> Value {
+    Value::Array(
+        measured
+            .iter()
+            .map(|m| {
+                json!({
+                    "name": m.sweep.name,
+                    "xs": m.xs,
+                    "curves": m.sweep.curves.iter().zip(&m.values).zip(&m.failures).map(|((c, v), f)| json!({
+                        "label": c.label,
+                        "values": v,
+                        "failure": f,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    )
+}
+
+/// The sweeps read back from [`json()`].
+pub fn sweeps_from_json(value: &Value) -> Vec<Measured> {
+    value
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| {
+            let name = s["name"].as_str()?;
+            let sweep = *SWEEPS.iter().find(|w| w.name == name)?;
+            let xs: Vec<u64> = s["xs"]
+                .as_array()?
+                .iter()
+                .filter_map(Value::as_u64)
+                .collect();
+            let curves = s["curves"].as_array()?;
+            let values = curves
+                .iter()
+                .map(|c| {
+                    c["values"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(Value::as_f64)
+                        .collect()
+                })
+                .collect();
+            let failures = curves
+                .iter()
+                .map(|c| c["failure"].as_str().map(str::to_string))
+                .collect();
+            Some(Measured {
+                sweep,
+                xs,
+                values,
+                failures,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+#[path = "report_tests.rs"]
+mod tests;

@@ -6,10 +6,10 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::bench::chart::chart;
 use crate::bench::figures::{self, Column, FIGURES, Figure, Row};
 use crate::bench::programs::{Programs, build_peers, measure, run_sweep};
 use crate::bench::sweeps;
+use crate::bench::{chart, report};
 use harness::workspace;
 
 /// How one bench run goes.
@@ -29,28 +29,13 @@ pub struct Options {
 }
 
 /// Runs the bench and writes its reports; returns the Markdown table.
+/// The command has checked that every figure named exists.
 pub fn run(options: &Options) -> Result<String, String> {
-    let figures: Vec<Figure> = if options.only.is_empty() {
-        FIGURES.to_vec()
-    } else {
-        options
-            .only
-            .iter()
-            .map(|name| {
-                FIGURES
-                    .iter()
-                    .find(|f| f.name == name)
-                    .copied()
-                    .ok_or_else(|| {
-                        let known: Vec<&str> = FIGURES.iter().map(|f| f.name).collect();
-                        format!(
-                            "no figure named `{name}`; the figures are: {}",
-                            known.join(", ")
-                        )
-                    })
-            })
-            .collect::<Result<_, _>>()?
-    };
+    let figures: Vec<Figure> = FIGURES
+        .iter()
+        .filter(|f| options.only.is_empty() || options.only.iter().any(|n| n == f.name))
+        .copied()
+        .collect();
     let binaries = workspace::build_packages(&["bench"], true)?;
     let binary = binaries
         .into_iter()
@@ -73,111 +58,6 @@ pub fn run(options: &Options) -> Result<String, String> {
     // with it after the run, even if a peer was killed.
     let peer_tmp = workspace::target_dir().join("bench").join("peers-tmp");
     let _ = std::fs::remove_dir_all(&peer_tmp);
-    // On a terminal the progress line redraws itself; in a log (CI) each
-    // figure gets one line when it is done.
-    let redraw = std::io::stderr().is_terminal();
-    let mut rows = Vec::new();
-    for (i, figure) in figures.iter().enumerate() {
-        let figure_started = std::time::Instant::now();
-        let count = if options.quick {
-            figure.count.1
-        } else {
-            figure.count.0
-        };
-        // The columns, measured in this order in every round: ours, raw,
-        // Python, then each peer.
-        let labels: Vec<&str> = ["ours", "raw", "python"]
-            .into_iter()
-            .chain(figure.peers.iter().copied())
-            .collect();
-        let mut samples: Vec<Vec<f64>> = vec![Vec::new(); labels.len()];
-        let mut failures: Vec<Option<String>> = vec![None; labels.len()];
-        if python.is_none() {
-            failures[2] = Some("python3 not found".into());
-        }
-        if let Err(why) = &peers {
-            for failure in failures.iter_mut().skip(3) {
-                *failure = Some(why.clone());
-            }
-        }
-        for round in 0..=options.samples {
-            for (column, label) in labels.iter().enumerate() {
-                if redraw {
-                    eprint!(
-                        "\r[{}/{}] {:<12} {} {:>2}/{} {:<12}   ",
-                        i + 1,
-                        figures.len(),
-                        figure.name,
-                        if round == 0 { "warm-up" } else { "sample " },
-                        round,
-                        options.samples,
-                        label
-                    );
-                }
-                if failures[column].is_some() {
-                    continue;
-                }
-                let args = |first: &str| {
-                    vec![
-                        figure.name.to_string(),
-                        first.to_string(),
-                        count.to_string(),
-                    ]
-                };
-                let outcome = match (column, &peers) {
-                    (0 | 1, _) => measure(&binary, &args(label), &[]),
-                    (2, _) => {
-                        let mut python_args = vec![script.display().to_string()];
-                        python_args.extend([figure.name.to_string(), count.to_string()]);
-                        measure(Path::new("python3"), &python_args, &[])
-                    }
-                    (_, Ok(peers_binary)) => measure(
-                        peers_binary,
-                        &args(label),
-                        &[("COURSE_BENCH_TMP", peer_tmp.display().to_string())],
-                    ),
-                    (_, Err(why)) => Err(why.clone()),
-                };
-                match outcome {
-                    Ok(value) if round > 0 => samples[column].push(value),
-                    Ok(_) => {}
-                    Err(why) => failures[column] = Some(why),
-                }
-            }
-        }
-        let column = |k: usize| match (&failures[k], figures::summarise(&samples[k])) {
-            (Some(why), _) => Column::Missing(why.clone()),
-            (None, Some(summary)) => Column::Measured(summary),
-            (None, None) => Column::Missing("no samples".into()),
-        };
-        if !redraw {
-            eprintln!(
-                "[{}/{}] {}: {} samples of {} in {:.1} s",
-                i + 1,
-                figures.len(),
-                figure.name,
-                options.samples,
-                labels.join(", "),
-                figure_started.elapsed().as_secs_f64()
-            );
-        }
-        rows.push(Row {
-            figure: *figure,
-            ours: column(0),
-            raw: column(1),
-            python: column(2),
-            peers: figure
-                .peers
-                .iter()
-                .enumerate()
-                .map(|(k, name)| (name.to_string(), column(3 + k)))
-                .collect(),
-        });
-    }
-    let _ = std::fs::remove_dir_all(&peer_tmp);
-    if redraw {
-        eprintln!("\r{:60}", "");
-    }
     let programs = Programs {
         bench: &binary,
         script: &script,
@@ -185,6 +65,21 @@ pub fn run(options: &Options) -> Result<String, String> {
         peers: peers.as_ref().map_err(Clone::clone),
         peer_tmp: &peer_tmp,
     };
+    // On a terminal the progress line redraws itself; in a log (CI) each
+    // figure gets one line when it is done.
+    let redraw = std::io::stderr().is_terminal();
+    let rows: Vec<Row> = figures
+        .iter()
+        .enumerate()
+        .map(|(i, figure)| {
+            let progress = format!("[{}/{}]", i + 1, figures.len());
+            measure_figure(figure, &progress, &programs, options, redraw)
+        })
+        .collect();
+    let _ = std::fs::remove_dir_all(&peer_tmp);
+    if redraw {
+        eprintln!("\r{:60}", "");
+    }
     let measured_sweeps: Vec<sweeps::Measured> = if options.sweeps {
         sweeps::SWEEPS
             .iter()
@@ -194,10 +89,123 @@ pub fn run(options: &Options) -> Result<String, String> {
         Vec::new()
     };
     let machine = describe_machine(python.as_deref());
-    let mut markdown = figures::markdown(&rows, &machine, options.samples);
+    write_reports(&rows, &measured_sweeps, &machine, options)
+}
+
+/// One figure: `options.samples` rounds after a warm-up, each round
+/// measuring every column in turn (ours, raw, Python, then each peer), so
+/// that a change in the machine's speed touches them all alike.
+fn measure_figure(
+    figure: &Figure,
+    progress: &str,
+    programs: &Programs,
+    options: &Options,
+    redraw: bool,
+) -> Row {
+    let started = std::time::Instant::now();
+    let count = if options.quick {
+        figure.count.1
+    } else {
+        figure.count.0
+    };
+    let labels: Vec<&str> = ["ours", "raw", "python"]
+        .into_iter()
+        .chain(figure.peers.iter().copied())
+        .collect();
+    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); labels.len()];
+    let mut failures: Vec<Option<String>> = vec![None; labels.len()];
+    if !programs.python {
+        failures[2] = Some("python3 not found".into());
+    }
+    if let Err(why) = &programs.peers {
+        for failure in failures.iter_mut().skip(3) {
+            *failure = Some(why.clone());
+        }
+    }
+    for round in 0..=options.samples {
+        for (column, label) in labels.iter().enumerate() {
+            if redraw {
+                eprint!(
+                    "\r{progress} {:<12} {} {:>2}/{} {:<12}   ",
+                    figure.name,
+                    if round == 0 { "warm-up" } else { "sample " },
+                    round,
+                    options.samples,
+                    label
+                );
+            }
+            if failures[column].is_some() {
+                continue;
+            }
+            let args = |first: &str| {
+                vec![
+                    figure.name.to_string(),
+                    first.to_string(),
+                    count.to_string(),
+                ]
+            };
+            let outcome = match (column, &programs.peers) {
+                (0 | 1, _) => measure(programs.bench, &args(label), &[]),
+                (2, _) => {
+                    let mut python_args = vec![programs.script.display().to_string()];
+                    python_args.extend([figure.name.to_string(), count.to_string()]);
+                    measure(Path::new("python3"), &python_args, &[])
+                }
+                (_, Ok(peers_binary)) => measure(
+                    peers_binary,
+                    &args(label),
+                    &[("COURSE_BENCH_TMP", programs.peer_tmp.display().to_string())],
+                ),
+                (_, Err(why)) => Err(why.clone()),
+            };
+            match outcome {
+                Ok(value) if round > 0 => samples[column].push(value),
+                Ok(_) => {}
+                Err(why) => failures[column] = Some(why),
+            }
+        }
+    }
+    let column = |k: usize| match (&failures[k], figures::summarise(&samples[k])) {
+        (Some(why), _) => Column::Missing(why.clone()),
+        (None, Some(summary)) => Column::Measured(summary),
+        (None, None) => Column::Missing("no samples".into()),
+    };
+    if !redraw {
+        eprintln!(
+            "{progress} {}: {} samples of {} in {:.1} s",
+            figure.name,
+            options.samples,
+            labels.join(", "),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Row {
+        figure: *figure,
+        ours: column(0),
+        raw: column(1),
+        python: column(2),
+        peers: figure
+            .peers
+            .iter()
+            .enumerate()
+            .map(|(k, name)| (name.to_string(), column(3 + k)))
+            .collect(),
+    }
+}
+
+/// Writes report.md, report.json, chart.svg and a chart per sweep under
+/// the target directory (and copies them to docs/bench with `--publish`);
+/// returns the Markdown.
+fn write_reports(
+    rows: &[Row],
+    measured_sweeps: &[sweeps::Measured],
+    machine: &str,
+    options: &Options,
+) -> Result<String, String> {
+    let mut markdown = report::markdown(rows, machine, options.samples);
     if !measured_sweeps.is_empty() {
         markdown.push_str("\n## How cost grows\n\n");
-        markdown.push_str(&sweeps::markdown(&measured_sweeps, ""));
+        markdown.push_str(&report::sweeps_markdown(measured_sweeps, ""));
     }
     let out_dir = workspace::target_dir().join("bench");
     std::fs::create_dir_all(&out_dir)
@@ -208,15 +216,15 @@ pub fn run(options: &Options) -> Result<String, String> {
         Ok(path)
     };
     let md_path = write("report.md", &markdown)?;
-    let mut report = figures::json_report(&rows, &machine, options.samples);
-    report["sweeps"] = sweeps::json(&measured_sweeps);
+    let mut report = report::json_report(rows, machine, options.samples);
+    report["sweeps"] = report::sweeps_json(measured_sweeps);
     let json = serde_json::to_string_pretty(&report).expect("JSON");
     let json_path = write("report.json", &json)?;
     let chart_path = out_dir.join("chart.svg");
-    chart(&rows, &machine, &chart_path)?;
-    for measured in &measured_sweeps {
+    chart::chart(rows, machine, &chart_path)?;
+    for measured in measured_sweeps {
         let path = out_dir.join(format!("sweep-{}.svg", measured.sweep.name));
-        sweeps::chart(measured, &machine, &path)?;
+        chart::sweep_chart(measured, machine, &path)?;
     }
     eprintln!(
         "wrote {}, {} and {}",
@@ -282,17 +290,17 @@ pub fn redraw(publish: bool) -> Result<String, String> {
         .collect();
     let machine = report["machine"].as_str().unwrap_or("unknown machine");
     let samples = report["samples"].as_u64().unwrap_or(0) as usize;
-    let measured_sweeps = sweeps::from_json(&report["sweeps"]);
-    let mut markdown = figures::markdown(&rows, machine, samples);
+    let measured_sweeps = report::sweeps_from_json(&report["sweeps"]);
+    let mut markdown = report::markdown(&rows, machine, samples);
     if !measured_sweeps.is_empty() {
         markdown.push_str("\n## How cost grows\n\n");
-        markdown.push_str(&sweeps::markdown(&measured_sweeps, ""));
+        markdown.push_str(&report::sweeps_markdown(&measured_sweeps, ""));
     }
     std::fs::write(out_dir.join("report.md"), &markdown).map_err(|e| e.to_string())?;
-    chart(&rows, machine, &out_dir.join("chart.svg"))?;
+    chart::chart(&rows, machine, &out_dir.join("chart.svg"))?;
     for measured in &measured_sweeps {
         let path = out_dir.join(format!("sweep-{}.svg", measured.sweep.name));
-        sweeps::chart(measured, machine, &path)?;
+        chart::sweep_chart(measured, machine, &path)?;
     }
     if publish {
         let docs = workspace::root().join("docs/bench");

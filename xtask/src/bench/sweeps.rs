@@ -1,17 +1,13 @@
 //! How each cost grows with the work: four sweeps, each a set of curves
 //! measured point by point, the curves interleaved at every point (as the
-//! figures' columns are), each drawn as one chart and tabled in the report.
+//! figures' columns are): what they measure. `report.rs` tables them and
+//! `chart.rs` draws them, as both do for the figures.
 //!
 //! - `size`: one-way throughput against message size, 64 B to 16 MiB;
 //! - `pool-workers`: Pool tasks per second against the number of workers;
 //! - `pool-task`: Pool tasks per second against the length of a task;
 //! - `start`: process start+join against the parent's touched memory
 //!   (fork copies page tables, so it grows; spawn should not).
-
-use std::fmt::Write as _;
-use std::path::Path;
-
-use serde_json::{Value, json};
 
 /// Which program measures a curve.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -187,7 +183,7 @@ impl Sweep {
         }
     }
 
-    fn show_x(&self, x: u64) -> String {
+    pub fn show_x(&self, x: u64) -> String {
         match self.name {
             "size" if x >= 1 << 20 => format!("{} MiB", x >> 20),
             "size" if x >= 1 << 10 => format!("{} KiB", x >> 10),
@@ -196,7 +192,7 @@ impl Sweep {
         }
     }
 
-    fn unit(&self) -> &'static str {
+    pub fn unit(&self) -> &'static str {
         match self.axis {
             Axis::Bandwidth => "MB/s",
             Axis::TasksPerSecond => "tasks/s",
@@ -219,190 +215,6 @@ pub struct Measured {
     pub failures: Vec<Option<String>>,
 }
 
-fn show(value: f64) -> String {
-    if value >= 1e6 {
-        format!("{:.2} M", value / 1e6)
-    } else if value >= 1e4 {
-        format!("{:.1} k", value / 1e3)
-    } else if value >= 10.0 {
-        format!("{value:.0}")
-    } else {
-        format!("{value:.2}")
-    }
-}
-
-/// The sweeps as Markdown: a table each, under its chart.
-pub fn markdown(measured: &[Measured], image_dir: &str) -> String {
-    let mut out = String::new();
-    for m in measured {
-        let sweep = &m.sweep;
-        let _ = writeln!(out, "### {}\n", sweep.title);
-        let _ = writeln!(
-            out,
-            "![{}]({image_dir}sweep-{}.svg)\n",
-            sweep.title, sweep.name
-        );
-        let _ = write!(out, "| {} |", sweep.x_label);
-        for curve in sweep.curves {
-            let _ = write!(out, " {} |", curve.label);
-        }
-        let _ = writeln!(out);
-        let _ = writeln!(out, "|---|{}", "---|".repeat(sweep.curves.len()));
-        for (i, &x) in m.xs.iter().enumerate() {
-            let _ = write!(out, "| {} |", sweep.show_x(x));
-            for values in &m.values {
-                let cell = values.get(i).copied().flatten().map_or("–".into(), show);
-                let _ = write!(out, " {cell} |");
-            }
-            let _ = writeln!(out);
-        }
-        for (curve, failure) in sweep.curves.iter().zip(&m.failures) {
-            if let Some(why) = failure {
-                let _ = writeln!(out, "\n{}: {why}", curve.label);
-            }
-        }
-        let _ = writeln!(out);
-    }
-    out
-}
-
-/// The sweeps as JSON, for `--redraw`.
-pub fn json(measured: &[Measured]) -> Value {
-    Value::Array(
-        measured
-            .iter()
-            .map(|m| {
-                json!({
-                    "name": m.sweep.name,
-                    "xs": m.xs,
-                    "curves": m.sweep.curves.iter().zip(&m.values).zip(&m.failures).map(|((c, v), f)| json!({
-                        "label": c.label,
-                        "values": v,
-                        "failure": f,
-                    })).collect::<Vec<_>>(),
-                })
-            })
-            .collect(),
-    )
-}
-
-/// The sweeps read back from [`json()`].
-pub fn from_json(value: &Value) -> Vec<Measured> {
-    value
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| {
-            let name = s["name"].as_str()?;
-            let sweep = *SWEEPS.iter().find(|w| w.name == name)?;
-            let xs: Vec<u64> = s["xs"]
-                .as_array()?
-                .iter()
-                .filter_map(Value::as_u64)
-                .collect();
-            let curves = s["curves"].as_array()?;
-            let values = curves
-                .iter()
-                .map(|c| {
-                    c["values"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .map(Value::as_f64)
-                        .collect()
-                })
-                .collect();
-            let failures = curves
-                .iter()
-                .map(|c| c["failure"].as_str().map(str::to_string))
-                .collect();
-            Some(Measured {
-                sweep,
-                xs,
-                values,
-                failures,
-            })
-        })
-        .collect()
-}
-
-/// One sweep's chart: a line per curve, x evenly spaced (its values are
-/// powers, so this is a log scale for size), y on a log scale.
-pub fn chart(m: &Measured, machine: &str, path: &Path) -> Result<(), String> {
-    use plotters::prelude::*;
-    let all: Vec<f64> = m.values.iter().flatten().flatten().copied().collect();
-    if all.is_empty() {
-        return Ok(());
-    }
-    let low = all.iter().copied().fold(f64::INFINITY, f64::min) / 2.0;
-    let high = all.iter().copied().fold(0.0, f64::max) * 2.0;
-    let sweep = &m.sweep;
-    let draw = || -> Result<(), Box<dyn std::error::Error>> {
-        let root = SVGBackend::new(path, (900, 520)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let n = m.xs.len();
-        let labels: Vec<String> = m.xs.iter().map(|&x| sweep.show_x(x)).collect();
-        let mut chart = ChartBuilder::on(&root)
-            .caption(sweep.title, ("sans-serif", 18))
-            .margin(20)
-            .x_label_area_size(45)
-            .y_label_area_size(80)
-            .build_cartesian_2d(-0.3f64..(n as f64 - 0.7), (low..high).log_scale())?;
-        chart
-            .configure_mesh()
-            .x_labels(n)
-            .x_label_formatter(&|x| {
-                let i = x.round() as usize;
-                if (x - i as f64).abs() < 0.01 {
-                    labels.get(i).cloned().unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            })
-            .x_desc(sweep.x_label)
-            .y_desc(sweep.unit())
-            .y_label_formatter(&|y| show(*y))
-            .draw()?;
-        let colors = [BLUE, CYAN, GREEN, RED, MAGENTA, BLACK];
-        for (k, (curve, values)) in sweep.curves.iter().zip(&m.values).enumerate() {
-            let color = colors[k % colors.len()];
-            let points: Vec<(f64, f64)> = values
-                .iter()
-                .enumerate()
-                .filter_map(|(i, v)| v.map(|v| (i as f64, v)))
-                .collect();
-            chart
-                .draw_series(std::iter::once(PathElement::new(
-                    points.clone(),
-                    color.stroke_width(2),
-                )))?
-                .label(curve.label)
-                .legend(move |(x, y)| {
-                    PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2))
-                });
-            chart.draw_series(
-                points
-                    .into_iter()
-                    .map(|p| Circle::new(p, 3, color.filled())),
-            )?;
-        }
-        chart
-            .configure_series_labels()
-            .border_style(BLACK)
-            .background_style(WHITE)
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()?;
-        root.draw(&Text::new(
-            format!("Measured on: {machine}"),
-            (20, 505),
-            ("sans-serif", 11).into_font(),
-        ))?;
-        root.present()?;
-        Ok(())
-    };
-    draw().map_err(|e| format!("could not draw {}: {e}", path.display()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,26 +227,5 @@ mod tests {
         assert_eq!(xs.last(), Some(&(16 << 20)));
         assert!(xs.windows(2).all(|w| w[1] == 4 * w[0]));
         assert!(size.xs(true).len() < xs.len());
-    }
-
-    #[test]
-    fn counts_keep_long_tasks_short_and_the_table_names_every_curve() {
-        let task = SWEEPS.iter().find(|s| s.name == "pool-task").unwrap();
-        let ours = &task.curves[0];
-        assert!(task.count(1000, ours, false) <= 1000);
-        assert_eq!(task.parameter(10, &task.curves[1]), "2,10,100");
-        let measured = Measured {
-            sweep: *task,
-            xs: vec![0, 10, 1000],
-            values: vec![vec![Some(300_000.0), Some(90_000.0), None]; task.curves.len()],
-            failures: vec![None; task.curves.len()],
-        };
-        let md = markdown(std::slice::from_ref(&measured), "");
-        for curve in task.curves {
-            assert!(md.contains(curve.label), "{md}");
-        }
-        assert!(md.contains("| 0 | 300.0 k |"), "{md}");
-        let back = from_json(&json(std::slice::from_ref(&measured)));
-        assert_eq!(back[0].values, measured.values);
     }
 }
