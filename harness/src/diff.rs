@@ -14,7 +14,13 @@ pub fn unified(
         return String::new();
     }
     let (old, new) = (as_text(expected), as_text(actual));
-    let diff = similar::TextDiff::from_lines(&old, &new);
+    // Myers' algorithm costs O(N·D): two long texts that differ everywhere
+    // would take minutes. Past the deadline `similar` settles for a diff
+    // that is correct but not the shortest, so any failure is reported at
+    // once; only the first lines are shown anyway.
+    let diff = similar::TextDiff::configure()
+        .timeout(DIFF_TIME)
+        .diff_lines(&old, &new);
     let out = diff
         .unified_diff()
         .context_radius(3)
@@ -28,6 +34,9 @@ pub fn unified(
 fn as_text(lines: &[String]) -> String {
     lines.iter().flat_map(|l| [l.as_str(), "\n"]).collect()
 }
+
+/// How long the diff may look for the shortest edit script.
+const DIFF_TIME: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The most lines a diff shows: enough to see what went wrong; the whole
 /// output is saved to a file (a 100 000-line golden would otherwise fill
@@ -51,6 +60,22 @@ mod tests {
 
     fn lines(text: &str) -> Vec<String> {
         text.lines().map(String::from).collect()
+    }
+
+    /// Two 100 000-line texts that differ on every line: the worst case of
+    /// Myers' algorithm, which took minutes of CPU before the diff had a
+    /// deadline. The bound is wide (the deadline is half a second): it only
+    /// tells a deadline from none.
+    #[test]
+    fn a_huge_diff_that_differs_everywhere_is_ready_within_seconds() {
+        let expected: Vec<String> = (0..100_000).map(|i| format!("line {i}")).collect();
+        let actual: Vec<String> = (0..100_000).map(|i| format!("other {}", i * 7)).collect();
+        let started = std::time::Instant::now();
+        let diff = unified(&expected, &actual, "golden", "output");
+        let took = started.elapsed();
+        assert!(took < std::time::Duration::from_secs(20), "{took:?}");
+        assert!(diff.contains("more lines of diff"), "{diff}");
+        assert!(diff.starts_with("--- golden\n+++ output\n"), "{diff}");
     }
 
     #[test]
