@@ -89,6 +89,33 @@ pub(crate) fn pidfd_open(pid: i32) -> Option<OwnedFd> {
     Some(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Sends `signal` to the process `pidfd` names (pidfd_send_signal(2), Linux
+/// 5.1): that process and no other, even if its pid was reused.
+///
+/// # Errors
+/// The errno: `ESRCH` once the process has exited.
+pub(crate) fn pidfd_send_signal(
+    pidfd: RawFd,
+    signal: nix::sys::signal::Signal,
+) -> Result<(), nix::errno::Errno> {
+    // Safety: the call takes a descriptor, a signal number, a null siginfo
+    // (the kernel fills in a default) and flags; it touches no memory of ours.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd,                  // The process, by descriptor.
+            signal as libc::c_int,  // The signal.
+            std::ptr::null::<u8>(), // No siginfo: as kill(2) sends it.
+            0,                      // No flags.
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(nix::errno::Errno::last())
+    }
+}
+
 /// True if `fd` is readable right now (a pidfd: the process has exited).
 pub(crate) fn readable_now(fd: RawFd) -> bool {
     poll_fds(&[(fd, libc::POLLIN)], Some(Instant::now())).is_ok_and(|ready| ready[0])

@@ -5,17 +5,18 @@ pub(crate) mod authkey;
 pub(crate) mod fork;
 pub(crate) mod spawn;
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::Duration;
 
 use nix::fcntl::OFlag;
 use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{Id, WaitPidFlag, waitid};
 use nix::unistd::{Pid, pipe2};
 
 use crate::error::Error;
 use crate::process::fork::ParentOnly;
 use crate::process::fork::{exitcode_of, fork_child, reap, try_reap};
-use crate::sys::{deadline_after, pidfd_open, poll_readable};
+use crate::sys::{deadline_after, pidfd_open, pidfd_send_signal, poll_readable, readable_now};
 
 /// A child process running one function.
 ///
@@ -71,6 +72,9 @@ pub struct Process {
     /// still holds the sentinel's write end (pidfd_open(2), Linux 5.3+).
     pidfd: Option<ParentOnly<OwnedFd>>,
     exitcode: Option<i32>,
+    /// Someone else reaped the child: its status is lost, and its pid is
+    /// no longer ours to use.
+    reaped_elsewhere: bool,
 }
 
 impl Process {
@@ -140,6 +144,7 @@ impl Process {
             sentinel,
             pidfd: pidfd_open(pid.as_raw()).map(ParentOnly::new),
             exitcode: None,
+            reaped_elsewhere: false,
         }
     }
 
@@ -152,22 +157,28 @@ impl Process {
     /// `Process.join()` then `Process.exitcode`.
     ///
     /// # Errors
-    /// [`Error::Os`] if `waitpid` fails (the child was already reaped
-    /// elsewhere).
+    /// [`Error::State`] if the child was reaped by someone else (`SIGCHLD`
+    /// ignored, or a `waitpid(-1)` elsewhere), so its status is lost;
+    /// [`Error::Os`] if waiting fails otherwise.
     pub fn join(&mut self) -> Result<i32, Error> {
         if let Some(code) = self.exitcode {
             return Ok(code);
         }
-        let code = reap(self.pid)?;
-        self.exitcode = Some(code);
-        Ok(code)
+        if self.reaped_elsewhere {
+            return Err(Error::State(REAPED_ELSEWHERE));
+        }
+        let waited = match &self.pidfd {
+            Some(pidfd) => wait_pidfd(pidfd, WaitPidFlag::WEXITED),
+            None => reap(self.pid).map(Some),
+        };
+        self.record(waited)?.ok_or(Error::State(REAPED_ELSEWHERE))
     }
 
     /// Waits at most `timeout`; `Ok(None)` if the child is still running.
     /// Python: `Process.join(timeout)` followed by a look at `exitcode`.
     ///
     /// # Errors
-    /// As [`Process::join`]; [`Error::Io`] if `poll(2)` fails.
+    /// As [`Process::join`]; [`Error::Os`] if `poll(2)` fails.
     pub fn join_timeout(&mut self, timeout: Duration) -> Result<Option<i32>, Error> {
         if let Some(code) = self.exitcode {
             return Ok(Some(code));
@@ -182,17 +193,43 @@ impl Process {
     }
 
     /// True until the child has ended. Python: `Process.is_alive()`.
+    ///
+    /// Asked of the child's pidfd, never of its pid: if someone else reaped
+    /// the child and the pid went to another process, the answer is still
+    /// about the child.
     pub fn is_alive(&mut self) -> bool {
-        if self.exitcode.is_some() {
+        if self.exitcode.is_some() || self.reaped_elsewhere {
             return false;
         }
-        match try_reap(self.pid) {
+        let waited = match &self.pidfd {
+            Some(pidfd) => {
+                if !readable_now(pidfd.as_raw_fd()) {
+                    return true;
+                }
+                wait_pidfd(pidfd, WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG)
+            }
+            None => match try_reap(self.pid) {
+                Ok(None) => return true,
+                other => other,
+            },
+        };
+        let _ = self.record(waited);
+        false
+    }
+
+    /// Keeps what a wait found: the exitcode, or that someone else reaped
+    /// the child (`Ok(None)`).
+    fn record(&mut self, waited: Result<Option<i32>, Error>) -> Result<Option<i32>, Error> {
+        match waited {
             Ok(Some(code)) => {
                 self.exitcode = Some(code);
-                false
+                Ok(Some(code))
             }
-            Ok(None) => true,
-            Err(_) => false,
+            Ok(None) => {
+                self.reaped_elsewhere = true;
+                Ok(None)
+            }
+            Err(e) => Err(e),
         }
     }
 
@@ -206,8 +243,8 @@ impl Process {
     /// Sends `SIGTERM`. Python: `Process.terminate()`.
     ///
     /// # Errors
-    /// [`Error::Os`] if the signal cannot be sent (the child is already
-    /// reaped).
+    /// [`Error::Os`] if the signal cannot be sent. A child that has already
+    /// ended is not an error: there is nothing left to stop.
     pub fn terminate(&self) -> Result<(), Error> {
         self.signal(Signal::SIGTERM)
     }
@@ -220,22 +257,53 @@ impl Process {
         self.signal(Signal::SIGKILL)
     }
 
+    /// Signals the child through its pidfd, which names this child and no
+    /// other: a pid, once the child is reaped (by us or by anyone), may
+    /// already be another process's. Only a kernel without pidfds (before
+    /// 5.3) gets a signal by pid, and only before we reaped the child.
     fn signal(&self, signal: Signal) -> Result<(), Error> {
-        if self.exitcode.is_some() {
-            // Reaped: the pid may already belong to another process.
+        if self.exitcode.is_some() || self.reaped_elsewhere {
             return Ok(());
         }
-        kill(self.pid, signal).map_err(|e| Error::Os("kill", e))
+        match &self.pidfd {
+            Some(pidfd) => match pidfd_send_signal(pidfd.as_raw_fd(), signal) {
+                // ESRCH: the child has exited (a zombie, or reaped elsewhere).
+                Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
+                Err(e) => Err(Error::Os("pidfd_send_signal", e)),
+            },
+            None => kill(self.pid, signal).map_err(|e| Error::Os("kill", e)),
+        }
+    }
+}
+
+/// What `join` says of a child that someone else reaped.
+const REAPED_ELSEWHERE: &str = "the child was reaped by someone else (SIGCHLD set to SIG_IGN or \
+     SA_NOCLDWAIT, or a waitpid(-1) in this process): its exit status is lost";
+
+/// Waits on the child's pidfd (`waitid(P_PIDFD)`, retrying `EINTR`):
+/// `Ok(Some(exitcode))`, or `Ok(None)` if someone else reaped it (`ECHILD`).
+/// With `WNOHANG` and the child still running, `Ok(None)` cannot come: the
+/// caller saw the pidfd readable first.
+fn wait_pidfd(pidfd: &OwnedFd, flags: WaitPidFlag) -> Result<Option<i32>, Error> {
+    loop {
+        match waitid(Id::PIDFd(pidfd.as_fd()), flags) {
+            Ok(status) => match exitcode_of(status) {
+                Some(code) => return Ok(Some(code)),
+                // WNOHANG before the exit is visible: ask again.
+                None => std::thread::yield_now(),
+            },
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(nix::errno::Errno::ECHILD) => return Ok(None),
+            Err(e) => return Err(Error::Os("waitid", e)),
+        }
     }
 }
 
 impl Drop for Process {
     fn drop(&mut self) {
-        if self.exitcode.is_none() {
-            let _ = kill(self.pid, Signal::SIGKILL);
-            if let Ok(status) = nix::sys::wait::waitpid(self.pid, None) {
-                self.exitcode = exitcode_of(status);
-            }
+        if self.exitcode.is_none() && !self.reaped_elsewhere {
+            let _ = self.kill();
+            let _ = self.join();
         }
     }
 }

@@ -4,9 +4,15 @@
 //! `forkserver`: children forked from a fresh, single-threaded server.)
 //!
 //! The parent runs `/proc/self/exe` again with one environment variable,
-//! `MULTIPROC_SPAWN`, that names the function to run and carries its argument.
-//! The child's `main` must call [`init`] first thing: there it finds the
-//! variable, runs the function and exits, instead of running `main`'s body.
+//! `MULTIPROC_SPAWN`, that names the function to run and the descriptor
+//! that carries the rest: an anonymous in-memory file (memfd_create(2))
+//! holding this process's authkey and the encoded argument. The key never
+//! enters an environment or a command line, which any program of the same
+//! user can read in `/proc/<pid>/environ` for the child's whole life; the
+//! child reads the file once and closes it, as CPython's spawned child
+//! reads its key from the pipe it was started with. The child's `main`
+//! must call [`init`] first thing: there it finds the variable, runs the
+//! function and exits, instead of running `main`'s body.
 //! That call is the counterpart of Python's `if __name__ == "__main__":`
 //! guard, which keeps a spawned child from running the parent's top-level code.
 //!
@@ -20,6 +26,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use nix::fcntl::OFlag;
 use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags, posix_spawn};
+use nix::sys::memfd::{MFdFlags, memfd_create};
 use nix::sys::signal::{SigSet, Signal};
 use nix::unistd::{Pid, pipe2};
 use serde::Serialize;
@@ -31,10 +38,6 @@ use crate::process::authkey;
 use crate::process::fork::{exit_child, flush_std_streams};
 
 const MARKER: &str = "MULTIPROC_SPAWN";
-
-/// The largest encoded argument `Process::spawn` passes: hex doubles it, and
-/// one environment string may hold at most 128 KiB (MAX_ARG_STRLEN).
-const MAX_SPAWN_ARG: usize = 64 * 1024 - 64;
 
 /// Call this first in `main` of any program that uses
 /// [`Process::spawn`]. In a spawned child it runs the requested function and
@@ -56,13 +59,9 @@ pub fn init() {
         );
         exit_child(1);
     }
-    // The parent's authkey comes along in the environment: read it now.
-    let _ = authkey::authkey();
     // Safety: this process has one thread (checked above), so nothing can
     // read the environment concurrently.
     unsafe { std::env::remove_var(MARKER) };
-    // Safety: as above.
-    unsafe { std::env::remove_var(authkey::ENV) };
     let code = match run_request(request.to_str().unwrap_or("")) {
         Ok(Ok(())) => 0,
         // The panic hook has already printed the message, as Python prints
@@ -79,11 +78,12 @@ pub fn init() {
 /// The spawned function panicked.
 struct Panicked;
 
-/// Decodes the request and runs it: `Err` if the request is malformed,
-/// `Ok(Err(Panicked))` if the function panicked.
+/// Decodes the request, takes the key and the argument from the handed-over
+/// file (and closes it), and runs the function: `Err` if the request is
+/// malformed, `Ok(Err(Panicked))` if the function panicked.
 fn run_request(request: &str) -> Result<Result<(), Panicked>, String> {
     let mut parts = request.split(':');
-    let (Some(call), Some(func), Some(arg), None) =
+    let (Some(call), Some(func), Some(fd), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(format!("{MARKER} is malformed: `{request}`"));
@@ -92,14 +92,52 @@ fn run_request(request: &str) -> Result<Result<(), Panicked>, String> {
         text.parse::<i64>()
             .map_err(|_| format!("bad offset `{text}` in {MARKER}"))
     };
-    let arg = decode_hex(arg).ok_or_else(|| format!("bad argument encoding in {MARKER}"))?;
+    let fd: RawFd = fd
+        .parse()
+        .map_err(|_| format!("bad descriptor `{fd}` in {MARKER}"))?;
+    let handed = read_handed_over(fd)?;
+    let (key, arg) = handed
+        .split_first_chunk::<32>()
+        .ok_or("the handed-over file is shorter than a key")?;
+    authkey::set_inherited(*key);
     let call = address_of(offset(call)?);
     let func = address_of(offset(func)?);
     // Safety: the offsets were computed by `Process::spawn` in a run of this
     // same executable (the parent ran `/proc/self/exe`), from a
     // `spawn_trampoline::<A>` and a `fn(A)` with the same `A`.
     let call = unsafe { std::mem::transmute::<usize, SpawnTrampoline>(call) };
-    call(func, &arg)
+    call(func, arg)
+}
+
+/// Reads the whole file the parent handed over as descriptor `fd`, from its
+/// start, and closes it.
+fn read_handed_over(fd: RawFd) -> Result<Vec<u8>, String> {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::fs::FileExt;
+    // The descriptor is open (the parent kept it open across the exec) and
+    // nothing else in this process knows its number: it is ours to close.
+    if nix::fcntl::fcntl(
+        // Safety: only asks whether the number is an open descriptor.
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) },
+        nix::fcntl::FcntlArg::F_GETFD,
+    )
+    .is_err()
+    {
+        return Err(format!("descriptor {fd} named in {MARKER} is not open"));
+    }
+    // Safety: checked open above; this process owns it from here (see above).
+    let file = unsafe { std::fs::File::from_raw_fd(fd) };
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        // `read_at`: the parent's writes moved the shared file offset.
+        match file.read_at(&mut buf, bytes.len() as u64) {
+            Ok(0) => return Ok(bytes),
+            Ok(n) => bytes.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("cannot read the handed-over file: {e}")),
+        }
+    }
 }
 
 type SpawnTrampoline = fn(usize, &[u8]) -> Result<Result<(), Panicked>, String>;
@@ -127,20 +165,6 @@ fn address_of(offset: i64) -> usize {
     (anchor as fn() as usize as i64 + offset) as usize
 }
 
-fn encode_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
 impl Process {
     /// Starts `entry(arg)` in a fresh run of this program: the spawn start
     /// method. Safe to call while other threads run (nothing is copied from
@@ -164,18 +188,18 @@ impl Process {
         }
         let arg = postcard::to_allocvec(&arg)
             .map_err(|e| Error::Wire(crate::wire::WireError::Encode(e)))?;
-        if arg.len() > MAX_SPAWN_ARG {
-            return Err(Error::State(
-                "the spawn start method passes the argument in an environment variable, which \
-                 Linux limits to 128 KiB (64 KiB of argument): pass something smaller, such as a \
-                 file name, or use Process::start",
-            ));
-        }
+        // The key and the argument, in a file that only the child is given.
+        let handed = memfd_create(c"multiproc-spawn", MFdFlags::MFD_CLOEXEC)
+            .map_err(|e| Error::Os("memfd_create", e))?;
+        let mut file = std::fs::File::from(handed);
+        std::io::Write::write_all(&mut file, authkey::authkey())
+            .and_then(|()| std::io::Write::write_all(&mut file, &arg))
+            .map_err(|e| Error::os("write (the spawned child's memfd)", &e))?;
         let request = format!(
             "{}:{}:{}",
             offset_of(spawn_trampoline::<A> as SpawnTrampoline as usize),
             offset_of(entry as usize),
-            encode_hex(&arg)
+            file.as_raw_fd()
         );
         // The sentinel: the child inherits the write end and holds it until
         // it exits, so the parent can wait with `poll` as for a fork.
@@ -184,18 +208,20 @@ impl Process {
         let arg0 = std::env::args_os()
             .next()
             .unwrap_or_else(|| "/proc/self/exe".into());
-        // The child gets this process's authkey, as a forked child would.
-        let authkey = authkey::authkey_hex();
-        let extra_env = [(MARKER, request.as_str()), (authkey::ENV, authkey.as_str())];
-        let pid = spawn_self(&arg0, &extra_env, child_end.as_raw_fd())?;
+        let pid = spawn_self(
+            &arg0,
+            &[(MARKER, request.as_str())],
+            &[child_end.as_raw_fd(), file.as_raw_fd()],
+        )?;
         drop(child_end);
+        drop(file);
         Ok(Process::from_parts(pid, sentinel))
     }
 }
 
 /// Starts `/proc/self/exe` (this program again) as `arg0`, with this
-/// process's environment plus `extra_env`, and with `keep_open` open in the
-/// child. Returns the child's pid; the caller reaps it.
+/// process's environment plus `extra_env`, and with the descriptors
+/// `keep_open` open in the child. Returns the child's pid; the caller reaps it.
 ///
 /// By `posix_spawn(3)`, whose child shares this process's memory until it
 /// execs (glibc clones with `CLONE_VM | CLONE_VFORK`): nothing is copied,
@@ -213,7 +239,7 @@ impl Process {
 fn spawn_self(
     arg0: &std::ffi::OsStr,
     extra_env: &[(&str, &str)],
-    keep_open: RawFd,
+    keep_open: &[RawFd],
 ) -> Result<Pid, Error> {
     let c_string = |bytes: Vec<u8>| {
         CString::new(bytes)
@@ -236,9 +262,11 @@ fn spawn_self(
     let spawn_err = |call: &'static str| move |e| Error::Os(call, e);
     let mut actions =
         PosixSpawnFileActions::init().map_err(spawn_err("posix_spawn_file_actions_init"))?;
-    actions
-        .add_dup2(keep_open, keep_open)
-        .map_err(spawn_err("posix_spawn_file_actions_adddup2"))?;
+    for &fd in keep_open {
+        actions
+            .add_dup2(fd, fd)
+            .map_err(spawn_err("posix_spawn_file_actions_adddup2"))?;
+    }
     let mut attributes = PosixSpawnAttr::init().map_err(spawn_err("posix_spawnattr_init"))?;
     attributes
         .set_sigmask(&SigSet::empty())
@@ -258,14 +286,6 @@ fn spawn_self(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hex_round_trips() {
-        let bytes = [0u8, 1, 0x7f, 0xff];
-        assert_eq!(decode_hex(&encode_hex(&bytes)).unwrap(), bytes);
-        assert_eq!(decode_hex("abc"), None);
-        assert_eq!(decode_hex("zz"), None);
-    }
 
     #[test]
     fn offsets_round_trip_to_the_same_function() {
