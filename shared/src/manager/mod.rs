@@ -44,7 +44,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use self::protocol::{Kind, Reply, Request};
-pub use self::proxy::{DictProxy, LockProxy, QueueProxy};
+pub use self::proxy::{DictProxy, LockProxy, QueueProxy, REPLY_MARGIN};
 use self::proxy::{Proxy, unexpected};
 use self::server::{Start, serve};
 use crate::error::Error;
@@ -84,6 +84,17 @@ pub enum ManagerError {
     /// A lock was not acquired before the timeout. Python: `acquire()`
     /// returned `False`.
     Timeout,
+    /// The server did not answer in time: a timed call (a `get`, `put` or
+    /// `acquire` with a timeout) got no reply by its timeout plus
+    /// [`REPLY_MARGIN`], or a new connection's handshake
+    /// none within 5 s. The server may be stopped (`SIGSTOP`) or swamped;
+    /// the connection was dropped, and the next call opens a new one.
+    Unresponsive {
+        /// What the client was doing: connecting, or a request.
+        during: String,
+        /// How long it waited.
+        waited: Duration,
+    },
     /// The handshake failed: this process does not know the manager's
     /// authkey (it was not forked or spawned from the manager's owner), or
     /// the server does not know ours, or runs as another user. Python:
@@ -100,6 +111,11 @@ impl std::fmt::Display for ManagerError {
             ManagerError::Gone { during, cause } => write!(
                 f,
                 "the manager is gone ({during}: {cause}): was it shut down, or did its server die?"
+            ),
+            ManagerError::Unresponsive { during, waited } => write!(
+                f,
+                "the manager did not answer within {waited:?} ({during}): is its server stopped \
+                 or swamped? The connection was dropped"
             ),
             ManagerError::Remote(why) => write!(f, "the manager refused the request: {why}"),
             ManagerError::Full => write!(f, "the manager queue is full (Python: queue.Full)"),
@@ -203,12 +219,15 @@ impl Manager {
         // The parent's copies of the listener and the pipes' server ends are
         // gone (they moved into the closure). The server writes one byte
         // once it serves; end of stream means it died first.
+        // `read_exact` retries a read that a signal interrupted (a handler
+        // installed without SA_RESTART, as Python's `signal.signal` does).
         let mut byte = [0u8];
-        match std::io::Read::read(&mut ready_reader, &mut byte) {
-            Ok(1) => Ok(manager),
-            _ => Err(Error::State(
+        match std::io::Read::read_exact(&mut ready_reader, &mut byte) {
+            Ok(()) => Ok(manager),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(Error::State(
                 "the manager server exited before it was ready",
             )),
+            Err(e) => Err(Error::os("read (the manager's ready pipe)", &e)),
         }
     }
 

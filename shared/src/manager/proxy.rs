@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -51,8 +51,23 @@ impl Proxy {
         }
     }
 
-    /// Sends one request and waits for its reply.
+    /// Sends one request and waits for its reply, as long as it takes.
     pub(super) fn call(&self, request: &Request) -> Result<Reply, ManagerError> {
+        self.call_within(request, None)
+    }
+
+    /// Sends one request that the server may take up to `timeout` to
+    /// answer (a timed `get`, `put` or `acquire`), and waits for its reply
+    /// until `timeout` plus [`REPLY_MARGIN`] (`None`: as long as it takes).
+    /// Past that, whatever the server is doing (stopped, swamped), the
+    /// connection is dropped and the error says so: the next call opens a
+    /// new one.
+    pub(super) fn call_within(
+        &self,
+        request: &Request,
+        timeout: Option<Duration>,
+    ) -> Result<Reply, ManagerError> {
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t + REPLY_MARGIN));
         let me = std::process::id();
         // One request at a time on this proxy's connection, whichever thread
         // sends it.
@@ -64,15 +79,29 @@ impl Proxy {
             std::mem::forget(slot.take());
         }
         if slot.is_none() {
-            let (stream, reader) = self.connect()?;
+            let (stream, reader) = self.connect(deadline)?;
             *slot = Some((me, ParentOnly::new(stream), reader));
         }
         let (_, stream, reader) = slot.as_mut().expect("connected above");
         let stream: &mut UnixStream = stream;
-        let result =
-            wire::send_value(stream, request).and_then(|()| reader.recv_value::<Reply>(stream));
+        let result = set_deadline(stream, deadline)
+            .map_err(WireError::Io)
+            .and_then(|()| wire::send_value(stream, request))
+            .and_then(|()| reader.recv_value::<Reply>(stream));
         match result {
-            Ok(reply) => Ok(reply),
+            Ok(reply) => {
+                if deadline.is_some() && set_deadline(stream, None).is_err() {
+                    *slot = None;
+                }
+                Ok(reply)
+            }
+            Err(WireError::Io(e)) if timed_out(&e) => {
+                *slot = None;
+                Err(ManagerError::Unresponsive {
+                    during: "a request".into(),
+                    waited: timeout.unwrap_or_default() + REPLY_MARGIN,
+                })
+            }
             Err(
                 e @ (WireError::Eof
                 | WireError::Truncated { .. }
@@ -90,10 +119,41 @@ impl Proxy {
     }
 }
 
+/// How much longer than a timed request's own timeout its caller waits for
+/// the reply: room for the server to be scheduled and to answer, on a busy
+/// machine. A server that has not answered by then is taken as stopped.
+pub const REPLY_MARGIN: Duration = Duration::from_secs(1);
+
+/// Sets (or with `None`, clears) the read and write timeouts of `stream` so
+/// that no read or write on it outlasts `deadline`.
+fn set_deadline(stream: &UnixStream, deadline: Option<Instant>) -> std::io::Result<()> {
+    let left = deadline.map(|d| {
+        d.saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1))
+    });
+    stream.set_read_timeout(left)?;
+    stream.set_write_timeout(left)
+}
+
+/// True for the error a socket timeout gives (`EAGAIN` from a read or write
+/// past `SO_RCVTIMEO`/`SO_SNDTIMEO`).
+fn timed_out(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}
+
 impl Proxy {
     /// Connects to the server and runs the authkey handshake: both sides
     /// prove they know this process's key, and the server runs as this user.
-    fn connect(&self) -> Result<(UnixStream, FrameReader), ManagerError> {
+    /// The handshake waits at most [`auth::HANDSHAKE_TIMEOUT`], or until
+    /// `deadline` if that comes first.
+    fn connect(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<(UnixStream, FrameReader), ManagerError> {
+        let started = Instant::now();
         let during = || format!("connecting to {}", self.socket.display());
         let mut stream = UnixStream::connect(&self.socket).map_err(|e| ManagerError::Gone {
             during: during(),
@@ -114,13 +174,20 @@ impl Proxy {
             during: during(),
             cause: WireError::Io(e),
         };
-        stream
-            .set_read_timeout(Some(auth::HANDSHAKE_TIMEOUT))
-            .map_err(io)?;
+        let handshake_deadline = Instant::now() + auth::HANDSHAKE_TIMEOUT;
+        let handshake_deadline = deadline.map_or(handshake_deadline, |d| d.min(handshake_deadline));
+        set_deadline(&stream, Some(handshake_deadline)).map_err(io)?;
         match auth::client_side(&mut stream, &mut reader, authkey()) {
             Ok(()) => {}
             Err(HandshakeError::WrongKey(why)) => return Err(ManagerError::Refused(why.into())),
             Err(HandshakeError::Refused(why)) => return Err(ManagerError::Refused(why)),
+            Err(HandshakeError::Wire(WireError::Io(e))) if timed_out(&e) => {
+                return Err(ManagerError::Unresponsive {
+                    during: during(),
+                    waited: auth::HANDSHAKE_TIMEOUT
+                        .min(handshake_deadline.saturating_duration_since(started)),
+                });
+            }
             Err(HandshakeError::Wire(cause)) => {
                 return Err(ManagerError::Gone {
                     during: during(),
@@ -128,7 +195,7 @@ impl Proxy {
                 });
             }
         }
-        stream.set_read_timeout(None).map_err(io)?;
+        set_deadline(&stream, None).map_err(io)?;
         Ok((stream, reader))
     }
 }
@@ -378,10 +445,10 @@ impl<T: Serialize + DeserializeOwned> QueueProxy<T> {
     /// [`ManagerError::Gone`], [`ManagerError::Wire`], [`ManagerError::Remote`]
     /// as for [`DictProxy::get`].
     pub fn put(&self, item: &T, timeout: Option<Duration>) -> Result<(), ManagerError> {
-        match self.base.call(&Request::Queue(
-            self.base.id,
-            QueueOp::Put(encode(item)?, millis(timeout)),
-        ))? {
+        match self.base.call_within(
+            &Request::Queue(self.base.id, QueueOp::Put(encode(item)?, millis(timeout))),
+            timeout,
+        )? {
             Reply::Done => Ok(()),
             Reply::Full => Err(ManagerError::Full),
             other => Err(unexpected(other)),
@@ -395,10 +462,10 @@ impl<T: Serialize + DeserializeOwned> QueueProxy<T> {
     /// [`ManagerError::Empty`] if nothing came before `timeout`; the others as
     /// for [`QueueProxy::put`].
     pub fn get(&self, timeout: Option<Duration>) -> Result<T, ManagerError> {
-        match self
-            .base
-            .call(&Request::Queue(self.base.id, QueueOp::Get(millis(timeout))))?
-        {
+        match self.base.call_within(
+            &Request::Queue(self.base.id, QueueOp::Get(millis(timeout))),
+            timeout,
+        )? {
             Reply::Value(Some(bytes)) => decode(&bytes),
             Reply::Empty => Err(ManagerError::Empty),
             other => Err(unexpected(other)),
@@ -426,7 +493,7 @@ impl<T: Serialize + DeserializeOwned> QueueProxy<T> {
 ///
 /// ```standalone_crate
 /// // A program of its own: its one thread may fork the server.
-/// use std::time::Duration;
+/// use std::time::{Duration, Instant};
 /// use multiproc::Manager;
 ///
 /// let manager = Manager::start()?;
@@ -454,10 +521,10 @@ impl LockProxy {
     /// [`ManagerError::Gone`] or [`ManagerError::Remote`] as for
     /// [`DictProxy::get`].
     pub fn acquire(&self, timeout: Option<Duration>) -> Result<(), ManagerError> {
-        match self.base.call(&Request::Lock(
-            self.base.id,
-            LockOp::Acquire(millis(timeout)),
-        ))? {
+        match self.base.call_within(
+            &Request::Lock(self.base.id, LockOp::Acquire(millis(timeout))),
+            timeout,
+        )? {
             Reply::Done => Ok(()),
             Reply::Timeout => Err(ManagerError::Timeout),
             other => Err(unexpected(other)),

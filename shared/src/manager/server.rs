@@ -78,8 +78,13 @@ pub(super) fn serve(start: Start) -> i32 {
     let watcher = Arc::clone(&cleanup);
     let watching = std::thread::Builder::new().spawn(move || {
         let mut byte = [0u8];
-        // Nothing is ever written: this returns when the owner is gone.
-        let _ = (&life).read(&mut byte);
+        // Nothing is ever written: this returns when the owner is gone (a
+        // signal that interrupts the read is not that).
+        while let Err(e) = (&life).read(&mut byte) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                break;
+            }
+        }
         watcher.remove_and_exit();
     });
     if watching.is_err() || ready.write_all(b"!").is_err() {
@@ -97,6 +102,7 @@ pub(super) fn serve(start: Start) -> i32 {
     for stream in listener.incoming() {
         let stream = match stream {
             Ok(stream) => stream,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 // Out of descriptors (EMFILE): accept would fail again at
                 // once. Wait for a connection to close, and say so once.

@@ -51,6 +51,21 @@ fn take_first_finished<T>(
     }
 }
 
+/// True if one of `queued` has finished, after collecting what the workers
+/// have answered so far (without waiting).
+fn any_finished<R>(pool: &Pool, queued: &VecDeque<(ChunkHandle<'_, R>, usize)>) -> bool {
+    if queued.is_empty() {
+        return false;
+    }
+    let _ = pool.pump(Some(std::time::Instant::now()));
+    let mut ids: Vec<u64> = queued.iter().map(|(h, _)| h.id).collect();
+    ids.sort_unstable();
+    pool.state
+        .borrow_mut()
+        .first_arrived(|task| ids.binary_search(&task).ok())
+        .is_some()
+}
+
 /// A task that is neither queued, running nor finished: it cannot happen
 /// while the handle lives, but a wait must never spin on it.
 pub(super) fn lost_task() -> TaskError {
@@ -75,37 +90,55 @@ fn outcomes<R>(
     }
 }
 
-/// How many chunks an `imap` keeps queued ahead of the results taken:
-/// enough to keep every worker busy (the task pipe holds 256), few enough
-/// that an endless input streams in bounded memory.
-const AHEAD: usize = 512;
+/// How many chunks an `imap` keeps queued per worker, ahead of the results
+/// taken: enough that a worker that finishes finds the next chunk waiting,
+/// few enough that a slow or endless input is read as the results go, as
+/// CPython's task handler reads it.
+const AHEAD_PER_WORKER: usize = 4;
 
-/// The chunks of one `imap`, queued as the results are taken.
+/// The chunks of one `imap`, queued as the results are taken: none at the
+/// call; then, each time a result is wanted, one more item is read and
+/// queued at a time until that result is ready or `ahead` chunks wait. A
+/// slow input thus yields its first result about one item's time after the
+/// result was ready, as CPython's (whose task handler thread reads the input
+/// meanwhile), and a fast one fills every worker before the caller waits.
 struct Chunks<'pool, R> {
     feed: Option<Feed<'pool, R>>,
     queued: VecDeque<(ChunkHandle<'pool, R>, usize)>,
     /// A chunk that could not be queued: yielded after those before it.
     failed: Option<TaskError>,
+    /// The input itself panicked while making an item: the panic is
+    /// resumed once the results before it have been yielded, where CPython
+    /// raises the input's exception.
+    panicked: Option<Box<dyn std::any::Any + Send>>,
+    ahead: usize,
 }
 
 impl<'pool, R> Chunks<'pool, R> {
-    fn new(feed: Feed<'pool, R>) -> Self {
-        let mut chunks = Chunks {
+    fn new(feed: Feed<'pool, R>, workers: usize) -> Self {
+        Chunks {
             feed: Some(feed),
             queued: VecDeque::new(),
             failed: None,
-        };
-        chunks.top_up();
-        chunks
+            panicked: None,
+            ahead: AHEAD_PER_WORKER * workers.max(1),
+        }
     }
 
-    /// Queues chunks until [`AHEAD`] are waiting or the items run out.
-    fn top_up(&mut self) {
-        while self.queued.len() < AHEAD {
+    /// Reads and queues chunks, one at a time, until `ready` says the
+    /// result wanted is there, `ahead` chunks wait, or the items run out.
+    fn top_up(&mut self, ready: impl Fn(&VecDeque<(ChunkHandle<'pool, R>, usize)>) -> bool) {
+        while self.queued.len() < self.ahead && !ready(&self.queued) {
             let Some(feed) = self.feed.as_mut() else {
                 return;
             };
-            match feed() {
+            let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut *feed));
+            let Ok(next) = next else {
+                self.panicked = next.err();
+                self.feed = None;
+                return;
+            };
+            match next {
                 Some(Ok(chunk)) => self.queued.push_back(chunk),
                 Some(Err(e)) => {
                     self.failed = Some(TaskError::Pool(Arc::new(e)));
@@ -114,6 +147,15 @@ impl<'pool, R> Chunks<'pool, R> {
                 None => self.feed = None,
             }
         }
+    }
+
+    /// What comes when no chunk is left: the input's panic, resumed, or the
+    /// chunk that could not be queued, or the end.
+    fn end<T>(&mut self) -> Option<Result<T, TaskError>> {
+        if let Some(payload) = self.panicked.take() {
+            std::panic::resume_unwind(payload);
+        }
+        self.failed.take().map(Err)
     }
 }
 
@@ -139,9 +181,9 @@ pub struct IMap<'pool, R> {
 }
 
 impl<'pool, R> IMap<'pool, R> {
-    pub(super) fn new(feed: Feed<'pool, R>) -> Self {
+    pub(super) fn new(feed: Feed<'pool, R>, workers: usize) -> Self {
         IMap {
-            chunks: Chunks::new(feed),
+            chunks: Chunks::new(feed, workers),
             ready: VecDeque::new(),
         }
     }
@@ -152,13 +194,14 @@ impl<R: DeserializeOwned> Iterator for IMap<'_, R> {
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.ready.is_empty() {
+            self.chunks
+                .top_up(|queued| queued.front().is_some_and(|(h, _)| h.ready()));
             // The oldest chunk first, however long it takes: that is what
             // keeps the results in order.
             let Some((handle, len)) = self.chunks.queued.pop_front() else {
-                return self.chunks.failed.take().map(Err);
+                return self.chunks.end();
             };
             self.ready = outcomes(handle.get(), len);
-            self.chunks.top_up();
         }
         self.ready.pop_front()
     }
@@ -188,10 +231,10 @@ pub struct IMapUnordered<'pool, R> {
 }
 
 impl<'pool, R> IMapUnordered<'pool, R> {
-    pub(super) fn new(pool: &'pool Pool, feed: Feed<'pool, R>) -> Self {
+    pub(super) fn new(pool: &'pool Pool, feed: Feed<'pool, R>, workers: usize) -> Self {
         IMapUnordered {
             pool,
-            chunks: Chunks::new(feed),
+            chunks: Chunks::new(feed, workers),
             ready: VecDeque::new(),
         }
     }
@@ -202,14 +245,15 @@ impl<R: DeserializeOwned> Iterator for IMapUnordered<'_, R> {
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.ready.is_empty() {
+            let pool = self.pool;
+            self.chunks.top_up(|queued| any_finished(pool, queued));
             // Whichever chunk finishes first.
             let Some((handle, len)) =
                 take_first_finished(self.pool, &mut self.chunks.queued, |(h, _)| h.id)
             else {
-                return self.chunks.failed.take().map(Err);
+                return self.chunks.end();
             };
             self.ready = outcomes(handle.get(), len);
-            self.chunks.top_up();
         }
         self.ready.pop_front()
     }

@@ -93,6 +93,13 @@ pub enum TaskError {
     /// [`AsyncResult::get_timeout`] ran out of time; the task may still finish.
     /// Python: `multiprocessing.TimeoutError`.
     Timeout,
+    /// The pool was terminated while the task ran: its worker was stopped
+    /// before it answered. Python's `Pool.terminate()` leaves such a task's
+    /// `get()` waiting forever.
+    Terminated {
+        /// The worker that was running it.
+        pid: i32,
+    },
     /// The pool was terminated, or could not replace dead workers, before the
     /// task ran. Python's `ProcessPoolExecutor` raises `BrokenProcessPool`.
     PoolGone(String),
@@ -119,6 +126,10 @@ impl std::fmt::Display for TaskError {
                 "worker pid={pid} died (exit status {exitcode}) while running the task"
             ),
             TaskError::Timeout => write!(f, "timed out waiting for the task's result"),
+            TaskError::Terminated { pid } => write!(
+                f,
+                "the pool was terminated while worker pid={pid} ran the task, before it finished"
+            ),
             TaskError::PoolGone(why) => write!(f, "the task never ran: {why}"),
             TaskError::Pool(e) => write!(f, "the pool could not run the task: {e}"),
             TaskError::Decode(e) => write!(f, "could not decode the task's result: {e}"),
@@ -191,6 +202,11 @@ impl Pool {
         })
     }
 
+    /// How many worker processes the pool keeps.
+    fn workers(&self) -> usize {
+        self.state.borrow().worker_pids().len()
+    }
+
     /// The worker processes' ids, in the order of their slots.
     pub fn worker_pids(&self) -> Vec<i32> {
         self.state.borrow().worker_pids()
@@ -242,7 +258,9 @@ impl Pool {
     /// until those before it have been yielded. Python:
     /// `Pool.imap(func, items, chunksize)`.
     ///
-    /// The items are read as the iterator goes, at most a few hundred tasks
+    /// The items are read as the results are taken, not at the call: one
+    /// chunk for the first result (so that a slow input yields it after one
+    /// item's time, as CPython does), then at most 4 chunks per worker
     /// ahead of the results taken, so an endless input streams in bounded
     /// memory (CPython's task thread reads it all ahead).
     ///
@@ -263,7 +281,10 @@ impl Pool {
         I: IntoIterator<Item = A>,
         I::IntoIter: 'pool,
     {
-        Ok(IMap::new(self.feed(func, items, chunksize)?))
+        Ok(IMap::new(
+            self.feed(func, items, chunksize)?,
+            self.workers(),
+        ))
     }
 
     /// Like [`Pool::imap`], but yields results in the order they finish.
@@ -283,7 +304,11 @@ impl Pool {
         I: IntoIterator<Item = A>,
         I::IntoIter: 'pool,
     {
-        Ok(IMapUnordered::new(self, self.feed(func, items, chunksize)?))
+        Ok(IMapUnordered::new(
+            self,
+            self.feed(func, items, chunksize)?,
+            self.workers(),
+        ))
     }
 
     /// Checks that chunks can be queued, and returns what queues the next

@@ -552,11 +552,18 @@ impl State {
             let _ = worker.process.terminate();
         }
         let deadline = Instant::now() + grace;
-        for worker in &mut workers {
+        for (i, worker) in workers.iter_mut().enumerate() {
             let left = deadline.saturating_duration_since(Instant::now());
             if !matches!(worker.process.join_timeout(left), Ok(Some(_))) {
                 let _ = worker.process.kill();
                 let _ = worker.process.join();
+            }
+            // A task still in the worker's slot was running when it was
+            // stopped: it did run, and did not finish.
+            let held = self.slots.get(i).swap(0, Ordering::SeqCst);
+            if held != 0 {
+                let pid = worker.process.pid();
+                self.finish(held, Err(TaskError::Terminated { pid }));
             }
         }
         self.fail_all(why);

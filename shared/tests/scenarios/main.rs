@@ -45,6 +45,10 @@ const SCENARIOS: &[(&str, fn())] = &[
     ),
     ("duration-max", process::duration_max_is_no_deadline),
     (
+        "pid-reused-by-a-stranger",
+        process::a_reaped_childs_pid_reused_by_a_stranger_is_left_alone,
+    ),
+    (
         "join-sees-the-end-through-helpers",
         process::join_sees_a_child_end_whatever_its_helpers_hold,
     ),
@@ -80,6 +84,10 @@ const SCENARIOS: &[(&str, fn())] = &[
     ),
     ("pool-endless-imap", pool::imap_streams_an_endless_input),
     (
+        "pool-imap-reads-as-it-goes",
+        pool::imap_reads_its_input_as_the_results_are_taken,
+    ),
+    (
         "pool-helper-holds-socket",
         pool::a_worker_death_is_seen_even_if_a_helper_holds_its_socket,
     ),
@@ -98,6 +106,18 @@ const SCENARIOS: &[(&str, fn())] = &[
     (
         "pool-imap-failing-item",
         pool::imap_yields_what_came_before_a_failing_item,
+    ),
+    (
+        "spawn-key-not-in-environ",
+        manager_hostile::a_spawned_childs_key_is_in_no_environment,
+    ),
+    (
+        "manager-stopped-server-deadline",
+        manager_hostile::a_timed_call_to_a_stopped_server_returns_by_its_deadline,
+    ),
+    (
+        "manager-eintr",
+        manager_hostile::manager_start_survives_a_timer_without_sa_restart,
     ),
     (
         "queue-mpmc",

@@ -7,7 +7,7 @@ use multiproc::{DictProxy, Manager, ManagerError, Process};
 
 use crate::skip;
 
-/// Finding 15: a program of the same user that was not forked or spawned
+/// A program of the same user that was not forked or spawned
 /// from the manager's owner has another authkey, and gets nothing.
 pub fn a_foreign_client_is_refused() {
     let manager = Manager::start().unwrap();
@@ -50,7 +50,7 @@ pub fn foreign_client() {
     println!("{refused}");
 }
 
-/// Finding 12: when the manager's owner dies, even by SIGKILL, the server
+/// When the manager's owner dies, even by SIGKILL, the server
 /// removes its socket and directory and exits, within a second.
 pub fn the_server_cleans_up_when_its_owner_dies() {
     nix::sys::prctl::set_child_subreaper(true).unwrap();
@@ -85,7 +85,7 @@ pub fn the_server_cleans_up_when_its_owner_dies() {
     );
 }
 
-/// Finding 14: the server holds no descriptor of its owner's: a pipe made
+/// The server holds no descriptor of its owner's: a pipe made
 /// before the manager sees its end of stream once its writer is closed.
 pub fn the_server_holds_none_of_its_owners_descriptors() {
     let (mut recv_end, send_end) = multiproc::Pipe::one_way().unwrap();
@@ -99,7 +99,7 @@ pub fn the_server_holds_none_of_its_owners_descriptors() {
     drop(manager);
 }
 
-/// Finding 12: a manager that cannot start leaves no directory behind.
+/// A manager that cannot start leaves no directory behind.
 pub fn a_failed_start_leaves_no_directory() {
     let long = std::env::temp_dir().join("x".repeat(100));
     std::fs::create_dir_all(&long).unwrap();
@@ -120,7 +120,7 @@ fn become_nobody() {
     nix::unistd::setuid(nix::unistd::Uid::from_raw(nobody)).unwrap();
 }
 
-/// Finding 4: a server that cannot start a thread for a connection refuses
+/// A server that cannot start a thread for a connection refuses
 /// that one connection, says why, and goes on serving the others.
 pub fn out_of_threads_refuses_one_connection_only() {
     if !nix::unistd::geteuid().is_root() {
@@ -163,7 +163,7 @@ pub fn out_of_threads_refuses_one_connection_only() {
     assert_eq!(child.join().unwrap(), 0);
 }
 
-/// Finding 5: a server out of descriptors waits for one to close instead of
+/// A server out of descriptors waits for one to close instead of
 /// spinning on `accept`, and serves again once one does.
 pub fn out_of_descriptors_waits_without_spinning() {
     let mut child = Process::start(|| {
@@ -210,7 +210,7 @@ pub fn out_of_descriptors_waits_without_spinning() {
     assert_eq!(child.join().unwrap(), 0);
 }
 
-/// Finding 7: a client checks its server too. Someone else's server at our
+/// A client checks its server too. Someone else's server at our
 /// socket's path (here: one that does not know the authkey) is not talked to.
 pub fn a_server_without_the_key_is_not_talked_to() {
     let manager = Manager::start().unwrap();
@@ -251,7 +251,7 @@ pub fn a_server_without_the_key_is_not_talked_to() {
     let _ = std::fs::remove_dir(&dir);
 }
 
-/// Finding 17: a reply over the frame limit is an error that says so; the
+/// A reply over the frame limit is an error that says so; the
 /// server is alive and the connection goes on.
 pub fn an_oversize_reply_is_an_error_not_a_dead_server() {
     let manager = Manager::start().unwrap();
@@ -263,4 +263,142 @@ pub fn an_oversize_reply_is_an_error_not_a_dead_server() {
     assert!(matches!(refused, ManagerError::Remote(_)), "{refused:?}");
     assert!(refused.to_string().contains("cannot be sent"), "{refused}");
     assert_eq!(d.len().unwrap(), 2, "the server is alive");
+}
+
+/// A signal handler installed without `SA_RESTART` (as Python's
+/// `signal.signal` installs them) interrupts blocking calls with `EINTR`:
+/// 40 starts and shutdowns under a timer that fires every 0.1 ms must all
+/// succeed.
+pub fn manager_start_survives_a_timer_without_sa_restart() {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    extern "C" fn on_alarm(_: libc::c_int) {}
+    let action = SigAction::new(
+        SigHandler::Handler(on_alarm),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    // Safety: the handler does nothing, so it is async-signal-safe.
+    unsafe { sigaction(Signal::SIGALRM, &action) }.unwrap();
+    let every = libc::timeval {
+        tv_sec: 0,
+        tv_usec: 100,
+    };
+    let timer = libc::itimerval {
+        it_interval: every,
+        it_value: every,
+    };
+    // Safety: `timer` is a valid itimerval; the old value is not wanted.
+    let rc = unsafe { libc::setitimer(libc::ITIMER_REAL, &raw const timer, std::ptr::null_mut()) };
+    assert_eq!(rc, 0, "setitimer");
+    let mut failures = Vec::new();
+    for _ in 0..40 {
+        match Manager::start() {
+            Ok(manager) => {
+                let d: DictProxy<u32> = manager.dict().unwrap();
+                d.set("k", &1).unwrap();
+                assert_eq!(d.get("k").unwrap(), Some(1));
+                manager.shutdown().unwrap();
+            }
+            Err(e) => failures.push(e.to_string()),
+        }
+    }
+    let off = libc::itimerval {
+        it_interval: libc::timeval {
+            tv_sec: 0,
+            tv_usec: 0,
+        },
+        it_value: libc::timeval {
+            tv_sec: 0,
+            tv_usec: 0,
+        },
+    };
+    // Safety: as above.
+    unsafe { libc::setitimer(libc::ITIMER_REAL, &raw const off, std::ptr::null_mut()) };
+    assert!(
+        failures.is_empty(),
+        "{} of 40 starts failed: {failures:?}",
+        failures.len()
+    );
+}
+
+/// The spawned child's side of [`a_spawned_childs_key_is_in_no_environment`]:
+/// its environment and command line hold no key, and it still has the key
+/// (the proxy it was given works).
+fn spawned_child_without_key_in_environ(proxy: DictProxy<u32>) {
+    let environ = std::fs::read("/proc/self/environ").unwrap();
+    let cmdline = std::fs::read("/proc/self/cmdline").unwrap();
+    for (what, bytes) in [("environment", &environ), ("command line", &cmdline)] {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(
+            !text.contains("AUTHKEY"),
+            "the key's name is in the {what}: {text}"
+        );
+        // A hex key would be 64 hex digits in a row.
+        let longest_hex = text
+            .split(|c: char| !c.is_ascii_hexdigit())
+            .map(str::len)
+            .max()
+            .unwrap_or(0);
+        assert!(longest_hex < 64, "something like a key is in the {what}");
+    }
+    proxy.set("spawned", &7).unwrap();
+}
+
+/// `Process::spawn` hands the authkey over on a descriptor the child closes,
+/// never in its environment, where `/proc/<pid>/environ` keeps it for any
+/// program of the same user to read for the child's whole life.
+pub fn a_spawned_childs_key_is_in_no_environment() {
+    let manager = Manager::start().unwrap();
+    let d: DictProxy<u32> = manager.dict().unwrap();
+    let mut child = Process::spawn(spawned_child_without_key_in_environ, d.clone()).unwrap();
+    assert_eq!(
+        child.join().unwrap(),
+        0,
+        "the spawned child's checks passed"
+    );
+    assert_eq!(d.get("spawned").unwrap(), Some(7), "and it had the key");
+    manager.shutdown().unwrap();
+}
+
+/// A timed call returns by its timeout plus `REPLY_MARGIN` whatever the
+/// server does: here it is stopped (SIGSTOP) for 6 s, and a `get` with
+/// 300 ms must end well before that, saying the server did not answer.
+/// After SIGCONT the proxy works again, on a new connection.
+pub fn a_timed_call_to_a_stopped_server_returns_by_its_deadline() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let manager = Manager::start().unwrap();
+    let queue = manager.queue::<u32>(0).unwrap();
+    queue.put(&1, None).unwrap();
+    assert_eq!(queue.get(None).unwrap(), 1);
+    let server = Pid::from_raw(manager.pid().unwrap());
+    kill(server, Signal::SIGSTOP).unwrap();
+    let waker = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(6));
+        let _ = kill(server, Signal::SIGCONT);
+    });
+    let started = Instant::now();
+    let got = queue.get(Some(Duration::from_millis(300)));
+    let took = started.elapsed();
+    let bound = Duration::from_millis(300) + multiproc::manager::REPLY_MARGIN;
+    assert!(
+        took < bound + Duration::from_millis(700),
+        "the call took {took:?}, past its deadline of {bound:?}"
+    );
+    assert!(
+        matches!(&got, Err(ManagerError::Unresponsive { .. })),
+        "{got:?}"
+    );
+    assert!(got.unwrap_err().to_string().contains("did not answer"));
+    waker.join().unwrap();
+    // The abandoned `get` runs in the server once it resumes, for its own
+    // 300 ms: let it end before putting what it could take.
+    std::thread::sleep(Duration::from_millis(800));
+    queue.put(&2, None).unwrap();
+    assert_eq!(
+        queue.get(None).unwrap(),
+        2,
+        "after SIGCONT, a new connection works"
+    );
+    manager.shutdown().unwrap();
 }

@@ -107,7 +107,7 @@ pub fn bad_frames_give_clear_errors() {
     }
 }
 
-/// Finding 17: a message over the limit is refused on the sending side,
+/// A message over the limit is refused on the sending side,
 /// with a message about sending (not about a corrupt stream).
 pub fn an_oversize_send_says_so() {
     let (_recv_end, mut send_end) = Pipe::one_way().unwrap();

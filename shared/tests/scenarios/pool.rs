@@ -224,7 +224,7 @@ pub fn the_next_task_goes_to_the_first_free_worker() {
     );
 }
 
-/// Finding 2: an argument over the frame limit is refused at once, and the
+/// An argument over the frame limit is refused at once, and the
 /// workers are left alone.
 pub fn an_oversize_argument_is_refused_at_submit() {
     let pool = Pool::new(1).unwrap();
@@ -269,7 +269,7 @@ fn fork_a_helper_then_die(_: ()) {
     nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL).unwrap();
 }
 
-/// Finding 9: a helper the task forked holds the worker's socket open; the
+/// A helper the task forked holds the worker's socket open; the
 /// worker's death is seen through its pidfd all the same.
 pub fn a_worker_death_is_seen_even_if_a_helper_holds_its_socket() {
     // The orphaned helper is ours to reap: no zombie is left behind.
@@ -306,11 +306,13 @@ fn ignore_sigterm_and_sleep(ms: u64) -> u64 {
     sleep_ms(ms)
 }
 
-/// Finding 10: terminate escalates to SIGKILL for a task that ignores
+/// Terminate escalates to SIGKILL for a task that ignores
 /// SIGTERM.
 pub fn terminate_does_not_wait_for_a_task_that_ignores_sigterm() {
     let pool = Pool::new(1).unwrap();
+    let worker = pool.worker_pids()[0];
     let task = pool.apply_async(ignore_sigterm_and_sleep, 10_000).unwrap();
+    let queued = pool.apply_async(ignore_sigterm_and_sleep, 1).unwrap();
     std::thread::sleep(Duration::from_millis(200));
     let started = Instant::now();
     pool.terminate();
@@ -319,10 +321,21 @@ pub fn terminate_does_not_wait_for_a_task_that_ignores_sigterm() {
         "took {:?}",
         started.elapsed()
     );
-    assert!(matches!(task.get(), Err(TaskError::PoolGone(_))));
+    // The running task did run: it is not told it never ran.
+    let running = task.get();
+    assert!(
+        matches!(running, Err(TaskError::Terminated { pid }) if pid == worker),
+        "{running:?}"
+    );
+    let waiting = queued.get();
+    assert!(
+        matches!(&waiting, Err(TaskError::PoolGone(_)))
+            && waiting.unwrap_err().to_string().contains("never ran"),
+        "the queued one never ran"
+    );
 }
 
-/// Finding 8: a forked child that inherited the pool gets an error, and the
+/// A forked child that inherited the pool gets an error, and the
 /// parent's workers are untouched.
 pub fn a_child_cannot_use_an_inherited_pool() {
     let pool = Pool::new(1).unwrap();
@@ -346,7 +359,7 @@ fn too_large_a_result(_: ()) -> Vec<u8> {
     vec![0u8; multiproc::wire::MAX_FRAME + 1]
 }
 
-/// Finding 17: a result over the frame limit is an error that says so, not
+/// A result over the frame limit is an error that says so, not
 /// a "dead" worker; the worker goes on.
 pub fn an_oversize_result_is_an_error_not_a_death() {
     let pool = Pool::new(1).unwrap();
@@ -377,5 +390,46 @@ pub fn imap_yields_what_came_before_a_failing_item() {
         matches!(outcomes[2], Err(TaskError::Pool(_))),
         "{:?}",
         outcomes[2].as_ref().err()
+    );
+}
+
+/// `imap` reads its input as the results are taken: none at the call, and
+/// at most 4 chunks per worker ahead of the results. Counted, not timed: a
+/// slow input would otherwise wait for hundreds of items before its first
+/// result.
+pub fn imap_reads_its_input_as_the_results_are_taken() {
+    use std::cell::Cell;
+    let pool = Pool::new(2).unwrap();
+    let pulled = Cell::new(0u32);
+    let slow_input = (0..40u64).inspect(|_| {
+        pulled.set(pulled.get() + 1);
+        std::thread::sleep(Duration::from_millis(5));
+    });
+    let mut results = pool.imap(|x: u64| x + 1, slow_input, 1).unwrap();
+    assert_eq!(pulled.get(), 0, "nothing is read at the call");
+    assert_eq!(results.next().unwrap().unwrap(), 1);
+    let before_first = pulled.get();
+    assert!(
+        (1..=8).contains(&before_first),
+        "a few items per worker (4 chunks each) before the first result, not the whole \
+         input: {before_first} of 40 read"
+    );
+    let rest: Vec<u64> = results.map(Result::unwrap).collect();
+    assert_eq!(rest, (2..=40).collect::<Vec<u64>>());
+    // An input that panics at its sixth item: the five results before it
+    // come first, as in CPython (which raises after yielding them).
+    let got = std::cell::RefCell::new(Vec::new());
+    let yielded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let failing = (0..10u64).map(|x| if x == 5 { panic!("item 5 is bad") } else { x });
+        for result in pool.imap(|x: u64| x, failing, 1).unwrap() {
+            got.borrow_mut().push(result.unwrap());
+        }
+    }));
+    assert!(yielded.is_err(), "the input's panic reaches the caller");
+    let got = got.into_inner();
+    assert_eq!(
+        got,
+        [0, 1, 2, 3, 4],
+        "the results before the bad item come first"
     );
 }

@@ -179,7 +179,7 @@ pub fn duration_max_is_no_deadline() {
     assert_eq!(task.get_timeout(Duration::MAX).unwrap(), 1);
 }
 
-/// Finding 9: a child that forked a helper and returned is seen as ended at
+/// A child that forked a helper and returned is seen as ended at
 /// once, though the helper holds the sentinel pipe (a pidfd says so).
 pub fn join_sees_a_child_end_whatever_its_helpers_hold() {
     nix::sys::prctl::set_child_subreaper(true).unwrap();
@@ -206,7 +206,7 @@ pub fn join_sees_a_child_end_whatever_its_helpers_hold() {
     );
 }
 
-/// Finding 13: a daemon child dies with its parent, even a parent killed
+/// A daemon child dies with its parent, even a parent killed
 /// with SIGKILL; Python's daemons die only when the parent exits normally.
 pub fn a_daemon_dies_with_its_parent() {
     nix::sys::prctl::set_child_subreaper(true).unwrap();
@@ -240,15 +240,80 @@ fn takes_bytes(bytes: Vec<u8>) {
     assert!(!bytes.is_empty());
 }
 
-/// Finding 17: arguments the kernel would refuse get a message that says
-/// what to do, not "Argument list too long"; so does a Queue bound that no
-/// semaphore can hold.
+/// The spawn start method hands its argument over in a file, not in the
+/// environment, so no size limit of the kernel's applies (1 MiB here); a
+/// Queue bound that no semaphore can hold gets a message that says why.
 pub fn sizes_the_kernel_refuses_are_explained() {
-    let refused = Process::spawn(takes_bytes, vec![1u8; 70_000]).unwrap_err();
-    assert!(
-        refused.to_string().contains("environment variable"),
-        "{refused}"
-    );
+    let mut big = Process::spawn(takes_bytes, vec![1u8; 1 << 20]).unwrap();
+    assert_eq!(big.join().unwrap(), 0, "a 1 MiB argument reaches the child");
     let refused = multiproc::Queue::<u8>::new(usize::try_from(i32::MAX).unwrap() + 1).unwrap_err();
     assert!(refused.to_string().contains("SEM_VALUE_MAX"), "{refused}");
+}
+
+/// A child that someone else reaped (here `SIGCHLD` is ignored, so the
+/// kernel reaps it), whose pid then went to a stranger: the handle must
+/// say the child is gone, and neither `terminate`, `kill`, `join` nor drop
+/// may touch the stranger. The stranger gets the pid through
+/// `/proc/sys/kernel/ns_last_pid` (root only; skipped otherwise).
+pub fn a_reaped_childs_pid_reused_by_a_stranger_is_left_alone() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // Safety: SIG_IGN installs no handler code.
+    unsafe { signal(Signal::SIGCHLD, SigHandler::SigIgn) }.unwrap();
+    let mut child = Process::start(|| {}).unwrap();
+    let pid = child.pid();
+    let gone = Instant::now() + Duration::from_secs(5);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(Instant::now() < gone, "the kernel did not reap pid {pid}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let Some(mut stranger) = process_with_pid(pid) else {
+        // Safety: as above.
+        unsafe { signal(Signal::SIGCHLD, SigHandler::SigDfl) }.unwrap();
+        crate::skip("cannot choose a pid here (needs root and ns_last_pid)");
+    };
+    let stranger_alive = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            !stat
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+    };
+    assert!(stranger_alive(), "the stranger runs with pid {pid}");
+    assert!(
+        !child.is_alive(),
+        "the child is gone, whoever has its pid now"
+    );
+    child.terminate().unwrap();
+    child.kill().unwrap();
+    let started = Instant::now();
+    let joined = child.join_timeout(Duration::from_secs(1));
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "join_timeout returned at once"
+    );
+    assert!(
+        matches!(joined, Err(Error::State(why)) if why.contains("reaped by someone else")),
+        "{joined:?}"
+    );
+    drop(child);
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(stranger_alive(), "no signal reached the stranger");
+    // Safety: as above. Restored first, so that the stranger is ours to reap.
+    unsafe { signal(Signal::SIGCHLD, SigHandler::SigDfl) }.unwrap();
+    stranger.kill().unwrap();
+    stranger.wait().unwrap();
+}
+
+/// Starts `sleep 30` with pid `pid`, if the pid can be chosen here.
+fn process_with_pid(pid: i32) -> Option<std::process::Child> {
+    for _ in 0..50 {
+        std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).ok()?;
+        let stranger = std::process::Command::new("sleep").arg("30").spawn().ok()?;
+        if stranger.id() == pid as u32 {
+            return Some(stranger);
+        }
+        let mut other = stranger;
+        let _ = other.kill();
+    }
+    None
 }

@@ -260,7 +260,7 @@ pub fn a_process_killed_while_waiting_breaks_nothing() {
     assert_eq!(bounded.get_nowait().unwrap(), 3);
 }
 
-/// Finding 11, and the second hang: `put_timeout` of an item larger
+/// `put_timeout` of an item larger
 /// than the pipe's free room returns `Full` by its deadline, with no reader.
 pub fn put_timeout_returns_by_its_deadline_whatever_the_size() {
     let queue: Queue<Vec<u8>> = Queue::new(0).unwrap();
@@ -313,7 +313,7 @@ pub fn put_timeout_returns_by_its_deadline_whatever_the_size() {
     assert_eq!(reader.join().unwrap(), 0);
 }
 
-/// Finding 19: a failed `Queue::new` leaves no mapping behind.
+/// A failed `Queue::new` leaves no mapping behind.
 pub fn a_failed_queue_new_leaks_nothing() {
     let maps = || {
         std::fs::read_to_string("/proc/self/maps")
