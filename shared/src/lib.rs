@@ -22,7 +22,7 @@
 //!
 //! Each module's page says how its part works and what it costs: [`pool`]
 //! (how tasks reach workers, and what CPython's pool does with three helper
-//! threads), [`queue`] (shared memory and a packet-mode pipe, no feeder
+//! threads), [`queue`] (a ring in shared memory, futex waits, no feeder
 //! thread), [`pipe`], [`manager`] (a server process and its proxies),
 //! [`process`] (fork, spawn, and the rules every child follows) and
 //! [`wire`] (the framing all of them share).
@@ -79,6 +79,7 @@ compile_error!(
 );
 
 mod error;
+mod futex;
 pub mod manager;
 pub mod pipe;
 pub mod pool;

@@ -8,7 +8,7 @@
 //!     p.join()                          # waits for p ...
 //!     items = [q.get(), q.get()]        # ... which waits for this
 //!
-//! The child puts two items, each as big as the queue's pipe. The pipe
+//! The child puts two items, each as big as the queue's ring. The ring
 //! holds one at most, so the child's `put` waits for a reader. The parent
 //! joins the child before reading anything: each waits for the other,
 //! forever. Reorder the parent so that everyone finishes.
@@ -19,14 +19,14 @@ use multiproc::{Process, Queue};
 
 fn main() {
     let queue: Queue<Vec<u8>> = Queue::new(0).expect("a queue");
-    let item_size = queue.pipe_capacity().expect("the pipe's size");
+    let item_size = queue.capacity_bytes();
     let mut child = Process::start(|| {
         for byte in [1u8, 2] {
             queue.put(&vec![byte; item_size]).expect("put");
         }
     })
     .expect("start the child");
-    println!("the child puts 2 items, each as big as the queue's pipe");
+    println!("the child puts 2 items, each as big as the queue's ring");
 
     // TODO: the child cannot finish until its items are taken.
     let exitcode = child.join().expect("join the child");

@@ -74,7 +74,7 @@ fn a_thread_channel_does_not_cross_a_fork() {
     );
     drop(sender);
     println!("A channel lives in one process's memory. Between processes, data must go");
-    println!("through the kernel: a pipe, a socket, shared memory. Queue uses a pipe.");
+    println!("through the kernel: a pipe, a socket, shared memory. Queue uses shared memory.");
 }
 
 // ---------------------------------------------------------------------------
@@ -242,7 +242,7 @@ fn many_producers_many_consumers() {
     );
     println!("each producer's items in order at each consumer: {in_order}");
     println!("What to look for: the split between consumers varies from run to run; the");
-    println!("totals do not. A frame is written under one lock and read under another, so");
+    println!("totals do not. An item is written under one lock and read under another, so");
     println!("no item is torn, lost or delivered twice.");
 }
 
@@ -253,16 +253,16 @@ fn join_before_drain() {
         "the docs' warning: a process that put items joins only once they are all in the pipe",
     );
     let queue: Queue<Vec<u8>> = Queue::new(0).expect("queue");
-    let capacity = queue.pipe_capacity().expect("pipe size");
-    println!("the queue's pipe holds {} KiB", capacity / 1024);
-    // Twice what the pipe holds, whatever this machine allows for a pipe.
+    let capacity = queue.capacity_bytes();
+    println!("the queue's ring holds {} KiB", capacity / 1024);
+    // Twice what the ring holds.
     let item_size = 2 * capacity;
     let mut child = Process::start_daemon(|| {
         queue.put(&vec![7u8; item_size]).expect("put");
     })
     .expect("fork");
     println!(
-        "the child puts one item of {} KiB, twice what the pipe holds",
+        "the child puts one item of {} KiB, twice what the ring holds",
         item_size / 1024
     );
     match child
@@ -291,8 +291,8 @@ fn a_queue_cannot_go_to_a_pool_task() {
         "A Queue cannot be a Pool task's argument",
         "RuntimeError: Queue objects should only be shared between processes through inheritance",
     );
-    println!("A task's argument travels as bytes, and a Queue holds open pipe ends and");
-    println!("shared memory: it cannot become bytes. Python finds out when it tries to");
+    println!("A task's argument travels as bytes, and a Queue is a mapping of shared");
+    println!("memory and locks: it cannot become bytes. Python finds out when it tries to");
     println!("pickle the queue, and raises RuntimeError. Here the compiler finds out:");
     println!("`pool.apply_async(use_queue, queue)` does not build:");
     println!("  error[E0277]: the trait bound `Queue<u32>: serde::Serialize` is not satisfied");

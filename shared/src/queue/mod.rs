@@ -4,28 +4,35 @@
 //! # Design
 //! Python's Queue is a pipe, a feeder thread in each putting process, two
 //! locks and a bounded semaphore. This one has no thread (a thread would stop
-//! the process from forking again): `put` writes its frame into the pipe
-//! itself.
-//! - One `pipe2` carries the frames (the crate's wire format), both ends
-//!   non-blocking so that every wait is a `poll(2)` with a deadline. The pipe
-//!   is in packet mode (`O_DIRECT`): a small item is one packet, so `get`
-//!   reads it, length prefix and all, with one `read(2)` (it may not read
-//!   more than its own item: other consumers share the pipe). The cost: each
-//!   packet takes one of the pipe's slots (256 in a 1 MiB pipe), however
-//!   small the item.
-//! - A control block in `MAP_SHARED` anonymous memory, mapped before any fork
-//!   and so shared by every process forked afterwards, holds a *write lock*
-//!   and a *read lock* (process-shared, robust pthread mutexes: one frame is
-//!   written and read whole, however large, and a holder that dies is
-//!   noticed instead of blocking everyone forever), a *slots* semaphore
-//!   (`maxsize` free places) and an item counter for [`Queue::qsize`].
-//! - `put` encodes the item before taking any lock; `get` decodes after
-//!   releasing them.
+//! the process from forking again) and no pipe: the items go through a ring
+//! of 1 MiB in `MAP_SHARED` anonymous memory, mapped before any fork and so
+//! shared by every process forked afterwards, beside a control block.
+//! - One producer writes at a time and one consumer reads at a time, each
+//!   under a process-shared, *robust* lock: a holder that dies is noticed by
+//!   the next one instead of blocking everyone forever.
+//! - Waits (for an item, for room) sleep on a futex in the shared memory,
+//!   with a deadline: no system call at all while neither side has to wait.
+//! - Every count (where the next item goes, items put, items taken) lives
+//!   in two words, each changed by the one store that also publishes or
+//!   takes the data: `qsize`, the bound and the ring's contents cannot drift
+//!   apart, wherever a process is killed (`ring.rs` says how).
+//! - `put` encodes the item before taking the lock; `get` decodes after
+//!   releasing it. An item larger than a record (64 KiB) is several
+//!   records; one larger than the ring streams through as it is read.
 //!
-//! A put also waits while the pipe itself is full (1 MiB here), even on an
-//! unbounded queue: the data has to be somewhere. In Python it waits in the
-//! feeder thread's buffer instead, which is why a Python process that put a
-//! large item cannot exit until someone reads it (lesson 04 shows both).
+//! # What a kill may lose
+//! A process killed at any point (SIGKILL, the OOM killer, `terminate()` of
+//! a busy consumer) loses at most the item it held: the one a consumer had
+//! begun to take (Python loses it too), or the one a producer had begun to
+//! put (never seen by anyone). Nothing else changes: every other item is
+//! delivered exactly once, `qsize` stays exact, a bounded queue holds
+//! exactly `maxsize` items, and every later `put` and `get` works. A process
+//! killed while it waits (for an item, for room, for a lock) loses nothing.
+//!
+//! A put also waits while the ring is full, even on an unbounded queue: the
+//! data has to be somewhere. In Python it waits in the feeder thread's
+//! buffer instead, which is why a Python process that put a large item
+//! cannot exit until someone reads it (lesson 04 shows both).
 //!
 //! A `Queue` is shared by inheritance: make it, then fork. It is not
 //! `Serialize`, so it cannot be a [`crate::Pool`] task's argument, the
@@ -40,29 +47,20 @@
 //! pool.apply_async(use_queue, queue); // error: Queue<u32> is not Serialize
 //! ```
 
-mod packet_pipe;
+mod ring;
 mod shm;
 
-use std::fs::File;
 use std::io;
 use std::marker::PhantomData;
-use std::os::fd::OwnedFd;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use self::packet_pipe::{PAGE, read_frame_until, write_frame_until};
-use self::shm::{Locked, SharedBlock};
+use self::shm::{RING, SharedBlock};
 use crate::error::Error;
 use crate::sys::deadline_after;
-use crate::wire::{self, WireError};
-
-/// The pipe size asked for (the default is 64 KiB; 1 MiB is what an
-/// unprivileged process may ask for by default).
-const PIPE_CAPACITY: i32 = 1 << 20;
+use crate::wire::{MAX_FRAME, WireError};
 
 /// Why a queue operation did not deliver an item.
 ///
@@ -86,14 +84,10 @@ pub enum QueueError {
     /// The queue stayed empty until the deadline. Python: `queue.Empty`.
     #[doc(alias = "queue.Empty")]
     Empty,
-    /// This handle was closed with [`Queue::close`], or no process holds the
-    /// writing end any more. Python: `ValueError: Queue is closed`.
+    /// This handle was closed with [`Queue::close`]. Python: `ValueError:
+    /// Queue is closed`.
     Closed,
-    /// A process died in the middle of writing or reading an item: the
-    /// stream is torn, so the queue refuses further use. (A process that
-    /// dies while it waits breaks nothing.)
-    Broken(&'static str),
-    /// An item could not be encoded or decoded, or the pipe failed.
+    /// An item could not be encoded or decoded, or a lock failed.
     Wire(WireError),
 }
 
@@ -103,7 +97,6 @@ impl std::fmt::Display for QueueError {
             QueueError::Full => write!(f, "the queue is full (Python: queue.Full)"),
             QueueError::Empty => write!(f, "the queue is empty (Python: queue.Empty)"),
             QueueError::Closed => write!(f, "the queue is closed"),
-            QueueError::Broken(why) => write!(f, "the queue is broken: {why}"),
             QueueError::Wire(e) => write!(f, "{e}"),
         }
     }
@@ -138,10 +131,6 @@ impl From<Error> for QueueError {
     }
 }
 
-const DIED_WRITING: &str = "a process died while writing an item";
-const DIED_READING: &str = "a process died while reading an item";
-const TORN: &str = "a process died in the middle of an item";
-
 /// A multi-producer, multi-consumer queue between forked processes. See the
 /// [module documentation](self).
 ///
@@ -161,9 +150,8 @@ const TORN: &str = "a process died in the middle of an item";
 pub struct Queue<T> {
     shared: SharedBlock,
     maxsize: usize,
-    /// How many packets the pipe holds: one per page of its capacity.
-    pipe_slots: usize,
-    ends: Option<(File, File)>,
+    /// False once this handle was closed.
+    open: bool,
     item_type: PhantomData<fn(T) -> T>,
 }
 
@@ -171,45 +159,29 @@ impl<T> std::fmt::Debug for Queue<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Queue")
             .field("maxsize", &self.maxsize)
-            .field("open", &self.ends.is_some())
+            .field("open", &self.open)
             .finish()
     }
 }
 
 impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// Makes a queue holding at most `maxsize` items (`0`: no limit but the
-    /// pipe's). Python: `multiprocessing.Queue(maxsize)`.
+    /// ring's 1 MiB). Python: `multiprocessing.Queue(maxsize)`.
     ///
     /// # Errors
-    /// [`Error::State`] if `maxsize` does not fit a semaphore (over
-    /// `u32::MAX`); [`Error::Io`] or [`Error::Os`] if the shared memory or
-    /// the pipe cannot be made.
+    /// [`Error::State`] if `maxsize` is over what the queue counts (8 388 607
+    /// items); [`Error::Os`] if the shared memory cannot be made.
     pub fn new(maxsize: usize) -> Result<Queue<T>, Error> {
-        // sem_init takes at most SEM_VALUE_MAX, i32::MAX on Linux.
-        let start = u32::try_from(maxsize)
-            .ok()
-            .filter(|&n| i32::try_from(n).is_ok())
-            .ok_or(Error::State(
-                "maxsize is too large: at most 2147483647 (SEM_VALUE_MAX)",
-            ))?;
-        let shared = SharedBlock::new(start).map_err(|e| Error::os("mmap", &e))?;
-        let (read, write): (OwnedFd, OwnedFd) =
-            nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK | OFlag::O_DIRECT)
-                .map_err(|e| Error::Os("pipe2", e))?;
-        // A larger pipe holds more items before `put` has to wait. Failing to
-        // grow it only means the default 64 KiB.
-        let _ = fcntl(&write, FcntlArg::F_SETPIPE_SZ(PIPE_CAPACITY));
-        let capacity = fcntl(&write, FcntlArg::F_GETPIPE_SZ).map_err(|e| Error::Os("fcntl", e))?;
-        let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
-            .ok()
-            .flatten()
-            .and_then(|p| usize::try_from(p).ok())
-            .unwrap_or(4096);
+        if maxsize > MAX_ITEMS {
+            return Err(Error::State(
+                "maxsize is too large: a Queue counts at most 8388607 items",
+            ));
+        }
+        let shared = SharedBlock::new().map_err(|e| Error::os("mmap", &e))?;
         Ok(Queue {
             shared,
             maxsize,
-            pipe_slots: usize::try_from(capacity).unwrap_or(0) / page,
-            ends: Some((File::from(read), File::from(write))),
+            open: true,
             item_type: PhantomData,
         })
     }
@@ -217,8 +189,8 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// Puts `item`, waiting as long as it takes for room. Python: `q.put(item)`.
     ///
     /// # Errors
-    /// [`QueueError::Closed`], [`QueueError::Broken`], or
-    /// [`QueueError::Wire`] if the item cannot be encoded or the pipe fails.
+    /// [`QueueError::Closed`], or [`QueueError::Wire`] if the item cannot be
+    /// encoded (or is over [`MAX_FRAME`]) or a lock fails.
     pub fn put(&self, item: &T) -> Result<(), QueueError> {
         self.put_until(item, None)
     }
@@ -226,10 +198,10 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// Puts `item`, waiting at most `timeout` for room. Python:
     /// `q.put(item, timeout=t)`.
     ///
-    /// The deadline covers the wait for a free place, for the write lock and
-    /// for room in the pipe for the *whole* item: a half-written item would
-    /// tear the stream for everyone, so it starts only once it fits. An item
-    /// larger than the pipe (1 MiB) never fits at once: it gets
+    /// The deadline covers the wait for a free place, for the lock and for
+    /// room in the ring for the *whole* item: once its first bytes are in,
+    /// the rest must follow, so it starts only once it fits. An item larger
+    /// than the ring (1 MiB) never fits at once: it gets
     /// [`QueueError::Full`] at the deadline, and only [`Queue::put`] can
     /// stream it to a reader. (Python's feeder thread buffers it instead.)
     ///
@@ -250,9 +222,9 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// Takes the next item, waiting as long as it takes. Python: `q.get()`.
     ///
     /// # Errors
-    /// [`QueueError::Closed`] when this handle is closed or no process can
-    /// put any more; [`QueueError::Broken`]; [`QueueError::Wire`] if the item
-    /// is not a `T` or the pipe fails.
+    /// [`QueueError::Closed`] when this handle is closed; [`QueueError::Wire`]
+    /// if the item is not a `T` or a lock fails. Like Python's, a `get` on a
+    /// queue that nobody will put to again waits as long as it is told to.
     pub fn get(&self) -> Result<T, QueueError> {
         self.get_until(None)
     }
@@ -275,118 +247,34 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     }
 
     fn put_until(&self, item: &T, deadline: Option<Instant>) -> Result<(), QueueError> {
-        let (_, writer) = self.ends()?;
-        // Encode before taking anything: the lock is held only for the write.
-        let frame = wire::encode_frame(item)?;
-        let block = &*self.shared;
-        if self.maxsize > 0 && !block.slots.wait_until(deadline)? {
-            return Err(QueueError::Full);
+        self.check_open()?;
+        // Encode before taking anything: the lock is held only for the copy.
+        let bytes = postcard::to_allocvec(item).map_err(WireError::Encode)?;
+        if bytes.len() > MAX_FRAME {
+            return Err(WireError::TooLargeToSend {
+                len: bytes.len(),
+                max: MAX_FRAME,
+            }
+            .into());
         }
-        let give_back_slot = || {
-            if self.maxsize > 0 {
-                block.slots.post();
-            }
-        };
-        let _guard = match block.write_lock.lock_until(deadline) {
-            Ok(Locked::Held(guard)) => guard,
-            Ok(Locked::HolderDied(guard)) => {
-                if block.writing.load(Ordering::SeqCst) {
-                    block.broken.store(true, Ordering::SeqCst);
-                    give_back_slot();
-                    return Err(QueueError::Broken(DIED_WRITING));
-                }
-                // It died waiting for room: it wrote nothing, and the place it
-                // had taken is given back for it.
-                give_back_slot();
-                guard
-            }
-            Ok(Locked::TimedOut) => {
-                give_back_slot();
-                return Err(QueueError::Full);
-            }
-            Err(e) => {
-                give_back_slot();
-                return Err(e.into());
-            }
-        };
-        // With a deadline, wait until the whole item fits: once its first
-        // byte is in, the rest must follow, whatever the time.
-        if let Some(deadline) = deadline
-            && !self.wait_until_it_fits(frame.len(), deadline)
-        {
-            give_back_slot();
-            return Err(QueueError::Full);
-        }
-        let written = write_frame_until(writer, &frame, deadline, block);
-        match written {
-            Ok(true) => {
-                block.items.fetch_add(1, Ordering::SeqCst);
-                Ok(())
-            }
-            Ok(false) => {
-                give_back_slot();
-                Err(QueueError::Full)
-            }
-            Err(e) => {
-                give_back_slot();
-                Err(e)
-            }
-        }
-    }
-
-    /// Waits until `len` bytes of frame fit in the pipe as a whole, or until
-    /// `deadline`. A frame takes one packet per page (pipe(7), packet mode).
-    fn wait_until_it_fits(&self, len: usize, deadline: Instant) -> bool {
-        let needed = len.div_ceil(PAGE);
-        loop {
-            let taken = self.shared.packets.load(Ordering::SeqCst);
-            if taken + needed <= self.pipe_slots {
-                return true;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            std::thread::sleep((deadline - now).min(Duration::from_millis(1)));
-        }
+        let maxsize = self.maxsize;
+        let room = |block: &SharedBlock| maxsize == 0 || ring::qsize(block) < maxsize;
+        ring::put(&self.shared, &bytes, deadline, room)
     }
 
     fn get_until(&self, deadline: Option<Instant>) -> Result<T, QueueError> {
-        let (reader, _) = self.ends()?;
-        let block = &*self.shared;
-        let guard = match block.read_lock.lock_until(deadline)? {
-            Locked::Held(guard) => guard,
-            Locked::TimedOut => return Err(QueueError::Empty),
-            Locked::HolderDied(guard) => {
-                if block.reading.load(Ordering::SeqCst) {
-                    block.broken.store(true, Ordering::SeqCst);
-                    return Err(QueueError::Broken(DIED_READING));
-                }
-                // It died waiting for an item: it took nothing.
-                guard
-            }
-        };
-        let frame = read_frame_until(reader, deadline, block);
-        if let Ok(Some(_)) = frame {
-            block.items.fetch_sub(1, Ordering::SeqCst);
-            if self.maxsize > 0 {
-                // Posted before the read lock is released, so a reader that
-                // dies cannot lose a slot here.
-                block.slots.post();
-            }
-        }
-        drop(guard);
-        match frame? {
-            // Decode after releasing the lock.
-            Some(payload) => Ok(postcard::from_bytes(&payload).map_err(WireError::Decode)?),
-            None => Err(QueueError::Empty),
-        }
+        self.check_open()?;
+        let bytes = ring::get(&self.shared, deadline)?;
+        // Decoded after the lock is released.
+        Ok(postcard::from_bytes(&bytes).map_err(WireError::Decode)?)
     }
 
     /// Items put and not yet taken, across all processes. Python:
     /// `q.qsize()` (also approximate there: others may put or get meanwhile).
+    /// Exact whatever process was killed: see the module's "What a kill may
+    /// lose".
     pub fn qsize(&self) -> usize {
-        usize::try_from(self.shared.items.load(Ordering::SeqCst)).unwrap_or(0)
+        ring::qsize(&self.shared)
     }
 
     /// True if no item is waiting. Python: `q.empty()`.
@@ -406,31 +294,28 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         self.maxsize
     }
 
-    /// How many bytes the pipe holds before a `put` must wait for a `get`.
-    ///
-    /// # Errors
-    /// [`QueueError::Closed`] after [`Queue::close`]; the error of
-    /// `fcntl(F_GETPIPE_SZ)`.
-    pub fn pipe_capacity(&self) -> Result<usize, QueueError> {
-        let (_, writer) = self.ends()?;
-        let n = fcntl(writer, FcntlArg::F_GETPIPE_SZ).map_err(io::Error::from)?;
-        Ok(usize::try_from(n).unwrap_or(0))
+    /// How many bytes of items (with a few bytes of framing each) the queue
+    /// holds before a `put` must wait for a `get`, whatever its `maxsize`.
+    /// Python has no such number: its feeder thread buffers without bound.
+    pub fn capacity_bytes(&self) -> usize {
+        RING
     }
 
     /// Closes this process's handle: later calls on it return
     /// [`QueueError::Closed`]. Other processes' handles stay open. Python:
     /// `q.close()`.
     pub fn close(&mut self) {
-        self.ends = None;
+        self.open = false;
     }
 
-    fn ends(&self) -> Result<(&File, &File), QueueError> {
-        if self.shared.broken.load(Ordering::SeqCst) {
-            return Err(QueueError::Broken(TORN));
+    fn check_open(&self) -> Result<(), QueueError> {
+        if self.open {
+            Ok(())
+        } else {
+            Err(QueueError::Closed)
         }
-        self.ends
-            .as_ref()
-            .map(|(r, w)| (r, w))
-            .ok_or(QueueError::Closed)
     }
 }
+
+/// The most items a queue counts (its counters' width).
+const MAX_ITEMS: usize = (1 << 23) - 1;

@@ -1,89 +1,140 @@
-//! The queue's shared memory: a control block in one `MAP_SHARED` anonymous
-//! mapping, made before any fork and so seen by every process forked after.
-//! This is the crate's one unsafe room of any size.
+//! The queue's shared memory: a control block and the ring its items pass
+//! through, in one `MAP_SHARED` anonymous mapping made before any fork and
+//! so seen by every process forked after. This is the crate's one unsafe
+//! room of any size.
 //!
-//! Each POSIX primitive sits in an [`UnsafeCell`], the way std wraps its own
+//! The robust mutexes sit in an [`UnsafeCell`], the way std wraps its own
 //! `pthread_mutex_t`: the C calls write through the pointer, so a shared Rust
 //! reference to the bytes must allow that. Pointers come only from `.get()`.
+//! The ring's bytes are reached only through `SharedBlock::ring_write` and
+//! `SharedBlock::ring_read`, which copy, under the rules `ring.rs` keeps.
 //!
-//! Man pages: pthread_mutexattr_setrobust(3),
-//! pthread_mutexattr_setpshared(3), sem_overview(7), sem_timedwait(3).
+//! Man pages: pthread_mutexattr_setrobust(3), pthread_mutexattr_setpshared(3),
+//! futex(2).
 
 use std::cell::UnsafeCell;
 use std::io;
 use std::mem::MaybeUninit;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize};
+use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
+use crate::futex::Notifier;
 use crate::sys::{map_shared, realtime_deadline, unmap_shared};
 
-/// What every process that uses one queue shares.
+/// The ring's size in bytes: what the queue holds before a `put` waits.
+pub(super) const RING: usize = 1 << 20;
+
+/// What every process that uses one queue shares. Every count the queue
+/// keeps is in `tail` and `head`, and each changes in one store: see
+/// `ring.rs`.
 #[repr(C)]
 pub(super) struct ControlBlock {
-    /// Held while one frame is written: frames never interleave.
-    pub(super) write_lock: RobustMutex,
-    /// Held while one frame is read.
-    pub(super) read_lock: RobustMutex,
-    /// Free places, when the queue is bounded.
-    pub(super) slots: Semaphore,
-    /// Items put and not yet got. Counted after an item is whole in the
-    /// pipe, so a getter may count it out first: briefly below zero.
-    pub(super) items: AtomicIsize,
-    /// Packets in the pipe (each small item is one, a large one is one per
-    /// page): how `put_timeout` knows whether a whole item fits.
-    pub(super) packets: AtomicUsize,
-    /// A frame is being written: a writer that dies now tears the stream.
-    pub(super) writing: AtomicBool,
-    /// A frame is being read: a reader that dies now tears the stream.
-    pub(super) reading: AtomicBool,
-    /// Set when the stream was torn: a process died mid-frame.
-    pub(super) broken: AtomicBool,
+    /// Held by the one producer that writes into the ring.
+    pub(super) producer_lock: RobustMutex,
+    /// Held by the one consumer that reads from it.
+    pub(super) consumer_lock: RobustMutex,
+    /// Where the next record goes, items put, and whether an item is
+    /// half written (packed; `ring.rs`).
+    pub(super) tail: AtomicU64,
+    /// Where the next record is read, items taken, and whether an item is
+    /// half read (packed; `ring.rs`).
+    pub(super) head: AtomicU64,
+    /// Told when `tail` moves: consumers sleep on it.
+    pub(super) tail_moved: Notifier,
+    /// Told when `head` moves: producers sleep on it.
+    pub(super) head_moved: Notifier,
 }
 
-/// This process's view of a control block: the mapping, unmapped on drop.
+/// This process's view of a control block and its ring: the mapping,
+/// unmapped on drop.
 pub(super) struct SharedBlock {
     block: NonNull<ControlBlock>,
 }
 
-// Safety: the block's primitives are process-shared and so thread-safe; the
-// pointer is to a mapping that lives as long as this value, in any thread.
+// Safety: the block's locks are process-shared and so thread-safe, its other
+// fields atomics; the ring is reached only under the locks (see `ring.rs`).
+// The pointer is to a mapping that lives as long as this value, in any thread.
 unsafe impl Send for SharedBlock {}
-// Safety: as above; `ControlBlock` is only reached through `&`, and its
-// fields are atomics or primitives that synchronise themselves.
+// Safety: as above.
 unsafe impl Sync for SharedBlock {}
 
+/// Where the ring starts in the mapping: after the block, cache-line aligned.
+const RING_OFFSET: usize = std::mem::size_of::<ControlBlock>().next_multiple_of(64);
+/// The mapping's size.
+const MAPPING: usize = RING_OFFSET + RING;
+
 impl SharedBlock {
-    /// Maps a new control block and initialises it: two robust locks, a
-    /// semaphore with `slots` places, no items.
+    /// Maps a new control block and ring and initialises them: two robust
+    /// locks, an empty ring, no items.
     ///
     /// # Errors
-    /// The OS error of `mmap`, `pthread_mutex_init` or `sem_init`.
-    pub(super) fn new(slots: u32) -> io::Result<SharedBlock> {
-        let size = std::mem::size_of::<ControlBlock>();
-        let block = map_shared(size)?.cast::<ControlBlock>();
+    /// The OS error of `mmap` or `pthread_mutex_init`.
+    pub(super) fn new() -> io::Result<SharedBlock> {
+        let block = map_shared(MAPPING)?.cast::<ControlBlock>();
         // From here on, `Drop` unmaps the memory whatever fails next.
         let shared = SharedBlock { block };
         let raw = shared.block.as_ptr();
-        // `raw` points to `size` zeroed, writable bytes that no other process
-        // or thread sees yet (nothing has forked since the mmap). Each field
-        // is initialised in place, through a pointer to that field alone.
+        // `raw` points to zeroed, writable bytes that no other process or
+        // thread sees yet (nothing has forked since the mmap). Each lock is
+        // initialised in place, through a pointer to that field alone.
         // Safety: `raw` is in bounds of the mapping; no reference is made.
-        let write_lock = unsafe { &raw mut (*raw).write_lock };
+        let producer_lock = unsafe { &raw mut (*raw).producer_lock };
         // Safety: as above.
-        let read_lock = unsafe { &raw mut (*raw).read_lock };
-        // Safety: as above.
-        let semaphore = unsafe { &raw mut (*raw).slots };
+        let consumer_lock = unsafe { &raw mut (*raw).consumer_lock };
         // Safety: each points to unused, writable memory for its type that
         // stays put for the mapping's life (see `init`'s contract).
-        unsafe { RobustMutex::init(write_lock)? };
+        unsafe { RobustMutex::init(producer_lock)? };
         // Safety: as above.
-        unsafe { RobustMutex::init(read_lock)? };
-        // Safety: as above.
-        unsafe { Semaphore::init(semaphore, slots)? };
+        unsafe { RobustMutex::init(consumer_lock)? };
         // The other fields are atomics: zeroed bytes are valid ones holding
-        // 0 and false, which is how they start.
+        // 0, which is how they start (an empty ring, no item, no sleeper).
         Ok(shared)
+    }
+
+    /// The ring's first byte (RING_OFFSET + RING is the mapping's size).
+    fn ring(&self) -> *mut u8 {
+        self.block.as_ptr().cast::<u8>().wrapping_add(RING_OFFSET)
+    }
+
+    /// Copies `bytes` into the ring from byte `at` on, wrapping at its end.
+    ///
+    /// # Safety
+    /// The caller holds `producer_lock`, and the bytes written are free:
+    /// not yet published by `tail`, and already passed by `head`. No other
+    /// process reads or writes them meanwhile.
+    pub(super) unsafe fn ring_write(&self, at: usize, bytes: &[u8]) {
+        assert!(bytes.len() <= RING, "a record larger than the ring");
+        let at = at % RING;
+        let first = bytes.len().min(RING - at);
+        let (front, wrapped) = bytes.split_at(first);
+        // Safety: `at + first <= RING` and `wrapped.len() <= RING`: both
+        // copies stay in the ring; `bytes` is our own memory, which cannot
+        // overlap the mapping's.
+        unsafe {
+            std::ptr::copy_nonoverlapping(front.as_ptr(), self.ring().wrapping_add(at), first)
+        };
+        // Safety: as above, the wrapped part from the ring's start.
+        unsafe { std::ptr::copy_nonoverlapping(wrapped.as_ptr(), self.ring(), wrapped.len()) };
+    }
+
+    /// Copies `out.len()` bytes out of the ring from byte `at` on, wrapping.
+    ///
+    /// # Safety
+    /// The caller holds `consumer_lock`, and the bytes read were published
+    /// by `tail` and not yet passed by `head`: no producer writes them
+    /// meanwhile.
+    pub(super) unsafe fn ring_read(&self, at: usize, out: &mut [u8]) {
+        assert!(out.len() <= RING, "a record larger than the ring");
+        let at = at % RING;
+        let first = out.len().min(RING - at);
+        let (front, wrapped) = out.split_at_mut(first);
+        // Safety: as in `ring_write`, the other way round.
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.ring().wrapping_add(at), front.as_mut_ptr(), first)
+        };
+        // Safety: as above.
+        unsafe { std::ptr::copy_nonoverlapping(self.ring(), wrapped.as_mut_ptr(), wrapped.len()) };
     }
 }
 
@@ -101,10 +152,10 @@ impl std::ops::Deref for SharedBlock {
 impl Drop for SharedBlock {
     fn drop(&mut self) {
         // Only this process's mapping goes: the memory lives on while other
-        // processes map it, which is why the primitives are not destroyed.
+        // processes map it, which is why the locks are not destroyed.
         // Safety: `block` came from mmap with this size, and no reference
         // to it outlives `self`.
-        unsafe { unmap_shared(self.block.cast(), std::mem::size_of::<ControlBlock>()) };
+        unsafe { unmap_shared(self.block.cast(), MAPPING) };
     }
 }
 
@@ -227,81 +278,6 @@ impl Drop for AttrGuard<'_> {
     fn drop(&mut self) {
         // Safety: a guard exists only for an initialised attribute.
         unsafe { libc::pthread_mutexattr_destroy(self.0.as_mut_ptr()) };
-    }
-}
-
-/// A POSIX semaphore shared between processes.
-#[repr(transparent)]
-pub(super) struct Semaphore(UnsafeCell<libc::sem_t>);
-
-// Safety: a process-shared semaphore may be used from any thread of any
-// process that maps it.
-unsafe impl Sync for Semaphore {}
-
-impl Semaphore {
-    /// Initialises a process-shared semaphore with `value` in place.
-    ///
-    /// # Safety
-    /// As [`RobustMutex::init`].
-    ///
-    /// # Errors
-    /// The error of `sem_init`.
-    unsafe fn init(this: *mut Semaphore, value: u32) -> io::Result<()> {
-        // Safety: `this` is valid per the contract; `UnsafeCell<T>` has the
-        // layout of `T`.
-        let rc = unsafe {
-            libc::sem_init(
-                this.cast(), // The semaphore.
-                1,           // Shared between processes.
-                value,       // Free places to start with.
-            )
-        };
-        if rc == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        }
-    }
-
-    fn raw(&self) -> *mut libc::sem_t {
-        self.0.get()
-    }
-
-    /// Takes one place before `deadline` (`None`: as long as it takes; a
-    /// deadline already past: one try). False at the deadline.
-    ///
-    /// # Errors
-    /// Any error of `sem_*wait` but `EINTR` (retried) and a timeout.
-    pub(super) fn wait_until(&self, deadline: Option<Instant>) -> io::Result<bool> {
-        loop {
-            let rc = match deadline {
-                // Safety: an initialised semaphore (see `SharedBlock::new`).
-                None => unsafe { libc::sem_wait(self.raw()) },
-                // Safety: as above.
-                Some(d) if d <= Instant::now() => unsafe { libc::sem_trywait(self.raw()) },
-                Some(d) => {
-                    let at = realtime_deadline(d);
-                    // Safety: as above; `at` is a valid local.
-                    unsafe { libc::sem_timedwait(self.raw(), &raw const at) }
-                }
-            };
-            if rc == 0 {
-                return Ok(true);
-            }
-            let err = io::Error::last_os_error();
-            match err.raw_os_error() {
-                Some(libc::EINTR) => continue,
-                Some(libc::ETIMEDOUT | libc::EAGAIN) => return Ok(false),
-                _ => return Err(err),
-            }
-        }
-    }
-
-    /// Gives one place back.
-    pub(super) fn post(&self) {
-        // Safety: an initialised semaphore. It can fail only with EOVERFLOW,
-        // which a count bounded by `maxsize` cannot reach.
-        unsafe { libc::sem_post(self.raw()) };
     }
 }
 

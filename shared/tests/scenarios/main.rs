@@ -130,7 +130,11 @@ const SCENARIOS: &[(&str, fn())] = &[
     ),
     (
         "queue-writer-killed-mid-item",
-        queue::a_writer_killed_mid_item_breaks_the_queue,
+        queue::a_writer_killed_mid_item_loses_only_that_item,
+    ),
+    (
+        "queue-killed-anywhere",
+        queue::a_process_killed_anywhere_loses_at_most_its_item,
     ),
     (
         "queue-killed-while-waiting",

@@ -242,12 +242,15 @@ fn takes_bytes(bytes: Vec<u8>) {
 
 /// The spawn start method hands its argument over in a file, not in the
 /// environment, so no size limit of the kernel's applies (1 MiB here); a
-/// Queue bound that no semaphore can hold gets a message that says why.
+/// Queue bound past what the queue counts gets a message that says why.
 pub fn sizes_the_kernel_refuses_are_explained() {
     let mut big = Process::spawn(takes_bytes, vec![1u8; 1 << 20]).unwrap();
     assert_eq!(big.join().unwrap(), 0, "a 1 MiB argument reaches the child");
     let refused = multiproc::Queue::<u8>::new(usize::try_from(i32::MAX).unwrap() + 1).unwrap_err();
-    assert!(refused.to_string().contains("SEM_VALUE_MAX"), "{refused}");
+    assert!(
+        refused.to_string().contains("maxsize is too large"),
+        "{refused}"
+    );
 }
 
 /// A child that someone else reaped (here `SIGCHLD` is ignored, so the

@@ -1,0 +1,110 @@
+//! The crate's one way to sleep until shared memory changes: a futex on a
+//! 32-bit word in `MAP_SHARED` memory (futex(2)), shared between processes
+//! (no `FUTEX_PRIVATE_FLAG`), with an absolute `CLOCK_MONOTONIC` deadline
+//! (`FUTEX_WAIT_BITSET`), the clock `Instant` reads.
+//!
+//! A [`Notifier`] is a change counter and a count of sleepers. A waiter
+//! reads the counter, checks its condition, and sleeps only if the counter
+//! still holds what it read; a notifier changes the state, bumps the
+//! counter, and makes the system call only if someone sleeps. No wake-up is
+//! lost: a change made after the waiter read the counter makes its sleep
+//! return at once. A process killed while it sleeps holds nothing (it only
+//! leaves the sleeper count one too high for good, which costs a wake-up
+//! call per change, never a missed one).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Instant;
+
+/// A change counter that processes sleep on. Lives in shared memory; all
+/// zeroes is a valid, fresh one.
+#[repr(C)]
+#[derive(Debug, Default)]
+pub(crate) struct Notifier {
+    changes: AtomicU32,
+    sleepers: AtomicU32,
+}
+
+impl Notifier {
+    /// Waits until `ready()` is true, or until `deadline` (`None`: no
+    /// deadline). Returns whether `ready()` held. `ready` is checked after
+    /// every change this notifier is told of, and once at the deadline.
+    pub(crate) fn wait_until(
+        &self,
+        deadline: Option<Instant>,
+        mut ready: impl FnMut() -> bool,
+    ) -> bool {
+        loop {
+            let seen = self.changes.load(Ordering::SeqCst);
+            if ready() {
+                return true;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return false;
+            }
+            self.sleepers.fetch_add(1, Ordering::SeqCst);
+            // Checked again with the sleeper counted: a change made before
+            // the count rose found no sleeper and made no call.
+            if ready() {
+                self.sleepers.fetch_sub(1, Ordering::SeqCst);
+                return true;
+            }
+            wait(&self.changes, seen, deadline);
+            self.sleepers.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Tells every sleeper that the state changed (call it after the change).
+    pub(crate) fn notify(&self) {
+        self.changes.fetch_add(1, Ordering::SeqCst);
+        if self.sleepers.load(Ordering::SeqCst) > 0 {
+            wake_all(&self.changes);
+        }
+    }
+}
+
+/// Sleeps while `word` holds `seen`, until woken or until `deadline`. May
+/// return early (a signal, a spurious wake-up): callers check again.
+fn wait(word: &AtomicU32, seen: u32, deadline: Option<Instant>) {
+    let at = deadline.map(monotonic_timespec);
+    let timeout = at.as_ref().map_or(std::ptr::null(), std::ptr::from_ref);
+    // Safety: `word` is a valid, aligned 32-bit atomic for the whole call;
+    // `timeout` is null or points to a timespec that outlives it. The
+    // kernel reads both and writes neither.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),                // The word, shared between processes.
+            libc::FUTEX_WAIT_BITSET,      // Wait, with an absolute deadline.
+            seen,                         // Only while the word holds this.
+            timeout,                      // CLOCK_MONOTONIC, absolute; null: none.
+            std::ptr::null::<u32>(),      // Unused by FUTEX_WAIT_BITSET.
+            libc::FUTEX_BITSET_MATCH_ANY, // Any waker.
+        )
+    };
+}
+
+/// Wakes every process sleeping on `word`.
+fn wake_all(word: &AtomicU32) {
+    // Safety: as in `wait`; FUTEX_WAKE reads no memory but the word's address.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),    // The word.
+            libc::FUTEX_WAKE, // Wake sleepers.
+            libc::c_int::MAX, // All of them.
+        )
+    };
+}
+
+/// `deadline` as an absolute `CLOCK_MONOTONIC` time.
+fn monotonic_timespec(deadline: Instant) -> libc::timespec {
+    let left = deadline.saturating_duration_since(Instant::now());
+    let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .map(|t| std::time::Duration::new(t.tv_sec() as u64, t.tv_nsec() as u32))
+        .unwrap_or_default();
+    let at = now + left;
+    libc::timespec {
+        tv_sec: at.as_secs() as libc::time_t,
+        tv_nsec: at.subsec_nanos() as libc::c_long,
+    }
+}
