@@ -15,6 +15,10 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
+/// How long a waiter spins before it sleeps: about what a wake-up costs.
+/// On one CPU the spin is wasted, but bounded.
+const SPIN: std::time::Duration = std::time::Duration::from_micros(20);
+
 /// A change counter that processes sleep on. Lives in shared memory; all
 /// zeroes is a valid, fresh one.
 #[repr(C)]
@@ -33,6 +37,16 @@ impl Notifier {
         deadline: Option<Instant>,
         mut ready: impl FnMut() -> bool,
     ) -> bool {
+        // A short spin first: the other side is often running on another
+        // CPU and about to make the change, and a sleep and a wake-up cost
+        // two system calls and a cross-CPU interrupt (tens of µs on a VM).
+        let spin_until = Instant::now() + SPIN;
+        while Instant::now() < spin_until {
+            if ready() {
+                return true;
+            }
+            std::hint::spin_loop();
+        }
         loop {
             let seen = self.changes.load(Ordering::SeqCst);
             if ready() {

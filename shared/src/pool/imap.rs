@@ -2,6 +2,7 @@
 //! iterators of [`Pool::imap`] and [`Pool::imap_unordered`].
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 
@@ -57,7 +58,7 @@ fn any_finished<R>(pool: &Pool, queued: &VecDeque<(ChunkHandle<'_, R>, usize)>) 
     if queued.is_empty() {
         return false;
     }
-    let _ = pool.pump(Some(std::time::Instant::now()));
+    let _ = pool.pump(Some(Instant::now()));
     let mut ids: Vec<u64> = queued.iter().map(|(h, _)| h.id).collect();
     ids.sort_unstable();
     pool.state
@@ -94,7 +95,10 @@ fn outcomes<R>(
 /// taken: enough that a worker that finishes finds the next chunk waiting,
 /// few enough that a slow or endless input is read as the results go, as
 /// CPython's task handler reads it.
-const AHEAD_PER_WORKER: usize = 4;
+const AHEAD_PER_WORKER: usize = 64;
+
+/// How often `top_up` asks whether the wanted result is ready.
+const READY_CHECK: Duration = Duration::from_millis(1);
 
 /// The chunks of one `imap`, queued as the results are taken: none at the
 /// call; then, each time a result is wanted, one more item is read and
@@ -128,7 +132,21 @@ impl<'pool, R> Chunks<'pool, R> {
     /// Reads and queues chunks, one at a time, until `ready` says the
     /// result wanted is there, `ahead` chunks wait, or the items run out.
     fn top_up(&mut self, ready: impl Fn(&VecDeque<(ChunkHandle<'pool, R>, usize)>) -> bool) {
-        while self.queued.len() < self.ahead && !ready(&self.queued) {
+        // Asking whether the result is ready costs a poll(2): ask between
+        // items only once a millisecond has passed since the last answer,
+        // so that a fast input is read at full speed and a slow one
+        // (an item a millisecond or more) is asked after every item.
+        let mut asked = Instant::now();
+        if ready(&self.queued) {
+            return;
+        }
+        while self.queued.len() < self.ahead {
+            if asked.elapsed() >= READY_CHECK {
+                if ready(&self.queued) {
+                    return;
+                }
+                asked = Instant::now();
+            }
             let Some(feed) = self.feed.as_mut() else {
                 return;
             };

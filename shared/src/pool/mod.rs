@@ -258,11 +258,12 @@ impl Pool {
     /// until those before it have been yielded. Python:
     /// `Pool.imap(func, items, chunksize)`.
     ///
-    /// The items are read as the results are taken, not at the call: one
-    /// chunk for the first result (so that a slow input yields it after one
-    /// item's time, as CPython does), then at most 4 chunks per worker
-    /// ahead of the results taken, so an endless input streams in bounded
-    /// memory (CPython's task thread reads it all ahead).
+    /// The items are read as the results are taken, not at the call, and
+    /// between items the pool looks whether the result wanted is ready (so
+    /// that a slow input yields its first result about one item after it
+    /// is, as CPython does); at most 64 chunks per worker wait ahead of the
+    /// results taken, so an endless input streams in bounded memory
+    /// (CPython's task thread reads it all ahead).
     ///
     /// # Errors
     /// [`Error::State`] for a `chunksize` of 0, or as [`Pool::apply_async`]

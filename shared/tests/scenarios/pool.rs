@@ -394,7 +394,8 @@ pub fn imap_yields_what_came_before_a_failing_item() {
 }
 
 /// `imap` reads its input as the results are taken: none at the call, and
-/// at most 4 chunks per worker ahead of the results. Counted, not timed: a
+/// a slow input asked about between its items, not read to the end first
+/// (64 chunks per worker at most ahead of the results). Counted: a
 /// slow input would otherwise wait for hundreds of items before its first
 /// result.
 pub fn imap_reads_its_input_as_the_results_are_taken() {
@@ -411,8 +412,8 @@ pub fn imap_reads_its_input_as_the_results_are_taken() {
     let before_first = pulled.get();
     assert!(
         (1..=8).contains(&before_first),
-        "a few items per worker (4 chunks each) before the first result, not the whole \
-         input: {before_first} of 40 read"
+        "a few slow items before the first result, not the whole input: {before_first} \
+         of 40 read"
     );
     let rest: Vec<u64> = results.map(Result::unwrap).collect();
     assert_eq!(rest, (2..=40).collect::<Vec<u64>>());
