@@ -326,7 +326,7 @@ pub fn sweeps_json(measured: &[Measured]) -> Value {
     )
 }
 
-/// The sweeps read back from [`json()`].
+/// The sweeps read back from [`sweeps_json`].
 pub fn sweeps_from_json(value: &Value) -> Vec<Measured> {
     value
         .as_array()
