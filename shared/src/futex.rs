@@ -40,7 +40,8 @@ impl Notifier {
         // A short spin first: the other side is often running on another
         // CPU and about to make the change, and a sleep and a wake-up cost
         // two system calls and a cross-CPU interrupt (tens of µs on a VM).
-        let spin_until = Instant::now() + SPIN;
+        // (A deadline already past, as `get_nowait` gives, asks once.)
+        let spin_until = deadline.map_or(Instant::now() + SPIN, |d| d.min(Instant::now() + SPIN));
         while Instant::now() < spin_until {
             if ready() {
                 return true;
