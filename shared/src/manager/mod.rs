@@ -19,6 +19,26 @@
 //! and other processes can write in between: lesson 06 shows the lost updates
 //! and their fixes (a manager lock, or the server-side [`DictProxy::add`]).
 //!
+//! # How long an object lives
+//! As long as a proxy of it does, in any process, as in CPython (which
+//! counts references with `incref` and `decref`): each proxy value holds
+//! one reference, counted by the server, and the object is freed when the
+//! last one goes ([`Manager::number_of_objects`] counts what is left). A
+//! proxy holds its object
+//! - when the manager makes it, or it is cloned;
+//! - when it is copied into a child by a fork: the parent lends the child a
+//!   reference on each of its objects for as long as the child lives;
+//! - when it is decoded from a message (a pool task's argument, a queue's
+//!   item): the message carries a reference from the sender, which the
+//!   reader takes over. A message nobody reads keeps its object until the
+//!   sender's process ends, and a message whose sender has ended before it
+//!   is read may find its object gone (the call then says there is no such
+//!   object).
+//!
+//! A process's references go with it, however it ends (even by `SIGKILL`):
+//! they belong to its one reference connection, which the server sees
+//! close.
+//!
 //! Only the same user gets in: the directory is 0700, and the server checks
 //! every connection's uid with `SO_PEERCRED`. A malformed request, an
 //! oversize length or an unknown object ends that connection with an error;
@@ -28,11 +48,13 @@
 //! - this file: [`Manager`], run in the process that starts it;
 //! - `protocol.rs`: the requests and replies both sides speak;
 //! - `proxy.rs`: CLIENT SIDE, in any process that holds a proxy;
+//! - `refs.rs`: CLIENT SIDE, the references a process holds;
 //! - `server.rs`: SERVER PROCESS, the forked server and its threads.
 
 mod auth;
 mod protocol;
 mod proxy;
+mod refs;
 mod server;
 
 use std::marker::PhantomData;
@@ -43,9 +65,10 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use self::protocol::{Kind, Reply, Request};
+use self::protocol::{Kind, Request};
+use self::proxy::Proxy;
 pub use self::proxy::{DictProxy, LockProxy, QueueProxy, REPLY_MARGIN};
-use self::proxy::{Proxy, unexpected};
+pub(crate) use self::refs::lend_to_child;
 use self::server::{Start, serve};
 use crate::error::Error;
 use crate::process::Process;
@@ -280,11 +303,20 @@ impl Manager {
     }
 
     fn create(&self, kind: Kind) -> Result<Proxy, ManagerError> {
-        let base = Proxy::new(self.socket.clone(), 0);
-        match base.call(&Request::Create(kind))? {
-            Reply::Created(id) => Ok(Proxy::new(self.socket.clone(), id)),
-            other => Err(unexpected(other)),
-        }
+        let id = refs::create(&self.socket, kind)?;
+        Ok(Proxy::created(self.socket.clone(), id))
+    }
+
+    /// How many objects the server holds now: each is freed when the last
+    /// proxy of it, in any process, is dropped (or its process ends).
+    /// Python: `manager._number_of_objects()`, a debugging aid.
+    ///
+    /// # Errors
+    /// [`ManagerError::Gone`] if the server cannot be reached;
+    /// [`ManagerError::Unresponsive`] if it does not answer within 5 s.
+    #[doc(alias = "_number_of_objects")]
+    pub fn number_of_objects(&self) -> Result<usize, ManagerError> {
+        refs::count(&self.socket)
     }
 
     /// Stops the server, reaps it, and removes its socket and directory.
@@ -302,7 +334,8 @@ impl Manager {
             return Ok(0);
         };
         // Ask politely; if it does not go within a second, kill it.
-        let _ = Proxy::new(self.socket.clone(), 0).call(&Request::Shutdown);
+        let _ = Proxy::unheld(self.socket.clone(), 0).call(&Request::Shutdown);
+        refs::forget(&self.socket);
         let code = match server.join_timeout(Duration::from_secs(1))? {
             Some(code) => code,
             None => {

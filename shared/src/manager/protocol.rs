@@ -13,9 +13,41 @@ pub(super) enum Kind {
 }
 
 /// One request: an object id (0 for the manager itself) and a method.
+///
+/// The reference requests (`Create` to `Count`) come on each process's one
+/// reference connection (`refs.rs`); the connection that sends `Create`,
+/// `AddRef`, `Lend` or `Claim` owns the reference it makes, and the server
+/// drops every reference a connection owns when it closes. `AddRef`,
+/// `DropRef`, `Claim` and `LendToChild` get no reply: a process's requests
+/// are served in order, so one that follows them sees their effect.
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) enum Request {
+    /// A new object with one reference, owned by this connection.
     Create(Kind),
+    /// One more reference on the object (a proxy cloned). No reply.
+    AddRef(u64),
+    /// One reference less (a proxy dropped); the object is freed when its
+    /// last reference goes. No reply.
+    DropRef(u64),
+    /// One more reference, held for whichever process claims the token
+    /// that the reply carries (a proxy serialised into a message); until
+    /// then it is this connection's.
+    Lend(u64),
+    /// Takes over the reference lent under `token` (a proxy deserialised);
+    /// one more reference if that token was already claimed. No reply.
+    Claim {
+        id: u64,
+        token: u64,
+    },
+    /// One reference on each of `ids` for the life of the child `pid` that
+    /// this connection's process just forked (its proxies, copied by the
+    /// fork). No reply.
+    LendToChild {
+        pid: i32,
+        ids: Vec<u64>,
+    },
+    /// How many objects the server holds.
+    Count,
     Dict(u64, DictOp),
     Queue(u64, QueueOp),
     Lock(u64, LockOp),
@@ -56,6 +88,7 @@ pub(super) enum LockOp {
 pub(super) enum Reply {
     Done,
     Created(u64),
+    Token(u64),
     Value(Option<Vec<u8>>),
     Bool(bool),
     Count(u64),

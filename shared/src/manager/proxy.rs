@@ -3,7 +3,7 @@
 
 use std::marker::PhantomData;
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::ManagerError;
 use super::auth::{self, HandshakeError, peer_uid};
 use super::protocol::{DictOp, LockOp, QueueOp, Reply, Request};
+use super::refs;
 use crate::process::authkey::authkey;
 use crate::process::fork::ParentOnly;
 use crate::wire::{self, FrameReader, WireError};
@@ -24,12 +25,17 @@ pub(super) fn unexpected(reply: Reply) -> ManagerError {
     }
 }
 
-/// What every proxy holds: where the server is, which object, and this
-/// process's connection (made on first use, remade after a fork).
+/// What every proxy holds: where the server is, which object, whether it
+/// holds a reference on it, and this process's connection (made on first
+/// use, remade after a fork).
 #[derive(Debug)]
 pub(super) struct Proxy {
     socket: PathBuf,
     id: u64,
+    /// The process whose reference this proxy holds (`refs.rs`), 0 for
+    /// none: a proxy copied by fork holds none in the child (the parent
+    /// lent the child one for its life), and drops none there.
+    holder: u32,
     /// This process's connection: closed in every child forked while it is
     /// open (`ParentOnly`), so a child never writes into it, and a lock held
     /// through it is released as soon as its owner exits.
@@ -37,18 +43,59 @@ pub(super) struct Proxy {
 }
 
 impl Clone for Proxy {
+    /// A new reference on the same object. If the server cannot be told
+    /// (it is gone), the clone holds none, and its calls fail as the
+    /// original's would.
     fn clone(&self) -> Self {
-        Proxy::new(self.socket.clone(), self.id)
+        let held = refs::add(&self.socket, self.id);
+        Proxy::with_holder(self.socket.clone(), self.id, held)
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        if self.holder == std::process::id() {
+            refs::release(&self.socket, self.id);
+        }
     }
 }
 
 impl Proxy {
-    pub(super) fn new(socket: PathBuf, id: u64) -> Proxy {
+    /// A proxy that holds no reference: for requests to the manager itself
+    /// (id 0).
+    pub(super) fn unheld(socket: PathBuf, id: u64) -> Proxy {
+        Proxy::with_holder(socket, id, false)
+    }
+
+    /// The proxy of an object `refs::create` just made, holding the
+    /// reference it made.
+    pub(super) fn created(socket: PathBuf, id: u64) -> Proxy {
+        Proxy::with_holder(socket, id, true)
+    }
+
+    fn with_holder(socket: PathBuf, id: u64, held: bool) -> Proxy {
         Proxy {
             socket,
             id,
+            holder: if held { std::process::id() } else { 0 },
             connection: Mutex::new(None),
         }
+    }
+
+    /// The bytes that stand for this proxy in a message, with a reference
+    /// lent to the message.
+    fn address(&self) -> ProxyAddress {
+        ProxyAddress {
+            socket: self.socket.clone(),
+            id: self.id,
+            token: refs::lend(&self.socket, self.id).unwrap_or(0),
+        }
+    }
+
+    /// The proxy a message carried, taking over the reference lent to it.
+    fn from_address(address: ProxyAddress) -> Proxy {
+        let held = refs::claim(&address.socket, address.id, address.token);
+        Proxy::with_holder(address.socket, address.id, held)
     }
 
     /// Sends one request and waits for its reply, as long as it takes.
@@ -79,7 +126,7 @@ impl Proxy {
             std::mem::forget(slot.take());
         }
         if slot.is_none() {
-            let (stream, reader) = self.connect(deadline)?;
+            let (stream, reader) = connect(&self.socket, deadline)?;
             *slot = Some((me, ParentOnly::new(stream), reader));
         }
         let (_, stream, reader) = slot.as_mut().expect("connected above");
@@ -144,81 +191,81 @@ fn timed_out(e: &std::io::Error) -> bool {
     )
 }
 
-impl Proxy {
-    /// Connects to the server and runs the authkey handshake: both sides
-    /// prove they know this process's key, and the server runs as this user.
-    /// The handshake waits at most [`auth::HANDSHAKE_TIMEOUT`], or until
-    /// `deadline` if that comes first.
-    fn connect(
-        &self,
-        deadline: Option<Instant>,
-    ) -> Result<(UnixStream, FrameReader), ManagerError> {
-        let started = Instant::now();
-        let during = || format!("connecting to {}", self.socket.display());
-        let mut stream = UnixStream::connect(&self.socket).map_err(|e| ManagerError::Gone {
-            during: during(),
-            cause: WireError::Io(e),
-        })?;
-        let me = nix::unistd::geteuid().as_raw();
-        match peer_uid(&stream) {
-            Some(uid) if uid == me => {}
-            other => {
-                return Err(ManagerError::Refused(format!(
-                    "{} is served by uid {other:?}, not by this user (uid {me})",
-                    self.socket.display()
-                )));
-            }
+/// Connects to the server at `socket` and runs the authkey handshake: both
+/// sides prove they know this process's key, and the server runs as this
+/// user. The handshake waits at most [`auth::HANDSHAKE_TIMEOUT`], or until
+/// `deadline` if that comes first.
+pub(super) fn connect(
+    socket: &Path,
+    deadline: Option<Instant>,
+) -> Result<(UnixStream, FrameReader), ManagerError> {
+    let started = Instant::now();
+    let during = || format!("connecting to {}", socket.display());
+    let mut stream = UnixStream::connect(socket).map_err(|e| ManagerError::Gone {
+        during: during(),
+        cause: WireError::Io(e),
+    })?;
+    let me = nix::unistd::geteuid().as_raw();
+    match peer_uid(&stream) {
+        Some(uid) if uid == me => {}
+        other => {
+            return Err(ManagerError::Refused(format!(
+                "{} is served by uid {other:?}, not by this user (uid {me})",
+                socket.display()
+            )));
         }
-        let mut reader = FrameReader::new();
-        let io = |e: std::io::Error| ManagerError::Gone {
-            during: during(),
-            cause: WireError::Io(e),
-        };
-        let handshake_deadline = Instant::now() + auth::HANDSHAKE_TIMEOUT;
-        let handshake_deadline = deadline.map_or(handshake_deadline, |d| d.min(handshake_deadline));
-        set_deadline(&stream, Some(handshake_deadline)).map_err(io)?;
-        match auth::client_side(&mut stream, &mut reader, authkey()) {
-            Ok(()) => {}
-            Err(HandshakeError::WrongKey(why)) => return Err(ManagerError::Refused(why.into())),
-            Err(HandshakeError::Refused(why)) => return Err(ManagerError::Refused(why)),
-            Err(HandshakeError::Wire(WireError::Io(e))) if timed_out(&e) => {
-                return Err(ManagerError::Unresponsive {
-                    during: during(),
-                    waited: auth::HANDSHAKE_TIMEOUT
-                        .min(handshake_deadline.saturating_duration_since(started)),
-                });
-            }
-            Err(HandshakeError::Wire(cause)) => {
-                return Err(ManagerError::Gone {
-                    during: during(),
-                    cause,
-                });
-            }
-        }
-        set_deadline(&stream, None).map_err(io)?;
-        Ok((stream, reader))
     }
+    let mut reader = FrameReader::new();
+    let io = |e: std::io::Error| ManagerError::Gone {
+        during: during(),
+        cause: WireError::Io(e),
+    };
+    let handshake_deadline = Instant::now() + auth::HANDSHAKE_TIMEOUT;
+    let handshake_deadline = deadline.map_or(handshake_deadline, |d| d.min(handshake_deadline));
+    set_deadline(&stream, Some(handshake_deadline)).map_err(io)?;
+    match auth::client_side(&mut stream, &mut reader, authkey()) {
+        Ok(()) => {}
+        Err(HandshakeError::WrongKey(why)) => return Err(ManagerError::Refused(why.into())),
+        Err(HandshakeError::Refused(why)) => return Err(ManagerError::Refused(why)),
+        Err(HandshakeError::Wire(WireError::Io(e))) if timed_out(&e) => {
+            return Err(ManagerError::Unresponsive {
+                during: during(),
+                waited: auth::HANDSHAKE_TIMEOUT
+                    .min(handshake_deadline.saturating_duration_since(started)),
+            });
+        }
+        Err(HandshakeError::Wire(cause)) => {
+            return Err(ManagerError::Gone {
+                during: during(),
+                cause,
+            });
+        }
+    }
+    set_deadline(&stream, None).map_err(io)?;
+    Ok((stream, reader))
 }
 
-/// What a proxy looks like as bytes: the server's address and the object's id.
+/// What a proxy looks like as bytes: the server's address, the object's id,
+/// and the token of the reference lent to the message (0: none).
 #[derive(Serialize, Deserialize)]
 struct ProxyAddress {
     socket: PathBuf,
     id: u64,
+    token: u64,
 }
 
 macro_rules! serde_as_address {
     ($proxy:ident $(<$t:ident>)?, $($field:ident: $init:expr),*) => {
         impl$(<$t>)? Serialize for $proxy$(<$t>)? {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                ProxyAddress { socket: self.base.socket.clone(), id: self.base.id }.serialize(serializer)
+                self.base.address().serialize(serializer)
             }
         }
 
         impl<'de $(, $t)?> Deserialize<'de> for $proxy$(<$t>)? {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 let address = ProxyAddress::deserialize(deserializer)?;
-                Ok($proxy { base: Proxy::new(address.socket, address.id), $($field: $init),* })
+                Ok($proxy { base: Proxy::from_address(address), $($field: $init),* })
             }
         }
     };

@@ -11,13 +11,14 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{SigHandler, Signal};
+use nix::sys::socket::{getsockopt, sockopt};
 use nix::unistd::geteuid;
 
 use super::auth::{self, peer_uid};
 use super::protocol::{DictOp, Kind, LockOp, QueueOp, Reply, Request};
 use crate::process::authkey::authkey;
 use crate::process::fork::close_other_fds;
-use crate::sys::deadline_after;
+use crate::sys::{deadline_after, pidfd_open, poll_readable};
 use crate::wire::{self, FrameReader, WireError};
 
 enum Object {
@@ -32,15 +33,116 @@ enum Object {
 }
 
 struct Objects {
-    table: Mutex<HashMap<u64, Object>>,
-    /// Notified whenever a queue or a lock changes.
+    table: Mutex<Table>,
+    /// Notified whenever a queue or a lock changes, or an object is freed.
     changed: Condvar,
+    /// Ids of objects, of tokens, and of reference owners (connections and
+    /// forked children), from one counter: none is ever used twice.
     next_id: AtomicU64,
 }
 
 impl Objects {
-    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Object>> {
+    fn lock(&self) -> MutexGuard<'_, Table> {
         self.table.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn new_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::SeqCst)
+    }
+}
+
+/// The objects and who holds references on them, under one lock.
+#[derive(Default)]
+struct Table {
+    objects: HashMap<u64, Object>,
+    /// References on each object, over all owners.
+    total: HashMap<u64, usize>,
+    /// The references each owner holds: a connection (its process's
+    /// proxies) or a forked child (the proxies it inherited).
+    owned: HashMap<u64, HashMap<u64, usize>>,
+    /// References lent to a message in transit: token to (lender, object).
+    tokens: HashMap<u64, (u64, u64)>,
+}
+
+impl Table {
+    /// One more reference on `id`, owned by `owner`, if the object exists.
+    fn add_ref(&mut self, owner: u64, id: u64) -> bool {
+        if !self.objects.contains_key(&id) {
+            return false;
+        }
+        *self.owned.entry(owner).or_default().entry(id).or_default() += 1;
+        *self.total.entry(id).or_default() += 1;
+        true
+    }
+
+    /// One reference of `owner` on `id` less (none if it holds none); frees
+    /// the object at zero. True if an object was freed.
+    fn drop_ref(&mut self, owner: u64, id: u64) -> bool {
+        let Some(held) = self.owned.get_mut(&owner) else {
+            return false;
+        };
+        match held.get_mut(&id) {
+            Some(n) if *n > 1 => *n -= 1,
+            Some(_) => {
+                held.remove(&id);
+            }
+            None => return false,
+        }
+        if held.is_empty() {
+            self.owned.remove(&owner);
+        }
+        self.less(id, 1)
+    }
+
+    /// Drops every reference `owner` holds: its connection closed, or the
+    /// child it stands for ended. True if an object was freed.
+    fn drop_owner(&mut self, owner: u64) -> bool {
+        self.tokens.retain(|_, (lender, _)| *lender != owner);
+        let held = self.owned.remove(&owner).unwrap_or_default();
+        let mut freed = false;
+        for (id, n) in held {
+            freed |= self.less(id, n);
+        }
+        freed
+    }
+
+    fn less(&mut self, id: u64, n: usize) -> bool {
+        let Some(total) = self.total.get_mut(&id) else {
+            return false;
+        };
+        *total = total.saturating_sub(n);
+        if *total > 0 {
+            return false;
+        }
+        self.total.remove(&id);
+        self.objects.remove(&id);
+        true
+    }
+
+    /// Moves the reference lent under `token` to `owner`; if that token is
+    /// unknown (claimed already: the same bytes decoded twice), adds one.
+    fn claim(&mut self, owner: u64, id: u64, token: u64) {
+        match self.tokens.remove(&token) {
+            Some((lender, lent)) if lent == id => {
+                if let Some(held) = self.owned.get_mut(&lender)
+                    && let Some(n) = held.get_mut(&id)
+                {
+                    *n -= 1;
+                    if *n == 0 {
+                        held.remove(&id);
+                    }
+                }
+                *self.owned.entry(owner).or_default().entry(id).or_default() += 1;
+            }
+            Some(other) => {
+                // A token for another object: put it back, count this one.
+                self.tokens.insert(token, other);
+                self.add_ref(owner, id);
+            }
+            None => {
+                self.add_ref(owner, id);
+            }
+        }
     }
 }
 
@@ -92,12 +194,11 @@ pub(super) fn serve(start: Start) -> i32 {
     }
     drop(ready);
     let objects = Arc::new(Objects {
-        table: Mutex::new(HashMap::new()),
+        table: Mutex::new(Table::default()),
         changed: Condvar::new(),
         next_id: AtomicU64::new(1),
     });
     let me = geteuid().as_raw();
-    let mut next_connection = 0u64;
     let mut said_out_of_fds = false;
     for stream in listener.incoming() {
         let stream = match stream {
@@ -124,8 +225,7 @@ pub(super) fn serve(start: Start) -> i32 {
                 continue;
             }
         }
-        next_connection += 1;
-        let (objects, connection) = (Arc::clone(&objects), next_connection);
+        let (objects, connection) = (Arc::clone(&objects), objects.new_id());
         let (cleanup, spare) = (Arc::clone(&cleanup), stream.try_clone());
         let spawned = std::thread::Builder::new()
             .spawn(move || serve_connection(stream, &objects, connection, &cleanup));
@@ -159,7 +259,12 @@ impl Cleanup {
 
 /// Serves one connection until it closes or sends something malformed,
 /// once it has proved it knows the authkey.
-fn serve_connection(mut stream: UnixStream, objects: &Objects, connection: u64, cleanup: &Cleanup) {
+fn serve_connection(
+    mut stream: UnixStream,
+    objects: &Arc<Objects>,
+    connection: u64,
+    cleanup: &Cleanup,
+) {
     let mut reader = FrameReader::new();
     let _ = stream.set_read_timeout(Some(auth::HANDSHAKE_TIMEOUT));
     if let Err(e) = auth::server_side(&mut stream, &mut reader, authkey()) {
@@ -169,6 +274,7 @@ fn serve_connection(mut stream: UnixStream, objects: &Objects, connection: u64, 
         return;
     }
     let _ = stream.set_read_timeout(None);
+    let peer = getsockopt(&stream, sockopt::PeerCredentials).map_or(0, |c| c.pid());
     loop {
         let request: Request = match reader.recv_value(&mut stream) {
             Ok(request) => request,
@@ -182,10 +288,14 @@ fn serve_connection(mut stream: UnixStream, objects: &Objects, connection: u64, 
                 break;
             }
         };
-        let Some(reply) = handle(request, objects, connection) else {
-            // The owner asked the server to stop: say done, then go.
-            let _ = wire::send_value(&mut stream, &Reply::Done);
-            cleanup.remove_and_exit();
+        let reply = match handle(request, objects, connection, peer) {
+            Outcome::Reply(reply) => reply,
+            Outcome::Nothing => continue,
+            Outcome::Shutdown => {
+                // The owner asked the server to stop: say done, then go.
+                let _ = wire::send_value(&mut stream, &Reply::Done);
+                cleanup.remove_and_exit();
+            }
         };
         // A reply over the frame limit gets an error that says so, not a
         // silent hang-up that looks like a dead server.
@@ -199,25 +309,35 @@ fn serve_connection(mut stream: UnixStream, objects: &Objects, connection: u64, 
             break;
         }
     }
-    // The connection is gone: so is any lock it held.
+    // The connection is gone: so is any lock it held, and every reference
+    // it owned (its process ended, or dropped its last proxy).
     let mut table = objects.lock();
-    for object in table.values_mut() {
+    for object in table.objects.values_mut() {
         if let Object::Lock { holder } = object
             && *holder == Some(connection)
         {
             *holder = None;
         }
     }
+    table.drop_owner(connection);
     objects.changed.notify_all();
 }
 
-/// The reply to `request`, or `None` for [`Request::Shutdown`]: the
-/// connection's loop then answers and ends the server.
-fn handle(request: Request, objects: &Objects, connection: u64) -> Option<Reply> {
+/// What a request gets back.
+enum Outcome {
+    Reply(Reply),
+    /// A request that has no reply (a reference added or dropped).
+    Nothing,
+    /// [`Request::Shutdown`]: the connection's loop answers and ends the
+    /// server.
+    Shutdown,
+}
+
+fn handle(request: Request, objects: &Arc<Objects>, connection: u64, peer: i32) -> Outcome {
     let mut table = objects.lock();
-    Some(match request {
+    Outcome::Reply(match request {
         Request::Create(kind) => {
-            let id = objects.next_id.fetch_add(1, Ordering::SeqCst);
+            let id = objects.new_id();
             let object = match kind {
                 Kind::Dict => Object::Dict(HashMap::new()),
                 Kind::Queue { maxsize } => Object::Queue {
@@ -226,27 +346,96 @@ fn handle(request: Request, objects: &Objects, connection: u64) -> Option<Reply>
                 },
                 Kind::Lock => Object::Lock { holder: None },
             };
-            table.insert(id, object);
+            table.objects.insert(id, object);
+            table.add_ref(connection, id);
             Reply::Created(id)
         }
-        Request::Dict(id, op) => match table.get_mut(&id) {
+        Request::AddRef(id) => {
+            table.add_ref(connection, id);
+            return Outcome::Nothing;
+        }
+        Request::DropRef(id) => {
+            if table.drop_ref(connection, id) {
+                objects.changed.notify_all();
+            }
+            return Outcome::Nothing;
+        }
+        Request::Lend(id) => {
+            if !table.add_ref(connection, id) {
+                return Outcome::Reply(no_such(id, "object"));
+            }
+            let token = objects.new_id();
+            table.tokens.insert(token, (connection, id));
+            Reply::Token(token)
+        }
+        Request::Claim { id, token } => {
+            table.claim(connection, id, token);
+            return Outcome::Nothing;
+        }
+        Request::LendToChild { pid, ids } => {
+            drop(table);
+            lend_to_child(objects, peer, pid, &ids);
+            return Outcome::Nothing;
+        }
+        Request::Count => Reply::Count(table.objects.len() as u64),
+        Request::Dict(id, op) => match table.objects.get_mut(&id) {
             Some(Object::Dict(dict)) => dict_op(dict, op),
             _ => no_such(id, "dict"),
         },
         Request::Queue(id, op) => {
-            if !matches!(table.get(&id), Some(Object::Queue { .. })) {
-                return Some(no_such(id, "queue"));
+            if !matches!(table.objects.get(&id), Some(Object::Queue { .. })) {
+                return Outcome::Reply(no_such(id, "queue"));
             }
             queue_op(table, objects, id, op)
         }
         Request::Lock(id, op) => {
-            if !matches!(table.get(&id), Some(Object::Lock { .. })) {
-                return Some(no_such(id, "lock"));
+            if !matches!(table.objects.get(&id), Some(Object::Lock { .. })) {
+                return Outcome::Reply(no_such(id, "lock"));
             }
             lock_op(table, objects, id, op, connection)
         }
-        Request::Shutdown => return None,
+        Request::Shutdown => return Outcome::Shutdown,
     })
+}
+
+/// Holds one reference on each of `ids` for as long as the child `pid` of
+/// the process `parent` lives: a thread waits on the child's pidfd, then
+/// drops them. The child was forked a moment ago and its parent has not
+/// reaped it, so its pid still names it (a pid whose parent is not
+/// `parent` is not it, and gets nothing). If no thread can be made, the
+/// references stay: an object kept too long is better than one freed under
+/// a live proxy.
+fn lend_to_child(objects: &Arc<Objects>, parent: i32, pid: i32, ids: &[u64]) {
+    let Some(pidfd) = pidfd_open(pid) else {
+        return; // Ended and reaped already: it holds nothing any more.
+    };
+    if parent_of(pid) != Some(parent) {
+        return;
+    }
+    let owner = objects.new_id();
+    {
+        let mut table = objects.lock();
+        for &id in ids {
+            table.add_ref(owner, id);
+        }
+    }
+    let objects = Arc::clone(objects);
+    let _ = std::thread::Builder::new()
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            let _ = poll_readable(&[pidfd.as_raw_fd()], None);
+            let mut table = objects.lock();
+            if table.drop_owner(owner) {
+                objects.changed.notify_all();
+            }
+        });
+}
+
+/// The parent pid of `pid`: field 4 of `/proc/<pid>/stat`.
+fn parent_of(pid: i32) -> Option<i32> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = text.rsplit_once(')')?;
+    rest.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn no_such(id: u64, kind: &str) -> Reply {
@@ -306,14 +495,14 @@ fn dict_op(dict: &mut HashMap<String, Vec<u8>>, op: DictOp) -> Reply {
 /// Waits on `changed` until `ready` says the object can proceed, or until
 /// the deadline. Returns the guard and whether it is ready.
 fn wait_for<'a>(
-    mut table: MutexGuard<'a, HashMap<u64, Object>>,
+    mut table: MutexGuard<'a, Table>,
     objects: &'a Objects,
     timeout_ms: Option<u64>,
     ready: impl Fn(&HashMap<u64, Object>) -> bool,
-) -> (MutexGuard<'a, HashMap<u64, Object>>, bool) {
+) -> (MutexGuard<'a, Table>, bool) {
     let deadline = timeout_ms.and_then(|ms| deadline_after(Duration::from_millis(ms)));
     loop {
-        if ready(&table) {
+        if ready(&table.objects) {
             return (table, true);
         }
         match deadline {
@@ -338,49 +527,48 @@ fn wait_for<'a>(
     }
 }
 
-fn queue_op(
-    table: MutexGuard<'_, HashMap<u64, Object>>,
-    objects: &Objects,
-    id: u64,
-    op: QueueOp,
-) -> Reply {
+fn queue_op(table: MutexGuard<'_, Table>, objects: &Objects, id: u64, op: QueueOp) -> Reply {
+    // `None` once the queue is gone: freed while this request waited (its
+    // last reference dropped), which ends the wait.
     let queue_len = |t: &HashMap<u64, Object>| match t.get(&id) {
-        Some(Object::Queue { items, maxsize }) => (items.len(), *maxsize),
-        _ => (0, 0),
+        Some(Object::Queue { items, maxsize }) => Some((items.len(), *maxsize)),
+        _ => None,
     };
     match op {
         QueueOp::Put(item, timeout) => {
             let (mut table, ready) = wait_for(table, objects, timeout, |t| {
-                let (len, maxsize) = queue_len(t);
-                maxsize == 0 || len < maxsize
+                queue_len(t).is_none_or(|(len, maxsize)| maxsize == 0 || len < maxsize)
             });
             if !ready {
                 return Reply::Full;
             }
-            if let Some(Object::Queue { items, .. }) = table.get_mut(&id) {
-                items.push_back(item);
-            }
+            let Some(Object::Queue { items, .. }) = table.objects.get_mut(&id) else {
+                return no_such(id, "queue");
+            };
+            items.push_back(item);
             objects.changed.notify_all();
             Reply::Done
         }
         QueueOp::Get(timeout) => {
-            let (mut table, ready) = wait_for(table, objects, timeout, |t| queue_len(t).0 > 0);
+            let (mut table, ready) = wait_for(table, objects, timeout, |t| {
+                queue_len(t).is_none_or(|(len, _)| len > 0)
+            });
             if !ready {
                 return Reply::Empty;
             }
-            let item = match table.get_mut(&id) {
-                Some(Object::Queue { items, .. }) => items.pop_front(),
-                _ => None,
+            let Some(Object::Queue { items, .. }) = table.objects.get_mut(&id) else {
+                return no_such(id, "queue");
             };
+            let item = items.pop_front();
             objects.changed.notify_all();
             Reply::Value(item)
         }
-        QueueOp::Qsize => Reply::Count(queue_len(&table).0 as u64),
+        QueueOp::Qsize => Reply::Count(queue_len(&table.objects).map_or(0, |(len, _)| len) as u64),
     }
 }
 
 fn lock_op(
-    table: MutexGuard<'_, HashMap<u64, Object>>,
+    table: MutexGuard<'_, Table>,
     objects: &Objects,
     id: u64,
     op: LockOp,
@@ -389,19 +577,20 @@ fn lock_op(
     match op {
         LockOp::Acquire(timeout) => {
             let (mut table, ready) = wait_for(table, objects, timeout, |t| {
-                matches!(t.get(&id), Some(Object::Lock { holder: None }))
+                !matches!(t.get(&id), Some(Object::Lock { holder: Some(_) }))
             });
             if !ready {
                 return Reply::Timeout;
             }
-            if let Some(Object::Lock { holder }) = table.get_mut(&id) {
-                *holder = Some(connection);
-            }
+            let Some(Object::Lock { holder }) = table.objects.get_mut(&id) else {
+                return no_such(id, "lock");
+            };
+            *holder = Some(connection);
             Reply::Done
         }
         LockOp::Release => {
             let mut table = table;
-            match table.get_mut(&id) {
+            match table.objects.get_mut(&id) {
                 Some(Object::Lock { holder }) if *holder == Some(connection) => {
                     *holder = None;
                     objects.changed.notify_all();

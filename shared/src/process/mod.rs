@@ -115,7 +115,11 @@ impl Process {
         // The parent drops its copy of the write end (`child_end` moved into
         // the closure, which the parent never runs and now drops), so the
         // child is the only holder and its exit is what makes the pipe hang up.
-        Ok(Process::from_parts(pid, sentinel))
+        let process = Process::from_parts(pid, sentinel);
+        // The child has copies of this process's manager proxies: their
+        // objects must live as long as it does.
+        crate::manager::lend_to_child(pid.as_raw());
+        Ok(process)
     }
 
     /// Like [`Process::start`], for a child that must not outlive this

@@ -16,6 +16,7 @@
 
 mod manager;
 mod manager_hostile;
+mod manager_refs;
 mod pipe;
 mod pool;
 mod process;
@@ -152,6 +153,23 @@ const SCENARIOS: &[(&str, fn())] = &[
     ("pipe-eof", pipe::eof_is_told_from_waiting),
     ("pipe-bad-frames", pipe::bad_frames_give_clear_errors),
     ("manager-basics", manager::dicts_queues_locks_and_cleanup),
+    (
+        "manager-frees-dropped-objects",
+        manager_refs::dropped_objects_are_freed,
+    ),
+    ("manager-refs-clone", manager_refs::a_clone_keeps_its_object),
+    (
+        "manager-refs-fork",
+        manager_refs::a_forked_copy_keeps_its_object,
+    ),
+    (
+        "manager-refs-message",
+        manager_refs::a_proxy_in_a_message_keeps_its_object,
+    ),
+    (
+        "manager-refs-killed-holder",
+        manager_refs::a_killed_holder_lets_go,
+    ),
     (
         "manager-bad-clients",
         manager::bad_clients_lose_only_their_connection,
