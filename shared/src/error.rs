@@ -61,7 +61,19 @@ impl fmt::Display for Error {
                  pool's) are missing. Fork before starting any thread or rayon pool, or use the \
                  spawn start method (Process::spawn)."
             ),
-            Error::Os(call, errno) => write!(f, "{call} failed: {}", errno.desc()),
+            Error::Os(call, errno) => {
+                write!(f, "{call} failed: {}", errno.desc())?;
+                match errno {
+                    nix::errno::Errno::EMFILE => f.write_str(
+                        " (this process is at its limit of open descriptors: close some, or \
+                         raise the limit with `ulimit -n`)",
+                    ),
+                    nix::errno::Errno::EAGAIN if *call == "fork" => f.write_str(
+                        " (the user's process limit is reached: `ulimit -u`, or a pids cgroup)",
+                    ),
+                    _ => Ok(()),
+                }
+            }
             Error::Io(e) => write!(f, "{e}"),
             Error::Wire(e) => write!(f, "{e}"),
             Error::State(what) => f.write_str(what),

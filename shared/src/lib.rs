@@ -57,6 +57,28 @@
 //!   a pool's worker, `manager/server.rs` in the manager's server, the rest in
 //!   the process that calls it.
 //!
+//! # When a process is killed
+//! Any process may be killed at any instruction (`SIGKILL`, the OOM killer,
+//! [`Process::terminate`] of a busy child). What that may lose is at most
+//! what the killed process itself held; nothing else changes:
+//! - [`Queue`]: the one item a consumer had taken and not finished, or the
+//!   one a producer had not finished writing (never delivered in part).
+//!   Every other item is delivered exactly once, and the bound, `qsize` and
+//!   every later `put` and `get` stay exact; a process killed while it
+//!   waits loses nothing and blocks nobody.
+//! - [`Pool`]: the task the killed worker ran, which fails with
+//!   [`TaskError::WorkerDied`]; the worker is replaced and the other tasks
+//!   run on.
+//! - [`Pipe`]: the message being written; the reader gets
+//!   [`WireError::Truncated`] or end of stream, never a message cut short
+//!   taken for a whole one.
+//! - [`Manager`]: a killed client lets go of its locks and its references
+//!   (its objects are freed if it held the last); a killed server makes
+//!   every call fail with [`ManagerError::Gone`], and a killed owner makes
+//!   the server remove its socket and directory and exit.
+//! - Any child: it is reaped through its pidfd, and a handle never signals
+//!   a process that merely reuses its pid.
+//!
 //! # Testing
 //! Never fork inside a `#[test]`: libtest runs each test on a thread of its
 //! own, so the process is multithreaded and a fork is refused. The crate's
@@ -67,7 +89,8 @@
 //!
 //! # Platform
 //! Linux only: it forks, reads `/proc`, and uses `poll(2)`, `socketpair(2)`,
-//! `prctl(2)`, robust process-shared mutexes and `O_DIRECT` pipes. On any
+//! `prctl(2)`, `futex(2)`, pidfds, robust process-shared mutexes and
+//! `O_DIRECT` pipes. On any
 //! other system the crate stops the build with a message that says so.
 
 #![warn(missing_docs)]

@@ -69,12 +69,16 @@ pub fn thread_count() -> std::io::Result<usize> {
 /// `os.fork()` in a multithreaded process; here it is a refusal.
 ///
 /// # Errors
-/// [`Error::Multithreaded`] with the thread count, or [`Error::Io`] if
-/// `/proc/self/stat` cannot be read.
+/// [`Error::Multithreaded`] with the thread count; [`Error::Os`] if
+/// `/proc/self/stat` cannot be opened or read (at the descriptor limit, for
+/// one), [`Error::Io`] if it makes no sense.
 pub fn ensure_single_threaded() -> Result<(), Error> {
     let give_up = Instant::now() + Duration::from_millis(100);
     loop {
-        let threads = thread_count().map_err(Error::Io)?;
+        let threads = thread_count().map_err(|e| match e.raw_os_error() {
+            Some(_) => Error::os("open or read of /proc/self/stat (to count threads)", &e),
+            None => Error::Io(e),
+        })?;
         if threads == 1 {
             return Ok(());
         }

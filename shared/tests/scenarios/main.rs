@@ -211,6 +211,10 @@ const SCENARIOS: &[(&str, fn())] = &[
         manager_hostile::out_of_descriptors_waits_without_spinning,
     ),
     (
+        "out-of-descriptors-names-the-call",
+        manager_hostile::out_of_descriptors_names_the_call,
+    ),
+    (
         "manager-impostor",
         manager_hostile::a_server_without_the_key_is_not_talked_to,
     ),

@@ -380,7 +380,7 @@ pub fn a_timed_call_to_a_stopped_server_returns_by_its_deadline() {
     let server = Pid::from_raw(manager.pid().unwrap());
     kill(server, Signal::SIGSTOP).unwrap();
     let waker = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_secs(6));
+        std::thread::sleep(Duration::from_secs(8));
         let _ = kill(server, Signal::SIGCONT);
     });
     let started = Instant::now();
@@ -396,6 +396,18 @@ pub fn a_timed_call_to_a_stopped_server_returns_by_its_deadline() {
         "{got:?}"
     );
     assert!(got.unwrap_err().to_string().contains("did not answer"));
+    // A new connection to the stopped server: its handshake gets no answer,
+    // and the error says the server may be stopped, not that it died.
+    let fresh = queue.clone().qsize().unwrap_err();
+    assert!(
+        matches!(&fresh, ManagerError::Unresponsive { .. }),
+        "{fresh:?}"
+    );
+    let said = fresh.to_string();
+    assert!(
+        said.contains("connecting") && said.contains("stopped") && !said.contains("die"),
+        "{said}"
+    );
     waker.join().unwrap();
     // The abandoned `get` runs in the server once it resumes, for its own
     // 300 ms: let it end before putting what it could take.
@@ -407,4 +419,47 @@ pub fn a_timed_call_to_a_stopped_server_returns_by_its_deadline() {
         "after SIGCONT, a new connection works"
     );
     manager.shutdown().unwrap();
+}
+
+/// At the descriptor limit, whichever call runs out says which it was:
+/// `Manager::start`, `Pool::new` and `Queue::new` each tried with room for
+/// 0 to 15 more descriptors.
+pub fn out_of_descriptors_names_the_call() {
+    let mut child = Process::start(|| {
+        use nix::sys::resource::{Resource, getrlimit, setrlimit};
+        let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+        let open_now = std::fs::read_dir("/proc/self/fd").unwrap().count() as u64;
+        let mut seen = Vec::new();
+        for room in 0..16 {
+            setrlimit(Resource::RLIMIT_NOFILE, open_now + room, hard).unwrap();
+            let errors = [
+                Manager::start()
+                    .err()
+                    .map(|e| ("Manager::start", e.to_string())),
+                multiproc::Pool::new(2)
+                    .err()
+                    .map(|e| ("Pool::new", e.to_string())),
+                multiproc::Queue::<u8>::new(0)
+                    .err()
+                    .map(|e| ("Queue::new", e.to_string())),
+            ];
+            setrlimit(Resource::RLIMIT_NOFILE, open_now + 64, hard).unwrap();
+            for (what, message) in errors.into_iter().flatten() {
+                seen.push(format!("{what} with room for {room}: {message}"));
+            }
+        }
+        for line in &seen {
+            eprintln!("{line}");
+        }
+        assert!(!seen.is_empty(), "some attempt ran out of descriptors");
+        for line in &seen {
+            let (_, message) = line.split_once(": ").unwrap();
+            assert!(
+                !message.starts_with("Too many open files"),
+                "the failing call is not named: {line}"
+            );
+        }
+    })
+    .unwrap();
+    assert_eq!(child.join().unwrap(), 0);
 }
