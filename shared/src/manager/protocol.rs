@@ -17,9 +17,11 @@ pub(super) enum Kind {
 /// The reference requests (`Create` to `Count`) come on each process's one
 /// reference connection (`refs.rs`); the connection that sends `Create`,
 /// `AddRef`, `Lend` or `Claim` owns the reference it makes, and the server
-/// drops every reference a connection owns when it closes. `AddRef`,
-/// `DropRef`, `Claim` and `LendToChild` get no reply: a process's requests
-/// are served in order, so one that follows them sees their effect.
+/// drops every reference a connection owns when it closes. `AddRef` and
+/// `DropRef` get no reply: a process's requests are served in order, so one
+/// that follows them sees their effect. `Claim` and `LendToChild` are
+/// answered: until the answer, the reference is still the sender's or the
+/// parent's, and the process that made it may end at any moment.
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) enum Request {
     /// A new object with one reference, owned by this connection.
@@ -34,14 +36,14 @@ pub(super) enum Request {
     /// then it is this connection's.
     Lend(u64),
     /// Takes over the reference lent under `token` (a proxy deserialised);
-    /// one more reference if that token was already claimed. No reply.
+    /// one more reference if that token was already claimed.
     Claim {
         id: u64,
         token: u64,
     },
     /// One reference on each of `ids` for the life of the child `pid` that
     /// this connection's process just forked (its proxies, copied by the
-    /// fork). No reply.
+    /// fork).
     LendToChild {
         pid: i32,
         ids: Vec<u64>,

@@ -13,11 +13,13 @@
 //! - cloned: `AddRef`; dropped: `DropRef` (no reply: both are one write,
 //!   and a process's requests are served in order);
 //! - serialised into a message: `Lend` gives a token (one round trip) for a
-//!   reference the message carries; deserialised: `Claim` takes it over. A
-//!   message that is never read keeps its object until the sender ends;
-//! - copied by `fork`: right after each fork, the parent lends the child one
-//!   reference on every object this process knows for as long as the child
-//!   lives (the server watches its pidfd). The copies in the child hold no
+//!   reference the message carries; deserialised: `Claim` takes it over
+//!   (one round trip). A message that is never read keeps its object until
+//!   the sender ends;
+//! - copied by `fork`: right after each fork, before `Process::start`
+//!   returns, the parent lends the child one reference on every object this
+//!   process knows, for as long as the child lives (one round trip; the
+//!   server watches the child's pidfd). The copies in the child hold no
 //!   reference of their own, and drop none.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -275,20 +277,21 @@ pub(super) fn lend(socket: &Path, id: u64) -> Option<u64> {
 }
 
 /// Takes over the reference lent under `token` (0: none was lent, so a new
-/// one). False if there is no server to tell.
+/// one), and waits until the server has: the sender may end as soon as
+/// its message is read. False if there is no server to tell.
 pub(super) fn claim(socket: &Path, id: u64, token: u64) -> bool {
     let mut all = holders();
     let holder = holder(&mut all, socket);
-    let request = if token == 0 {
-        Request::AddRef(id)
-    } else {
-        Request::Claim { id, token }
+    let held = match holder.round_trip(socket, &Request::Claim { id, token }) {
+        Ok(_) => true,
+        // Not answered yet: the claim is made when the server gets to it.
+        Err(ManagerError::Unresponsive { .. }) => true,
+        Err(_) => false,
     };
-    let sent = holder.send_only(socket, &request);
-    if sent {
+    if held {
         holder.count_in(id);
     }
-    sent
+    held
 }
 
 /// How many objects the server at `socket` holds.
@@ -325,7 +328,9 @@ pub(crate) fn lend_to_child(child: i32) {
         if ids.is_empty() {
             continue;
         }
-        // A server that is gone has nothing left to lend.
-        let _ = holder.send_only(&socket, &Request::LendToChild { pid: child, ids });
+        // Answered before the parent goes on: until then the references
+        // are only the parent's, which may drop them or end. A server that
+        // is gone has nothing left to lend.
+        let _ = holder.round_trip(&socket, &Request::LendToChild { pid: child, ids });
     }
 }

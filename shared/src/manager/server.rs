@@ -370,12 +370,12 @@ fn handle(request: Request, objects: &Arc<Objects>, connection: u64, peer: i32) 
         }
         Request::Claim { id, token } => {
             table.claim(connection, id, token);
-            return Outcome::Nothing;
+            Reply::Done
         }
         Request::LendToChild { pid, ids } => {
             drop(table);
             lend_to_child(objects, peer, pid, &ids);
-            return Outcome::Nothing;
+            Reply::Done
         }
         Request::Count => Reply::Count(table.objects.len() as u64),
         Request::Dict(id, op) => match table.objects.get_mut(&id) {
