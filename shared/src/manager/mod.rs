@@ -27,7 +27,9 @@
 //! proxy holds its object
 //! - when the manager makes it, or it is cloned;
 //! - when it is copied into a child by a fork: the parent lends the child a
-//!   reference on each of its objects for as long as the child lives;
+//!   reference on each of its objects for as long as the child lives (so a
+//!   [`crate::Pool`] made while a proxy exists keeps that object until its
+//!   workers end: each may hold a copy);
 //! - when it is decoded from a message (a pool task's argument, a queue's
 //!   item): the message carries a reference from the sender, which the
 //!   reader takes over. A message nobody reads keeps its object until the
