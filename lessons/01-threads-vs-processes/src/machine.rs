@@ -5,6 +5,7 @@
 //! for the machine.
 
 use std::thread;
+use std::time::Duration;
 
 use course::{ratio, timed};
 use nix::sched::{CpuSet, sched_getaffinity};
@@ -12,17 +13,22 @@ use nix::unistd::Pid;
 
 /// Two identical busy loops, one alone and then two at once on two threads:
 /// how much parallel work this machine really gives (the median of three
-/// tries). A VM's two CPUs may share one physical core with other VMs.
-pub fn parallel_capacity(loop_once: fn()) -> f64 {
+/// tries). A VM's two CPUs may share one physical core with other VMs. Each
+/// loop repeats `step` as often as it takes to run 50ms alone, so that the
+/// figure is about the CPUs, not about starting two threads.
+pub fn parallel_capacity(step: fn()) -> f64 {
+    let run = |steps: u32| (0..steps).for_each(|_| step());
+    let mut steps = 1u32;
+    while timed(|| run(steps)).1 < Duration::from_millis(50) {
+        steps = steps.saturating_mul(2);
+    }
     let mut tries: Vec<f64> = (0..3)
         .map(|_| {
-            let ((), alone) = timed(|| {
-                loop_once();
-            });
+            let ((), alone) = timed(|| run(steps));
             let ((), both) = timed(|| {
                 thread::scope(|s| {
-                    s.spawn(loop_once);
-                    s.spawn(loop_once);
+                    s.spawn(|| run(steps));
+                    s.spawn(|| run(steps));
                 });
             });
             2.0 * ratio(alone, both)

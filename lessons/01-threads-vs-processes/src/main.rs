@@ -34,10 +34,22 @@ use speedup::{Machine, Schedule, what_the_speedups_say};
 const TASKS: RangeInclusive<u32> = 30..=34;
 /// Two workers in each pool, as in the tutorial, on any machine.
 const WORKERS: usize = 2;
-/// A short task submitted after the five: it finishes long before fib(34),
-/// so completion order and submission order differ, and the output shows
-/// which of the two a loop over the results follows.
+/// Sections 2 and 3 submit a wait of 300 ms first, the five fib tasks, then
+/// a short fib(20). One worker takes the wait while the other runs every fib
+/// task, so the first task submitted ends last, long after the others: a
+/// loop that reads results in submission order prints it first, and the
+/// check below catches that whatever the machine's speed.
+const FIRST_AND_LONG: Duration = Duration::from_millis(300);
 const LAST_AND_SHORT: u32 = 20;
+/// Two results that come out of order by less than this pass as in order
+/// (results can reach the loop a moment apart from when their tasks ended).
+/// The wait ends at least 150 ms after any fib task unless the fib tasks
+/// alone take 150 ms on one worker.
+const ORDER_SLACK: Duration = Duration::from_millis(100);
+/// Section 4 times each way of running the five fib tasks this many times,
+/// taking turns, and keeps the fastest run of each: a run slowed by the
+/// machine (a page fault storm, another program) does not become a figure.
+const SPEEDUP_RUNS: usize = 3;
 /// How many threads, then processes, section 5 starts and joins.
 const START_COUNT: usize = 50;
 /// How many round trips section 6 makes.
@@ -52,14 +64,12 @@ fn main() {
     let parent = std::process::id();
     println!("This process: pid={parent}");
 
-    let before_pools = CpuUse::now();
     let serial = serial_baseline();
-    let threads_took = fib_on_thread_pool(parent);
-    let processes_took = fib_on_process_pool(parent);
-    let others = before_pools.share_used_by_others();
-    compare_speedups(&serial, threads_took, processes_took, others);
-    creation_cost();
-    switch_cost();
+    fib_on_thread_pool(parent);
+    fib_on_process_pool(parent);
+    compare_speedups(&serial);
+    let fork_and_reap = creation_cost();
+    switch_cost(fork_and_reap);
     io_waits_overlap();
 }
 
@@ -68,10 +78,18 @@ fn fib(n: u32) -> u64 {
     if n <= 2 { 1 } else { fib(n - 1) + fib(n - 2) }
 }
 
+/// A task for the pools: a fib, or (sections 2 and 3) a wait.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+enum Task {
+    Fib(u32),
+    Wait(Duration),
+}
+
 /// What one task reports: its result, where it ran, and how long it took.
 #[derive(Debug, Serialize, Deserialize)]
-struct FibDone {
-    n: u32,
+struct Done {
+    task: Task,
+    /// fib(n), for a fib task.
     value: u64,
     pid: u32,
     took: Duration,
@@ -80,12 +98,29 @@ struct FibDone {
     finished_at: Duration,
 }
 
+impl Done {
+    /// `fib(30) = 832040`, or `wait 300ms`.
+    fn what(&self) -> String {
+        match self.task {
+            Task::Fib(n) => format!("fib({n}) = {}", self.value),
+            Task::Wait(time) => format!("wait {time:?}"),
+        }
+    }
+}
+
 /// One task, the same code on every worker: a thread, a process, or none.
-fn fib_task(n: u32) -> FibDone {
-    // `black_box` keeps the optimiser from computing fib(34) at compile time.
-    let (value, took) = timed(|| fib(std::hint::black_box(n)));
-    FibDone {
-        n,
+fn run_task(task: Task) -> Done {
+    let (value, took) = timed(|| match task {
+        // `black_box` keeps the optimiser from computing fib(34) at compile
+        // time.
+        Task::Fib(n) => fib(std::hint::black_box(n)),
+        Task::Wait(time) => {
+            thread::sleep(time);
+            0
+        }
+    });
+    Done {
+        task,
         value,
         pid: std::process::id(),
         took,
@@ -93,63 +128,44 @@ fn fib_task(n: u32) -> FibDone {
     }
 }
 
+/// What sections 2 and 3 submit: the long wait first, the five fib tasks,
+/// then the short fib.
+fn tasks_for_the_pools() -> Vec<Task> {
+    std::iter::once(Task::Wait(FIRST_AND_LONG))
+        .chain(TASKS.map(Task::Fib))
+        .chain([Task::Fib(LAST_AND_SHORT)])
+        .collect()
+}
+
 // ---------------------------------------------------------------------------
-/// Section 1: the same five tasks one after another, on this thread. Every
-/// speedup in section 4 is measured against this.
-fn serial_baseline() -> Vec<FibDone> {
+/// Section 1: the same five tasks one after another, on this thread. Section
+/// 4's bound is computed from these times.
+fn serial_baseline() -> Vec<Done> {
     section(
         "The baseline: fib(30..=34) one after another",
         "for n in range(30, 35): fib(n)",
     );
-    let (done, took): (Vec<FibDone>, _) = timed(|| TASKS.map(fib_task).collect());
+    let (done, took): (Vec<Done>, _) = timed(|| TASKS.map(Task::Fib).map(run_task).collect());
     for task in &done {
-        println!("fib({}) = {}  took {:.1?}", task.n, task.value, task.took);
+        println!("{}  took {:.1?}", task.what(), task.took);
     }
     println!("serial: {took:.1?}");
     done
 }
 
 // ---------------------------------------------------------------------------
-/// Section 2: a pool of two threads. The tasks wait in a shared queue; each
-/// thread takes the next one when it is free, and sends its result back on a
-/// channel as soon as it is done, so they print in completion order.
-fn fib_on_thread_pool(parent: u32) -> Duration {
+/// Section 2: a pool of two threads, its results read as they complete.
+fn fib_on_thread_pool(parent: u32) {
     section(
-        "fib(30..=34) and a short fib(20) on a pool of 2 threads, as they complete",
+        "A 300ms wait, fib(30..=34) and a short fib(20) on a pool of 2 threads, as they complete",
         "ThreadPoolExecutor(2) + submit + as_completed",
     );
     let mut order = Vec::new();
     let mut threads_used = [false; WORKERS];
-    // The executor's work queue: one channel that every thread takes the next
-    // task from (crossbeam-channel, like Python's queue.Queue, has any number
-    // of receivers; std's mpsc has one). Results come back on another.
-    let (tasks, queued) = crossbeam_channel::unbounded();
-    for n in TASKS.chain([LAST_AND_SHORT]) {
-        tasks.send(n).expect("the queue is open");
-    }
-    drop(tasks); // No more tasks: each thread stops once the queue is empty.
-    let (results, completed) = crossbeam_channel::unbounded();
-    let ((), took) = timed(|| {
-        thread::scope(|scope| {
-            for index in 0..WORKERS {
-                let (queued, results) = (queued.clone(), results.clone());
-                scope.spawn(move || {
-                    for n in queued {
-                        results.send((index, fib_task(n))).unwrap();
-                    }
-                });
-            }
-            drop(results);
-            // `as_completed`: the channel yields results as threads send them.
-            for (index, task) in completed {
-                println!(
-                    "fib({}) = {}  pid={}  thread {index}",
-                    task.n, task.value, task.pid
-                );
-                order.push(task.finished_at);
-                threads_used[index] = true;
-            }
-        })
+    thread_pool_as_completed(&tasks_for_the_pools(), |index, task| {
+        println!("{}  pid={}  thread {index}", task.what(), task.pid);
+        order.push(task.finished_at);
+        threads_used[index] = true;
     });
     print_completion_order(&order);
     println!(
@@ -157,34 +173,61 @@ fn fib_on_thread_pool(parent: u32) -> Duration {
         threads_used.iter().all(|&used| used)
     );
     println!("Every task ran in this process (pid={parent}): threads share one pid.");
-    println!("thread pool, 2 threads: {took:.1?}");
-    took
+}
+
+/// A pool of `WORKERS` threads running `tasks`: the tasks wait in a shared
+/// queue, each thread takes the next one when it is free and sends its
+/// result back on a channel as soon as it is done, and `each` sees every
+/// result as it arrives, with the index of the thread that ran it.
+fn thread_pool_as_completed(tasks: &[Task], mut each: impl FnMut(usize, Done)) {
+    // The executor's work queue: one channel that every thread takes the next
+    // task from (crossbeam-channel, like Python's queue.Queue, has any number
+    // of receivers; std's mpsc has one). Results come back on another.
+    let (queue, queued) = crossbeam_channel::unbounded();
+    for &task in tasks {
+        queue.send(task).expect("the queue is open");
+    }
+    drop(queue); // No more tasks: each thread stops once the queue is empty.
+    let (results, completed) = crossbeam_channel::unbounded();
+    thread::scope(|scope| {
+        for index in 0..WORKERS {
+            let (queued, results) = (queued.clone(), results.clone());
+            scope.spawn(move || {
+                for task in queued {
+                    results.send((index, run_task(task))).unwrap();
+                }
+            });
+        }
+        drop(results);
+        // `as_completed`: the channel yields results as threads send them.
+        for (index, task) in completed {
+            each(index, task);
+        }
+    });
 }
 
 // ---------------------------------------------------------------------------
 /// Section 3: a pool of two worker processes, forked now (this process has one
 /// thread again: section 2's threads were joined when its scope ended).
-fn fib_on_process_pool(parent: u32) -> Duration {
+fn fib_on_process_pool(parent: u32) {
     section(
-        "fib(30..=34) and a short fib(20) on a pool of 2 processes, as they complete",
+        "The same tasks on a pool of 2 processes, as they complete",
         "ProcessPoolExecutor(2) + submit + as_completed",
     );
     let pool = Pool::new(WORKERS).expect("forking the pool's workers");
     let workers: Vec<u32> = pool.worker_pids().iter().map(|&p| p as u32).collect();
     println!("The pool forked {} worker processes.", workers.len());
     let (mut ran_in, mut order) = (Vec::new(), Vec::new());
-    let ((), took) = timed(|| {
-        let handles: Vec<AsyncResult<FibDone>> = TASKS
-            .chain([LAST_AND_SHORT])
-            .map(|n| pool.apply_async(fib_task, n).expect("queueing a task"))
-            .collect();
-        for handle in as_completed(handles) {
-            let task = handle.get().expect("a fib task failed");
-            println!("fib({}) = {}  pid={}", task.n, task.value, task.pid);
-            ran_in.push(task.pid);
-            order.push(task.finished_at);
-        }
-    });
+    let handles: Vec<AsyncResult<Done>> = tasks_for_the_pools()
+        .into_iter()
+        .map(|task| pool.apply_async(run_task, task).expect("queueing a task"))
+        .collect();
+    for handle in as_completed(handles) {
+        let task = handle.get().expect("a task failed");
+        println!("{}  pid={}", task.what(), task.pid);
+        ran_in.push(task.pid);
+        order.push(task.finished_at);
+    }
     print_completion_order(&order);
     ran_in.sort();
     ran_in.dedup();
@@ -197,22 +240,34 @@ fn fib_on_process_pool(parent: u32) -> Duration {
         "One of them this process (pid={parent}): {}",
         ran_in.contains(&parent)
     );
-    println!("process pool, 2 processes: {took:.1?}");
     // Python: leaving `with ProcessPoolExecutor(...)` waits for the workers.
     pool.close();
     pool.join().expect("joining the pool");
-    took
+}
+
+/// Runs `tasks` on a fresh pool of `WORKERS` processes and reads every
+/// result as it completes; returns when the pool is joined.
+fn process_pool_as_completed(tasks: &[Task]) {
+    let pool = Pool::new(WORKERS).expect("forking the pool's workers");
+    let handles: Vec<AsyncResult<Done>> = tasks
+        .iter()
+        .map(|&task| pool.apply_async(run_task, task).expect("queueing a task"))
+        .collect();
+    for handle in as_completed(handles) {
+        handle.get().expect("a task failed");
+    }
+    pool.close();
+    pool.join().expect("joining the pool");
 }
 
 /// Says whether the results came in the order the tasks finished, read from
 /// the times the tasks themselves took when they ended: an `as_completed`
 /// loop passes; a loop over the tasks in submission order fails, since the
-/// short fib(20), submitted last, ends long before fib(34). (Two tasks that
-/// end within 10ms of each other may come either way.)
+/// wait, submitted first, ends at least 150ms after every fib task.
 fn print_completion_order(finished: &[Duration]) {
     let in_order = finished
         .windows(2)
-        .all(|pair| pair[1] + Duration::from_millis(10) >= pair[0]);
+        .all(|pair| pair[1] + ORDER_SLACK >= pair[0]);
     println!("results in the order the tasks finished: {in_order}");
 }
 
@@ -223,62 +278,74 @@ fn monotonic_now() -> Duration {
 }
 
 // ---------------------------------------------------------------------------
-/// Section 4: what the figures above mean, with the best speedup two workers
-/// could reach on these five tasks.
-fn compare_speedups(
-    serial: &[FibDone],
-    threads_took: Duration,
-    processes_took: Duration,
-    others: f64,
-) {
+/// Section 4: the five fib tasks run serially, on the thread pool and on the
+/// process pool, taking turns, each way three times; what the fastest runs
+/// mean, against the best speedup two workers could reach on these tasks.
+fn compare_speedups(serial: &[Done]) {
     section(
         &format!("Speedups, and the best {WORKERS} workers can do here"),
         "(the tutorial: threads 2.72 s, processes 1.78 s in CPython)",
+    );
+    let fibs: Vec<Task> = TASKS.map(Task::Fib).collect();
+    let before = CpuUse::now();
+    let mut fastest = [Duration::MAX; 3];
+    for _ in 0..SPEEDUP_RUNS {
+        let runs = [
+            timed(|| fibs.iter().for_each(|&task| drop(run_task(task)))).1,
+            timed(|| thread_pool_as_completed(&fibs, |_, _| {})).1,
+            timed(|| process_pool_as_completed(&fibs)).1,
+        ];
+        for (best, run) in fastest.iter_mut().zip(runs) {
+            *best = (*best).min(run);
+        }
+    }
+    let others = before.share_used_by_others();
+    let [serial_took, threads_took, processes_took] = fastest;
+    println!("Fastest of {SPEEDUP_RUNS} runs each, taking turns:");
+    println!(
+        "  serial {serial_took:.1?}, thread pool {threads_took:.1?}, process pool {processes_took:.1?}"
     );
     let times: Vec<Duration> = serial.iter().map(|t| t.took).collect();
     let total: Duration = times.iter().sum();
     let biggest = times.last().copied().unwrap_or_default();
     let schedule = Schedule::in_order(&times, WORKERS);
-    let makespan = schedule.makespan;
+    let bound = ratio(total, schedule.makespan);
     println!(
-        "fib(34) alone is {:.0}% of the serial work.",
+        "fib(34) alone is {:.0}% of the serial work (section 1).",
         100.0 * ratio(biggest, total)
     );
-    println!(
-        "Best speedup for these tasks taken in order by {WORKERS} workers: {:.2}x",
-        ratio(total, makespan)
-    );
+    println!("Best speedup for these tasks taken in order by {WORKERS} workers: {bound:.2}x");
     let lanes: Vec<String> = schedule
         .lanes
         .iter()
         .zip(["A", "B", "C", "D"])
         .map(|(tasks, name)| {
-            let ns: Vec<String> = tasks.iter().map(|&i| serial[i].n.to_string()).collect();
+            let ns: Vec<String> = tasks
+                .iter()
+                .map(|&i| TASKS.start().saturating_add(i as u32).to_string())
+                .collect();
             format!("worker {name}: {}", ns.join(", "))
         })
         .collect();
     println!("  ({}, from the times above)", lanes.join("; "));
-    println!(
-        "Thread pool speedup over serial:  {:.2}x",
-        ratio(total, threads_took)
-    );
-    println!(
-        "Process pool speedup over serial: {:.2}x",
-        ratio(total, processes_took)
-    );
+    let speedups = [
+        ratio(serial_took, threads_took),
+        ratio(serial_took, processes_took),
+    ];
+    println!("Thread pool speedup over serial:  {:.2}x", speedups[0]);
+    println!("Process pool speedup over serial: {:.2}x", speedups[1]);
     let cpus = usable_cpus();
     println!("CPUs this process may use: {cpus} (Python: len(os.sched_getaffinity(0)))");
     println!(
-        "While sections 1 to 3 ran, other programs used {:.0}% of this machine's CPU time.",
+        "While these runs went, other programs used {:.0}% of this machine's CPU time.",
         100.0 * others
     );
     let capacity = parallel_capacity(|| {
-        std::hint::black_box(fib(std::hint::black_box(26)));
+        std::hint::black_box(fib(std::hint::black_box(20)));
     });
     println!(
-        "Two busy loops on 2 threads ran {capacity:.2}x as fast as one alone (2.00x: 2 whole CPUs)."
+        "Two busy loops of 50ms on 2 threads ran {capacity:.2}x as fast as one alone (2.00x: 2 whole CPUs)."
     );
-    let speedups = [ratio(total, threads_took), ratio(total, processes_took)];
     let machine = Machine {
         cpus,
         others,
@@ -286,7 +353,7 @@ fn compare_speedups(
     };
     println!(
         "What to look for: {}",
-        what_the_speedups_say(&machine, WORKERS, ratio(total, makespan), speedups)
+        what_the_speedups_say(&machine, WORKERS, bound, speedups)
     );
     println!("Rust threads run CPU work in parallel: there is no GIL. In CPython the");
     println!("thread pool would stay near 1.0x, since one thread at a time runs Python code");
@@ -295,7 +362,8 @@ fn compare_speedups(
 
 // ---------------------------------------------------------------------------
 /// Section 5: "dozens of threads are easy, dozens of processes are hard".
-fn creation_cost() {
+/// Returns what one process cost to start and join.
+fn creation_cost() -> Duration {
     section(
         "What it costs to start and join 50 threads, then 50 processes",
         "threading.Thread(...).start()/join() vs multiprocessing.Process(...).start()/join()",
@@ -331,6 +399,7 @@ fn creation_cost() {
     println!("on the 2-core machine this course is checked on. A forked child shares its");
     println!("parent's memory, copy on write (lesson 02): dozens of processes are cheap");
     println!("until each writes its own pages, as CPython's reference counts do.");
+    per(processes_took)
 }
 
 // ---------------------------------------------------------------------------
@@ -338,32 +407,35 @@ fn creation_cost() {
 /// then two processes, pass a byte back and forth over a pair of pipes. Both
 /// ends are pinned to one CPU, so every hand-off is a context switch; the
 /// system calls are the same in both runs, so the difference is the switch.
-fn switch_cost() {
+fn switch_cost(fork_and_reap: Duration) {
     section(
         "Ping-pong on one CPU: 2 threads vs 2 processes, 2000 round trips",
         "two threading.Thread vs two multiprocessing.Process passing a token",
     );
     let original = sched_getaffinity(Pid::from_raw(0)).expect("sched_getaffinity");
     pin_to_current_cpu();
-    println!("Both ends pinned to one CPU: each round trip is two context switches.");
+    println!("Pinned: this thread may use {} CPU now.", usable_cpus());
 
     let (ping, pong) = pipe_pair();
-    let ((), threads_took) = timed(|| {
+    let (thread_cpus, threads_took) = timed(|| {
         thread::scope(|scope| {
             // A new thread inherits its creator's CPU affinity.
             scope.spawn(move || echo(pong, ROUND_TRIPS));
-            serve(ping, ROUND_TRIPS);
+            serve(ping, ROUND_TRIPS)
         })
     });
 
     let (ping, pong) = pipe_pair();
-    let ((), processes_took) = timed(|| {
+    let (process_cpus, processes_took) = timed(|| {
         // So does a forked child: a daemon, so that if this lesson is killed
         // it does not wait on the pipe forever (it holds both ends' copies).
         let mut child = Process::start_daemon(move || echo(pong, ROUND_TRIPS)).expect("fork");
-        serve(ping, ROUND_TRIPS);
+        let peer_cpus = serve(ping, ROUND_TRIPS);
         assert_eq!(child.join().expect("waitpid"), 0);
+        peer_cpus
     });
+    println!("The peer thread may use {thread_cpus} CPU, the peer process {process_cpus}:");
+    println!("both ends share one CPU, so each round trip is two context switches.");
 
     sched_setaffinity(Pid::from_raw(0), &original).expect("sched_setaffinity");
     let per = |took: Duration| took / ROUND_TRIPS;
@@ -374,7 +446,9 @@ fn switch_cost() {
         ratio(processes_took, threads_took)
     );
     println!("What to look for: the ratio. Both runs pass the token with the same system");
-    println!("calls (the process run also forks and reaps its peer, about 0.2ms); a switch");
+    println!(
+        "calls (the process run also forks and reaps its peer, {fork_and_reap:.1?} in section 5); a switch"
+    );
     println!("between processes also switches the address space, which on current x86");
     println!("Linux (with PCID) costs little, so the ratio is usually close to 1. The large");
     println!("costs of processes are elsewhere: starting them (section 5) and copying data");
@@ -406,17 +480,24 @@ fn pipe_pair() -> (PipeEnds, PipeEnds) {
     )
 }
 
-/// Sends a byte and waits for it to come back, `trips` times.
-fn serve(mut ends: PipeEnds, trips: u32) {
+/// Sends a byte and waits for it to come back, `trips` times. Returns how
+/// many CPUs the peer said it may use (its first byte).
+fn serve(mut ends: PipeEnds, trips: u32) -> u8 {
     let mut byte = [0u8];
+    ends.from_peer.read_exact(&mut byte).expect("read");
+    let peer_cpus = byte[0];
     for _ in 0..trips {
         ends.to_peer.write_all(&byte).expect("write");
         ends.from_peer.read_exact(&mut byte).expect("read");
     }
+    peer_cpus
 }
 
-/// Sends back every byte it gets, `trips` times.
+/// Says how many CPUs it may use, then sends back every byte it gets,
+/// `trips` times.
 fn echo(mut ends: PipeEnds, trips: u32) {
+    let cpus = u8::try_from(usable_cpus()).unwrap_or(u8::MAX);
+    ends.to_peer.write_all(&[cpus]).expect("write");
     let mut byte = [0u8];
     for _ in 0..trips {
         ends.from_peer.read_exact(&mut byte).expect("read");

@@ -23,7 +23,7 @@ fn a_run_prints_the_key_facts_and_leaves_no_process() {
             "All of them pool workers: true",
             "): false",
             "Best speedup for these tasks taken in order by 2 workers: ",
-            "Both ends pinned to one CPU",
+            "both ends share one CPU",
             "10 threads x 100ms of waiting: ",
         ],
         Duration::from_secs(5),
