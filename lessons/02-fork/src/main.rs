@@ -349,7 +349,8 @@ fn fork_with_threads_is_dangerous() {
         .expect("rayon pool");
     pool.install(|| rayon::join(|| fib(20), || fib(20)));
     println!(
-        "A rayon pool of 2 threads is running: this process has {} threads.",
+        "A rayon pool of {} threads is running: this process has {} threads.",
+        pool.current_num_threads(),
         multiproc::thread_count().unwrap()
     );
 
