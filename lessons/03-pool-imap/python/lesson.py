@@ -34,7 +34,13 @@ def nap(seconds):
 
 
 def square_and_pid(x):
+    # 30 ms each, as in the Rust lesson: with chunksize 1 the workers take turns.
+    time.sleep(0.03)
     return x * x, os.getpid()
+
+
+def same_worker(items):
+    return all(pid == items[0][1] for _, pid in items)
 
 
 def identity(x):
@@ -87,12 +93,23 @@ def main():
 
     section(5, "map and chunksize")
     with mp.Pool(2) as pool:
-        print("chunksize 1:", [s for s, _ in pool.map(square_and_pid, range(10), 1)])
-        print("chunksize 4:", [s for s, _ in pool.map(square_and_pid, range(10), 4)])
+        one_by_one = pool.map(square_and_pid, range(10), 1)
+        in_fours = pool.map(square_and_pid, range(10), 4)
+        print("chunksize 1:", [s for s, _ in one_by_one])
+        print("chunksize 4:", [s for s, _ in in_fours])
+        fours = lambda items: [items[i : i + 4] for i in range(0, len(items), 4)]
+        together = all(same_worker(c) for c in fours(in_fours))
+        print(f"with chunksize 4, each chunk of 4 items ran in one worker: {str(together).lower()}")
+        together = all(same_worker(c) for c in fours(one_by_one))
+        print(f"with chunksize 1, each run of 4 items ran in one worker: {str(together).lower()}")
+        took = []
         for chunksize in (1, 1000):
             start = time.perf_counter()
             sum(pool.imap(identity, range(20000), chunksize))
-            print(f"20000 tiny tasks through imap, chunksize {chunksize}: {time.perf_counter() - start:.3f} s")
+            took.append(time.perf_counter() - start)
+            print(f"20000 tiny tasks through imap, chunksize {chunksize}: {took[-1]:.3f} s")
+        speedup = took[0] / took[1]
+        print(f"chunksize 1000 was {speedup:.1f}x faster here; over 3x: {str(speedup > 3).lower()}")
 
     section(6, "When a task raises, and when a worker dies")
     with mp.Pool(2) as pool:
@@ -101,11 +118,16 @@ def main():
                 print(f"task {x}: {res.get()}")
             except ValueError as e:
                 print(f"task {x}: raised ValueError({e})")
+        before = sorted(w.pid for w in pool._pool)
         doomed = pool.apply_async(die_by_sigkill, (None,))
         try:
             doomed.get(timeout=3)
         except mp.TimeoutError:
             print("the killed worker's task: still waiting after 3 s (Pool never finds out)")
+        after = sorted(w.pid for w in pool._pool)
+        replaced = len(after) == len(before) and len(set(before) - set(after)) == 1
+        # pool._pool is CPython's private list of workers: looked at, not changed.
+        print(f"the pool still has {len(after)} workers, one of them new: {str(replaced).lower()}")
 
     section(7, "join before close")
     pool = mp.Pool(1)

@@ -117,7 +117,7 @@ def main():
     p = mp.Process(target=put_four, args=(q,))
     p.start()
     time.sleep(0.5)
-    print("parent: taking one", flush=True)
+    print(f"parent: 500ms later the queue holds {q.qsize()} items; taking one", flush=True)
     print(f"parent: got {q.get()}", flush=True)
     p.join()
     print(f"parent: then got {[q.get() for _ in range(3)]}")
@@ -151,7 +151,14 @@ def main():
         p.join()
     everything = [item for part in got for item in part]
     print(f"the consumers got {len(everything)} items ({' + '.join(str(len(g)) for g in got)})")
+    print(f"both consumers took part: {str(all(got)).lower()}")
     print(f"distinct items: {len(set(everything))} of 4000")
+    in_order = all(
+        [n for q, n in part if q == p] == sorted(n for q, n in part if q == p)
+        for part in got
+        for p in range(4)
+    )
+    print(f"each producer's items in order at each consumer: {str(in_order).lower()}")
 
     section(6, "Joining a process before taking what it put")
     q = mp.Queue()
