@@ -39,7 +39,7 @@ pub fn what_the_speedups_say(
     } else if cpus < workers {
         format!("{workers} workers share {cpus} CPUs: the bound assumes a CPU for each worker.")
     } else if others > 0.2 {
-        "other programs took CPU time meanwhile: these speedups are not the pools' own.".into()
+        "other programs took CPU time meanwhile: these figures are not the pools' own, nor the machine's.".into()
     } else if speedups.iter().any(|&s| s > 1.1 * bound) {
         "a pool beat the bound: the serial run was slowed (the CPUs' speed varied).".into()
     } else if speedups.iter().all(|&s| near(s)) {
