@@ -20,7 +20,7 @@ fn a_run_prints_the_key_facts_and_leaves_no_process() {
             "  poll -> ready: Err(Eof): every write end is closed",
             "  recv -> Err(Eof): every write end is closed",
             "send -> Err(broken pipe: the receiving end is closed in every process, so nobody can read this)",
-            "raw pipe: wrote \"a\", \"b\", \"c\"; one read got \"abc\"",
+            "raw pipe: wrote \"a\", \"b\", \"c\"; one read(2) returned 3 bytes: \"abc\"",
             "framed: an empty message comes back as []",
             "framed: three sends come back as three messages: [\"a\", \"b\", \"c\"]",
             "and came back intact: true",
