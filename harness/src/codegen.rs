@@ -1,8 +1,8 @@
 //! What `cargo xtask codegen` writes: the parts of the course that follow
 //! from its folders and their metadata, so that nobody keeps them by hand.
 //!
-//! - `exercises/Cargo.toml`: one `[[bin]]` per exercise, reference solution
-//!   and racy fixture;
+//! - `exercises/Cargo.toml`: one `[[bin]]` per exercise, reference solution,
+//!   racy fixture and kept answer;
 //! - `README.md`: the lessons table, the reading-times table and the
 //!   exercises table;
 //! - each lesson's `README.md`: the list of its exercises.
@@ -114,7 +114,11 @@ fn fill(path: &Path, comment: &str, parts: &[(&str, String)]) -> Result<Generate
 /// The `[[bin]]` entries of `exercises/Cargo.toml`.
 fn bins(exercises: &[Exercise]) -> String {
     let mut text = String::new();
-    for kind in [Kind::Exercise, Kind::Solution, Kind::Racy] {
+    let answers = exercises.iter().map(|e| e.answers.len()).max().unwrap_or(0);
+    let kinds = [Kind::Exercise, Kind::Solution, Kind::Racy]
+        .into_iter()
+        .chain((0..answers).map(Kind::Answer));
+    for kind in kinds {
         for exercise in exercises {
             if let Some(file) = exercise.file(kind) {
                 let relative = file.strip_prefix(exercises::folder()).unwrap_or(&file);

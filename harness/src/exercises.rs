@@ -26,6 +26,22 @@ pub struct Exercise {
     pub solution: PathBuf,
     /// The wrong fix kept as a test of the grader, if there is one.
     pub racy: Option<PathBuf>,
+    /// Learners' answers kept as tests of the grader:
+    /// `exercises/answers/NN-lesson/K-name/{right,wrong}-STYLE.rs`.
+    pub answers: Vec<Answer>,
+}
+
+/// A learner's answer to an exercise, kept to test the grader: a right
+/// one (in another style than the reference) must pass `check`, a wrong
+/// one must not.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    /// The file.
+    pub path: PathBuf,
+    /// `right-` or `wrong-` in its name.
+    pub right: bool,
+    /// The rest of its name: `sleep-two-seconds`.
+    pub style: String,
 }
 
 /// Which program of an exercise to build and grade.
@@ -37,6 +53,8 @@ pub enum Kind {
     Solution,
     /// The wrong fix that only the stress runs catch.
     Racy,
+    /// One of the exercise's [`Answer`]s, by index.
+    Answer(usize),
 }
 
 impl Exercise {
@@ -51,6 +69,7 @@ impl Exercise {
             Kind::Exercise => Some(self.source()),
             Kind::Solution => Some(self.solution.clone()),
             Kind::Racy => self.racy.clone(),
+            Kind::Answer(i) => self.answers.get(i).map(|a| a.path.clone()),
         }
     }
 
@@ -61,6 +80,15 @@ impl Exercise {
             Kind::Exercise => "ex",
             Kind::Solution => "solution",
             Kind::Racy => "racy",
+            Kind::Answer(i) => {
+                let answer = &self.answers[i];
+                let verdict = if answer.right { "right" } else { "wrong" };
+                return format!(
+                    "answer-{}-{verdict}-{}",
+                    self.id.replace('.', "-"),
+                    answer.style
+                );
+            }
         };
         format!("{prefix}-{}", self.id.replace('.', "-"))
     }
@@ -123,12 +151,12 @@ pub fn all() -> Result<Vec<Exercise>, String> {
             let text = std::fs::read_to_string(&source)
                 .map_err(|e| format!("cannot read {}: {e}", shown(&source)))?;
             let prefix = format!("//! Exercise {id}: ");
-            let title = text
-                .lines()
-                .next()
-                .and_then(|line| line.strip_prefix(&prefix))
-                .ok_or_else(|| format!("{} must start with `{prefix}<title>`", shown(&source)))?
-                .to_string();
+            let title = header_title(&text, &prefix).ok_or_else(|| {
+                format!(
+                    "{} must start with `{prefix}<title>` (after any `#![...]` attributes)",
+                    shown(&source)
+                )
+            })?;
             for needed in ["golden.stdout", "hint.md"] {
                 if !dir.join(needed).is_file() {
                     return Err(format!("{} has no {needed}", shown(&dir)));
@@ -148,6 +176,7 @@ pub fn all() -> Result<Vec<Exercise>, String> {
                 ));
             }
             let racy = Some(in_tree("racy")).filter(|p| p.is_file());
+            let answers = answers_in(&root.join("answers").join(&lesson_name).join(&folder_name))?;
             exercises.push(Exercise {
                 id,
                 name,
@@ -156,10 +185,66 @@ pub fn all() -> Result<Vec<Exercise>, String> {
                 dir,
                 solution,
                 racy,
+                answers,
             });
         }
     }
     Ok(exercises)
+}
+
+/// The answers kept in `dir` (none if there is no such folder), by name.
+fn answers_in(dir: &Path) -> Result<Vec<Answer>, String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(Vec::new());
+    };
+    let mut answers = Vec::new();
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        let stem = file_name(&path);
+        let Some(stem) = stem.strip_suffix(".rs") else {
+            continue;
+        };
+        let (right, style) = match stem.split_once('-') {
+            Some(("right", style)) => (true, style),
+            Some(("wrong", style)) => (false, style),
+            _ => {
+                return Err(format!(
+                    "{}: an answer's name starts with `right-` or `wrong-`",
+                    shown(&path)
+                ));
+            }
+        };
+        answers.push(Answer {
+            style: style.to_string(),
+            right,
+            path,
+        });
+    }
+    answers.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(answers)
+}
+
+/// The title in an exercise's header line (`//! Exercise 02.1: <title>`),
+/// looked for where Rust allows it: among the file's leading inner
+/// attributes (`#![allow(...)]`, on one line or several), blank lines and
+/// `//!` doc comments, in any order.
+pub fn header_title(text: &str, prefix: &str) -> Option<String> {
+    let mut open_brackets = 0usize;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if open_brackets > 0 || trimmed.starts_with("#![") {
+            open_brackets += trimmed.matches('[').count();
+            open_brackets = open_brackets.saturating_sub(trimmed.matches(']').count());
+            continue;
+        }
+        if let Some(title) = trimmed.strip_prefix(prefix) {
+            return Some(title.to_string());
+        }
+        if !(trimmed.is_empty() || trimmed.starts_with("//!")) {
+            return None;
+        }
+    }
+    None
 }
 
 /// Picks the exercise `query` names.
@@ -197,4 +282,34 @@ fn leading_number(name: &str) -> Option<u32> {
     let (number, rest) = name.split_once('-')?;
     (!rest.is_empty()).then_some(())?;
     number.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::header_title;
+
+    #[test]
+    fn the_header_is_found_after_inner_attributes_and_doc_lines() {
+        let prefix = "//! Exercise 02.2: ";
+        let plain = "//! Exercise 02.2: reap the child\nfn main() {}";
+        assert_eq!(
+            header_title(plain, prefix).as_deref(),
+            Some("reap the child")
+        );
+        let after_attribute = "#![allow(unused)]\n//! Exercise 02.2: reap the child\n";
+        assert_eq!(
+            header_title(after_attribute, prefix).as_deref(),
+            Some("reap the child")
+        );
+        let multi_line = "#![allow(\n    unused,\n)]\n\n//! Exercise 02.2: t\n";
+        assert_eq!(header_title(multi_line, prefix).as_deref(), Some("t"));
+        let doc_first = "//! My notes\n//! Exercise 02.2: t\n";
+        assert_eq!(header_title(doc_first, prefix).as_deref(), Some("t"));
+        // After code it is not a header any more.
+        assert_eq!(
+            header_title("use std::io;\n//! Exercise 02.2: t\n", prefix),
+            None
+        );
+        assert_eq!(header_title("//! Exercise 02.1: t\n", prefix), None);
+    }
 }

@@ -57,6 +57,22 @@ pub struct Conditions {
     pub max_processes: Option<usize>,
     /// Environment variables to set for it.
     pub env: Vec<(String, String)>,
+    /// Stop one of its processes for a while (`SIGSTOP`, then `SIGCONT`).
+    pub pause: Option<Pause>,
+}
+
+/// A pause of one process of a run: `after` the run's first child
+/// appears, its first child (by pid) still there is stopped with `SIGSTOP`
+/// for `length`, then continued. A program that never forks is not paused:
+/// stopping a whole program stops every clock it could be wrong about. A program that waits for what
+/// it needs passes whatever the pause; one that guesses how long something
+/// takes fails when the pause is longer than its guess.
+#[derive(Clone, Copy, Debug)]
+pub struct Pause {
+    /// From the first child's appearance to the stop.
+    pub after: Duration,
+    /// How long the process stays stopped.
+    pub length: Duration,
 }
 
 /// The process group of the run in progress (0: none), for the signal
@@ -157,6 +173,7 @@ pub fn run_with(
         deadline: start + timeout,
         flood: &flood,
         max_processes: conditions.max_processes,
+        pause: conditions.pause,
     };
     let ended = wait_or_kill_group(&mut child, &watch)?;
     let elapsed = start.elapsed();
@@ -262,6 +279,71 @@ struct Watch<'a> {
     deadline: Instant,
     flood: &'a AtomicBool,
     max_processes: Option<usize>,
+    pause: Option<Pause>,
+}
+
+/// Where a run's [`Pause`] stands.
+enum Pausing {
+    /// Waiting for the moment to stop a process (`at`, once known).
+    Before {
+        at: Option<Instant>,
+    },
+    /// `pid` is stopped until `until`.
+    Stopped {
+        pid: i32,
+        until: Instant,
+    },
+    Done,
+}
+
+impl Pausing {
+    /// Moves the pause on, given the run's `group` leader and the time.
+    fn step(&mut self, pause: Pause, group: i32, now: Instant) {
+        match *self {
+            Pausing::Before { at } => {
+                let members = members_of_group(group);
+                let children: Vec<i32> = members.iter().copied().filter(|&p| p != group).collect();
+                let at = match at {
+                    Some(at) => at,
+                    None if !children.is_empty() => now + pause.after,
+                    None => return,
+                };
+                if now < at {
+                    *self = Pausing::Before { at: Some(at) };
+                    return;
+                }
+                // The first child: the one the program started first (in
+                // the exercises, the child whose end the parent waits for).
+                // Gone already: nothing to pause.
+                let Some(&pid) = children.first() else {
+                    *self = Pausing::Done;
+                    return;
+                };
+                // Safety: kill takes plain integers; `pid` is a member of
+                // the run's group, which only this runner reaps.
+                unsafe { libc::kill(pid, libc::SIGSTOP) };
+                *self = Pausing::Stopped {
+                    pid,
+                    until: now + pause.length,
+                };
+            }
+            Pausing::Stopped { pid, until } if now >= until => {
+                // Safety: as above.
+                unsafe { libc::kill(pid, libc::SIGCONT) };
+                *self = Pausing::Done;
+            }
+            Pausing::Stopped { .. } | Pausing::Done => {}
+        }
+    }
+
+    /// Continues a process still stopped (the run is ending).
+    fn finish(&mut self) {
+        if let Pausing::Stopped { pid, .. } = *self {
+            // Safety: as above.
+            unsafe { libc::kill(pid, libc::SIGCONT) };
+        }
+        *self = Pausing::Done;
+    }
 }
 
 struct Ended {
@@ -280,12 +362,18 @@ fn wait_or_kill_group(child: &mut Child, watch: &Watch) -> std::io::Result<Ended
         timed_out: false,
         too_many_processes: None,
     };
-    let mut next_count = Instant::now();
+    let started = Instant::now();
+    let mut next_count = started;
+    let mut pausing = Pausing::Before { at: None };
     let status = loop {
         if let Some(status) = child.try_wait()? {
+            pausing.finish();
             break status;
         }
         let now = Instant::now();
+        if let Some(pause) = watch.pause {
+            pausing.step(pause, group, now);
+        }
         let over_limit = match watch.max_processes {
             Some(max) if now >= next_count => {
                 next_count = now + Duration::from_millis(20);
@@ -297,9 +385,12 @@ fn wait_or_kill_group(child: &mut Child, watch: &Watch) -> std::io::Result<Ended
             ended.timed_out = now >= watch.deadline;
             ended.too_many_processes = over_limit;
             kill_group(group);
+            pausing.finish();
             break child.wait()?;
         }
-        thread::sleep(Duration::from_millis(5));
+        // Finer while a pause waits for its moment.
+        let waiting_to_pause = watch.pause.is_some() && matches!(pausing, Pausing::Before { .. });
+        thread::sleep(Duration::from_millis(if waiting_to_pause { 1 } else { 5 }));
     };
     ended.exit = status
         .code()
@@ -325,6 +416,7 @@ pub fn run_attached(binary: &Path, timeout: Duration) -> Result<i32, String> {
         deadline: Instant::now() + timeout,
         flood: &never,
         max_processes: None,
+        pause: None,
     };
     let ended = wait_or_kill_group(&mut child, &watch).map_err(|e| e.to_string());
     RUNNING_GROUP.store(0, Ordering::SeqCst);

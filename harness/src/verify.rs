@@ -38,6 +38,10 @@ pub struct Goldens {
     pub stdout_path: PathBuf,
     /// `golden.stderr`, if there is one.
     pub stderr: Option<(Golden, PathBuf)>,
+    /// Without a `golden.stderr`, may the program write to stderr? A
+    /// lesson may not (everything it prints is checked); an exercise may
+    /// (a learner's `eprintln!` or `dbg!` is debugging, not the answer).
+    pub stderr_free: bool,
 }
 
 /// Reads and parses one golden file; `Ok(None)` if there is none.
@@ -70,6 +74,7 @@ impl Goldens {
                 .ok_or_else(|| format!("cannot read {}: no such file", shown(&stdout_path)))?,
             stdout_path,
             stderr: read_golden(&stderr_path)?.map(|golden| (golden, stderr_path)),
+            stderr_free: false,
         })
     }
 }
@@ -168,6 +173,7 @@ pub fn check_run(what: &str, goldens: &Goldens, run: Run) -> Result<Duration, Fa
                 return Err(fail(format!("stderr: {mismatch}"), diff, run));
             }
         }
+        None if goldens.stderr_free => {}
         None => {
             if let Some(first) = run.stderr.lines().next() {
                 let reason = format!("wrote to stderr, and it has no golden.stderr: `{first}`");
@@ -187,7 +193,7 @@ pub fn check_run(what: &str, goldens: &Goldens, run: Run) -> Result<Duration, Fa
 
 fn golden_diff(golden: &Golden, output: &str, path: &Path, stream: &str) -> String {
     unified(
-        &golden::render_without_comments(golden),
+        &golden::render_for_diff(golden),
         &golden::normalise(golden, output),
         &path.display().to_string(),
         &format!("{stream}, normalised"),

@@ -227,20 +227,48 @@ pub fn build_packages(packages: &[&str], release: bool) -> Result<Binaries, Stri
 /// # Errors
 /// A message if cargo cannot be run.
 pub fn cargo_build<S: AsRef<OsStr>>(args: &[S]) -> Result<Option<Binaries>, String> {
+    build_with(args, None)
+}
+
+/// Like [`cargo_build`], for a package of another workspace whose root is
+/// `workspace`: the compiler's messages name files relative to that root,
+/// so they are printed here with paths a terminal or an editor opens from
+/// where the command was run (the current directory).
+///
+/// # Errors
+/// As [`cargo_build`].
+pub fn cargo_build_in<S: AsRef<OsStr>>(
+    args: &[S],
+    workspace: &Path,
+) -> Result<Option<Binaries>, String> {
+    build_with(args, Some(workspace))
+}
+
+fn build_with<S: AsRef<OsStr>>(
+    args: &[S],
+    workspace: Option<&Path>,
+) -> Result<Option<Binaries>, String> {
+    let format = match workspace {
+        None => "--message-format=json-render-diagnostics",
+        Some(_) => "--message-format=json",
+    };
     let output = cargo()
-        .args(["build", "--message-format=json-render-diagnostics"])
+        .args(["build", format])
         .args(args)
         .stderr(Stdio::inherit())
         .output()
         .map_err(|e| format!("could not run cargo build: {e}"))?;
-    if !output.status.success() {
-        return Ok(None);
-    }
     let mut binaries = Vec::new();
     for line in output.stdout.split(|&b| b == b'\n') {
         let Ok(message) = serde_json::from_slice::<Value>(line) else {
             continue;
         };
+        if message["reason"] == "compiler-message"
+            && let (Some(workspace), Some(rendered)) =
+                (workspace, message["message"]["rendered"].as_str())
+        {
+            eprint!("{}", paths_from_here(rendered, workspace));
+        }
         if message["reason"] != "compiler-artifact" {
             continue;
         }
@@ -252,7 +280,36 @@ pub fn cargo_build<S: AsRef<OsStr>>(args: &[S]) -> Result<Option<Binaries>, Stri
             binaries.push((name, PathBuf::from(executable)));
         }
     }
+    if !output.status.success() {
+        return Ok(None);
+    }
     Ok(Some(binaries))
+}
+
+/// `rendered` (a compiler message) with each `--> file:line:col` that is
+/// relative to `workspace` named from the current directory instead.
+pub fn paths_from_here(rendered: &str, workspace: &Path) -> String {
+    let here = std::env::current_dir().unwrap_or_else(|_| root());
+    let mut out = String::new();
+    for line in rendered.split_inclusive('\n') {
+        let arrow = line.find("--> ");
+        match arrow {
+            Some(at) if !line[at + 4..].starts_with('/') => {
+                let (before, relative) = line.split_at(at + 4);
+                let full = workspace.join(relative.trim_end());
+                let shown = full
+                    .strip_prefix(&here)
+                    .map_or_else(|_| full.display().to_string(), |p| p.display().to_string());
+                out.push_str(before);
+                out.push_str(&shown);
+                if line.ends_with('\n') {
+                    out.push('\n');
+                }
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out
 }
 
 /// Picks the lessons named by `queries` (all of them when there is none).
@@ -275,4 +332,22 @@ pub fn select(all: &[Lesson], queries: &[String]) -> Result<Vec<Lesson>, String>
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::*;
+
+    #[test]
+    fn compiler_paths_are_named_from_here() {
+        let here = std::env::current_dir().unwrap();
+        let workspace = here.join("exercises");
+        let rendered = "error[E0599]: no method\n  --> 05-pipe/2-ping-pong/main.rs:10:5\n   |\n";
+        assert_eq!(
+            paths_from_here(rendered, &workspace),
+            "error[E0599]: no method\n  --> exercises/05-pipe/2-ping-pong/main.rs:10:5\n   |\n"
+        );
+        let absolute = "  --> /rustc/abc/library/core/src/lib.rs:1:1\n";
+        assert_eq!(paths_from_here(absolute, &workspace), absolute);
+    }
 }

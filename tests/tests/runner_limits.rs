@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use harness::runner::{self, Conditions};
+use harness::runner::{self, Conditions, Pause};
 
 fn shell(script: &str, conditions: &Conditions) -> runner::Run {
     runner::run_with(
@@ -81,4 +81,36 @@ fn an_exited_child_nobody_waited_for_is_reported_as_a_zombie() {
     assert_eq!(run.exit, 0);
     assert_eq!(run.zombies.len(), 1, "{run:?}");
     assert_eq!(run.zombies, run.leaked);
+}
+
+#[test]
+fn a_paused_run_stops_its_first_child_for_the_pause_and_continues_it() {
+    let conditions = Conditions {
+        pause: Some(Pause {
+            after: Duration::from_millis(20),
+            length: Duration::from_secs(1),
+        }),
+        ..Conditions::default()
+    };
+    // A guess: "the child needs 0.3 s". The child, stopped for 1 s, takes
+    // longer; `wait` (the right way) still gets it.
+    let run = shell(
+        "sleep 0.3 & child=$!; sleep 0.6; \
+         if kill -0 $child 2>/dev/null; then echo still-running; fi; wait; echo done",
+        &conditions,
+    );
+    assert_eq!(run.stdout, "still-running\ndone\n");
+    assert!(
+        run.elapsed >= Duration::from_millis(1000),
+        "{:?}",
+        run.elapsed
+    );
+    assert!(run.leaked.is_empty() && !run.timed_out);
+    // Without the pause, the same guess holds.
+    let run = shell(
+        "sleep 0.3 & child=$!; sleep 0.6; \
+         if kill -0 $child 2>/dev/null; then echo still-running; fi; wait; echo done",
+        &Conditions::default(),
+    );
+    assert_eq!(run.stdout, "done\n");
 }

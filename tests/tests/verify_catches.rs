@@ -132,6 +132,7 @@ fn goldens_for(stdout: &str) -> Goldens {
         stdout: golden::parse(stdout).unwrap(),
         stdout_path: Path::new("fake/golden.stdout").to_path_buf(),
         stderr: None,
+        stderr_free: false,
     }
 }
 

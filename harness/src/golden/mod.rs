@@ -31,7 +31,8 @@ use std::time::Duration;
 pub use self::check::{Captures, Mismatch, check};
 pub use self::parse::{ParseError, parse};
 pub use self::render::{
-    autohole, header, normalise, render_block, render_block_body, render_without_comments,
+    autohole, header, normalise, render_block, render_block_body, render_for_diff,
+    render_without_comments,
 };
 
 /// A parsed golden file.

@@ -132,6 +132,22 @@ pub fn render_block_body(block: &Block, with_comments: bool) -> Vec<String> {
 }
 
 /// The golden text without comments, as `normalise` renders it.
+/// The golden's expected lines as a diff shows them beside the output:
+/// no comments and no header directives (`#@ timeout: ...`), so that the
+/// line numbers are the output's (a block's `#@ any-order`/`#@ end`
+/// markers stay, to show where order is free).
+pub fn render_for_diff(golden: &Golden) -> Vec<String> {
+    let mut out = Vec::new();
+    for item in &golden.items {
+        match item {
+            Item::Line(p) => out.push(p.text.clone()),
+            Item::Block(block) => out.extend(render_block(block, false)),
+        }
+    }
+    out
+}
+
+/// The golden file without its comments (`#@#`).
 pub fn render_without_comments(golden: &Golden) -> Vec<String> {
     let mut out = header(golden, |l| !l.starts_with("#@#"));
     for item in &golden.items {

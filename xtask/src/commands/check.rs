@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use harness::verify::Failure;
 
 use crate::exercises::grade::{self, Plan, Verdict};
-use crate::exercises::progress::Progress;
+use crate::exercises::progress::{Progress, hash_of_source};
+use crate::exercises::stress::{Mode, STRESS};
 use crate::exercises::{self, Exercise, Kind, shown};
 use crate::flags::{Args, Outcome, Usage};
 
@@ -74,10 +75,11 @@ pub(super) fn check_one(
         stop_at_first_failure: false,
         show_runs: true,
     };
+    let checked = hash_of_source(exercise);
     let verdict = grade::grade(exercise, Kind::Exercise, plan)?;
     let passed = matches!(verdict, Verdict::Passed(_));
     report(exercise, &verdict);
-    progress.record(exercise, passed)?;
+    progress.record(exercise, passed, checked)?;
     if passed {
         println!(
             "Compare yours with the reference solution: {}",
@@ -147,7 +149,30 @@ fn report(exercise: &Exercise, verdict: &Verdict) {
                 if let Some(advice) = exercise.hint_section(section) {
                     println!("{section}:\n{}", indent(&advice));
                 }
+                if *mode == Mode::Stopped {
+                    println!(
+                        "In a stopped run one process is paused for 3 to 5 s, as a debugger, a \
+                         Ctrl-Z or an\n  overloaded host pauses it: no sleep or timeout is \
+                         long enough, since a pause can\n  always be longer. Wait for the \
+                         event itself (a join, end of stream, a count of results)."
+                    );
+                }
             }
+        }
+        Verdict::Unfinished(stress) => {
+            println!(
+                "NOT YET: every run passed, but only {} of {} stress runs fit in the {}-second \
+                 budget ({:.1} s so far).",
+                stress.runs.len(),
+                STRESS.len(),
+                grade::BUDGET.as_secs(),
+                stress.took.as_secs_f64()
+            );
+            println!(
+                "  A check passes only after all its runs. The reference solution's whole check \
+                 takes a few seconds:\n  is something waiting longer than it must (a sleep, a \
+                 timeout that is not needed)?"
+            );
         }
         Verdict::Passed(stress) => {
             println!(
@@ -163,32 +188,69 @@ fn report(exercise: &Exercise, verdict: &Verdict) {
     }
 }
 
-/// The diff, or when there is none (a hang, a leak), what the run printed.
+/// What the learner needs to see of a failed run: a panic first (its
+/// message is the clearest clue there is), then the diff, or when there is
+/// none (a hang, a leak), what the run printed; and what it wrote to
+/// stderr, marked as not graded.
 fn show_failure(failure: &Failure) {
+    let run = failure.run.as_deref();
+    if let Some(panic) = run.and_then(|r| panic_message(&r.stderr)) {
+        println!("It panicked:");
+        for line in panic.lines() {
+            println!("  ! {}", truncate(line, 100));
+        }
+    }
     if !failure.diff.is_empty() {
         println!("{}", failure.diff.trim_end());
+        if let Some(run) = run {
+            show_tail("stderr (shown, not graded)", &run.stderr, false);
+        }
         return;
     }
-    let Some(run) = &failure.run else { return };
-    for (name, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
-        let lines: Vec<&str> = text.lines().collect();
-        if lines.is_empty() {
+    let Some(run) = run else { return };
+    show_tail("stdout", &run.stdout, true);
+    show_tail("stderr (shown, not graded)", &run.stderr, false);
+}
+
+/// The last 20 lines of `text`, under `name`; "(nothing on ...)" if
+/// `say_empty` and there is nothing.
+fn show_tail(name: &str, text: &str, say_empty: bool) {
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.is_empty() {
+        if say_empty {
             println!("(nothing on {name})");
-            continue;
         }
-        let shown_from = lines.len().saturating_sub(20);
-        println!(
-            "{name}{}:",
-            if shown_from > 0 {
-                ", its last 20 lines"
-            } else {
-                ""
-            }
-        );
-        for line in &lines[shown_from..] {
-            println!("  | {}", truncate(line, 100));
-        }
+        return;
     }
+    let shown_from = lines.len().saturating_sub(20);
+    println!(
+        "{name}{}:",
+        if shown_from > 0 {
+            ", its last 20 lines"
+        } else {
+            ""
+        }
+    );
+    for line in &lines[shown_from..] {
+        println!("  | {}", truncate(line, 100));
+    }
+}
+
+/// A Rust panic's report in `stderr`: the "panicked at" line and the
+/// message lines after it, up to the backtrace note.
+fn panic_message(stderr: &str) -> Option<String> {
+    let mut lines = stderr.lines().skip_while(|l| !l.contains("panicked at "));
+    let first = lines.next()?;
+    let rest: Vec<&str> = lines
+        .take_while(|l| !l.starts_with("note: run with `RUST_BACKTRACE"))
+        .take(5)
+        .collect();
+    Some(
+        std::iter::once(first)
+            .chain(rest)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
 }
 
 fn truncate(line: &str, width: usize) -> String {
@@ -207,4 +269,20 @@ pub(super) fn indent(text: &str) -> String {
 
 fn indent_after_first(text: &str) -> String {
     text.replace('\n', "\n  ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::panic_message;
+
+    #[test]
+    fn a_panic_is_found_with_its_message() {
+        let stderr = "progress 1\nthread 'main' (7) panicked at main.rs:3:5:\nthe pool is gone\n\
+                      note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
+        assert_eq!(
+            panic_message(stderr).unwrap(),
+            "thread 'main' (7) panicked at main.rs:3:5:\nthe pool is gone"
+        );
+        assert_eq!(panic_message("just a note\n"), None);
+    }
 }

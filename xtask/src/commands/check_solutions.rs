@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use crate::exercises::grade::{self, Plan, Stress, Verdict};
 use crate::exercises::stress::{Mode, STRESS};
-use crate::exercises::{Exercise, Kind};
+use crate::exercises::{Answer, Exercise, Kind};
 
 /// Single runs of a racy fixture; most must pass.
 const FIXTURE_SINGLE_RUNS: usize = 5;
@@ -68,7 +68,7 @@ fn self_test_one(exercise: &Exercise) -> Result<Vec<String>, String> {
                 stress.runs.len(),
                 stress.runs.last().map_or("", |(m, _)| m.name())
             ),
-            Verdict::Passed(_) => {
+            Verdict::Passed(_) | Verdict::Unfinished(_) => {
                 return Err("as shipped it passes check: a broken exercise must fail".into());
             }
         };
@@ -81,12 +81,12 @@ fn self_test_one(exercise: &Exercise) -> Result<Vec<String>, String> {
         show_runs: false,
     };
     match grade::grade(exercise, Kind::Solution, plan)? {
-        Verdict::Passed(stress) if stress.stopped_early.is_none() => lines.push(format!(
+        Verdict::Passed(stress) => lines.push(format!(
             "solution: passes 1 + {} stress runs in {:.1} s",
             stress.runs.len(),
             stress.took.as_secs_f64()
         )),
-        Verdict::Passed(stress) => {
+        Verdict::Unfinished(stress) => {
             return Err(format!(
                 "the solution did not finish its stress runs: {}",
                 stress.stopped_early.unwrap_or_default()
@@ -101,7 +101,57 @@ fn self_test_one(exercise: &Exercise) -> Result<Vec<String>, String> {
     if exercise.file(Kind::Racy).is_some() {
         lines.push(check_fixture(exercise)?);
     }
+    for (i, answer) in exercise.answers.iter().enumerate() {
+        lines.push(check_answer(exercise, i, answer)?);
+    }
     Ok(lines)
+}
+
+/// A learner's kept answer: a right one must pass every run, a wrong one
+/// must not pass.
+fn check_answer(exercise: &Exercise, i: usize, answer: &Answer) -> Result<String, String> {
+    let plan = Plan {
+        stress: true,
+        stop_at_first_failure: !answer.right,
+        show_runs: false,
+    };
+    let name = format!(
+        "{} answer `{}`",
+        if answer.right { "right" } else { "wrong" },
+        answer.style
+    );
+    let verdict = grade::grade(exercise, Kind::Answer(i), plan)?;
+    match (answer.right, verdict) {
+        (true, Verdict::Passed(stress)) => Ok(format!(
+            "{name}: passes 1 + {} stress runs in {:.1} s",
+            stress.runs.len(),
+            stress.took.as_secs_f64()
+        )),
+        (true, Verdict::DoesNotCompile) => Err(format!("{name} does not compile")),
+        (true, Verdict::Failed(failure)) => Err(format!("{name} is refused: {failure}")),
+        (true, Verdict::Raced(stress)) => {
+            Err(format!("{name} is refused: {}", race_summary(&stress)))
+        }
+        (true, Verdict::Unfinished(stress)) => Err(format!(
+            "{name} ran out of budget after {} stress runs",
+            stress.runs.len()
+        )),
+        (false, Verdict::Passed(_)) => Err(format!("{name} passes check: the grader missed it")),
+        (false, Verdict::DoesNotCompile) => Ok(format!("{name}: does not compile")),
+        (false, Verdict::Failed(failure)) => Ok(format!(
+            "{name}: fails its first run: {}",
+            first_line(&failure.reason)
+        )),
+        (false, Verdict::Raced(stress)) => Ok(format!(
+            "{name}: caught by stress run {} ({})",
+            stress.runs.len(),
+            stress.runs.last().map_or("", |(m, _)| m.name())
+        )),
+        (false, Verdict::Unfinished(stress)) => Ok(format!(
+            "{name}: not solved: the budget ran out after {} stress runs",
+            stress.runs.len()
+        )),
+    }
 }
 
 /// A racy fixture must pass most single runs, and fail under stress.
@@ -134,7 +184,7 @@ fn check_fixture(exercise: &Exercise) -> Result<String, String> {
             "racy fixture: passes {single_passes} of {FIXTURE_SINGLE_RUNS} single runs; \
              failed its first run this time"
         )),
-        Verdict::Passed(_) => Err(format!(
+        Verdict::Passed(_) | Verdict::Unfinished(_) => Err(format!(
             "the racy fixture passed all {} stress runs: the stress did not catch it",
             STRESS.len()
         )),

@@ -3,10 +3,10 @@
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 use std::sync::mpsc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use super::check::{catalogue, check_one, indent};
-use crate::exercises::progress::{Progress, Status};
+use crate::exercises::progress::{Progress, Status, hash_of_source};
 use crate::exercises::{Exercise, shown};
 use crate::flags::{Args, Outcome};
 
@@ -19,6 +19,9 @@ pub fn cmd_watch(_: Args) -> Outcome {
             println!("Every exercise is solved. Well done.");
             return Ok(ExitCode::SUCCESS);
         };
+        // The file as it is checked: a save made while the check runs is
+        // a change, and is checked next.
+        let checked = hash_of_source(&current);
         if let Err(e) = check_one(&current, &mut progress, &all) {
             eprintln!("error: {e}");
             return Ok(ExitCode::FAILURE);
@@ -36,7 +39,7 @@ pub fn cmd_watch(_: Args) -> Outcome {
                 " Ctrl-C to stop."
             }
         );
-        match wait_for_change(&current, commands.as_ref()) {
+        match wait_for_change(&current, checked, commands.as_ref()) {
             Wake::Changed => {}
             Wake::Quit => return Ok(ExitCode::SUCCESS),
         }
@@ -65,13 +68,13 @@ fn read_commands() -> Option<mpsc::Receiver<String>> {
     Some(rx)
 }
 
-fn wait_for_change(exercise: &Exercise, commands: Option<&mpsc::Receiver<String>>) -> Wake {
-    let modified = |e: &Exercise| -> Option<SystemTime> {
-        std::fs::metadata(e.source())
-            .and_then(|m| m.modified())
-            .ok()
-    };
-    let before = modified(exercise);
+/// Waits until the file differs from what was checked (`checked`: its
+/// hash then), or a command comes.
+fn wait_for_change(
+    exercise: &Exercise,
+    checked: u64,
+    commands: Option<&mpsc::Receiver<String>>,
+) -> Wake {
     loop {
         if let Some(commands) = commands {
             match commands.recv_timeout(Duration::from_millis(300)) {
@@ -86,7 +89,7 @@ fn wait_for_change(exercise: &Exercise, commands: Option<&mpsc::Receiver<String>
         } else {
             std::thread::sleep(Duration::from_millis(300));
         }
-        if modified(exercise) != before {
+        if hash_of_source(exercise) != checked {
             return Wake::Changed;
         }
     }

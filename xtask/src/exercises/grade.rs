@@ -24,6 +24,9 @@ pub enum Verdict {
     Failed(Box<Failure>),
     /// The first run passed, and some stress runs did not.
     Raced(Stress),
+    /// Every run made passed, but the budget ran out before all of them
+    /// were made: not solved (a check passes only after all its runs).
+    Unfinished(Stress),
     /// Every run passed.
     Passed(Stress),
 }
@@ -49,7 +52,13 @@ impl Stress {
     /// "4 starved 4 pinned ...": runs per mode, with failures.
     pub fn by_mode(&self) -> String {
         let mut parts = Vec::new();
-        for mode in [Mode::Idle, Mode::Busy, Mode::Pinned, Mode::Starved] {
+        for mode in [
+            Mode::Idle,
+            Mode::Busy,
+            Mode::Pinned,
+            Mode::Starved,
+            Mode::Stopped,
+        ] {
             let runs = self.runs.iter().filter(|(m, _)| *m == mode).count();
             let failed = self.runs.iter().filter(|(m, p)| *m == mode && !p).count();
             if runs > 0 {
@@ -92,7 +101,8 @@ pub fn build(exercise: &Exercise, kind: Kind) -> Result<Option<PathBuf>, String>
         "--bin".as_ref(),
         binary.as_ref(),
     ];
-    let Some(built) = workspace::cargo_build::<&std::ffi::OsStr>(&args)? else {
+    let Some(built) = workspace::cargo_build_in::<&std::ffi::OsStr>(&args, &super::folder())?
+    else {
         return Ok(None);
     };
     built
@@ -107,7 +117,11 @@ pub fn build(exercise: &Exercise, kind: Kind) -> Result<Option<PathBuf>, String>
 /// # Errors
 /// A message naming the file if one cannot be read or parsed.
 pub fn goldens(exercise: &Exercise) -> Result<Goldens, String> {
-    Goldens::load(&exercise.dir)
+    let mut goldens = Goldens::load(&exercise.dir)?;
+    // What the learner writes to stderr is shown, not graded, unless the
+    // exercise has a golden.stderr (its point is its stderr).
+    goldens.stderr_free = true;
+    Ok(goldens)
 }
 
 /// Runs `binary` once in `mode` and checks it against `goldens`.
@@ -189,6 +203,8 @@ pub fn grade(exercise: &Exercise, kind: Kind, plan: Plan) -> Result<Verdict, Str
     stress.took = started.elapsed();
     Ok(if stress.failed() > 0 {
         Verdict::Raced(stress)
+    } else if plan.stress && stress.runs.len() < STRESS.len() {
+        Verdict::Unfinished(stress)
     } else {
         Verdict::Passed(stress)
     })

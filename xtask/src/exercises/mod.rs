@@ -6,5 +6,5 @@ pub mod grade;
 pub mod progress;
 pub mod stress;
 
-pub use harness::exercises::{Exercise, Kind, all, find, folder};
+pub use harness::exercises::{Answer, Exercise, Kind, all, find, folder};
 pub use harness::workspace::shown;

@@ -2,7 +2,9 @@
 //! never in the tracked tree, so a fresh clone starts with nothing solved
 //! (and `cargo clean` forgets it). One line per exercise checked:
 //! `ID solved|failed HASH`, where HASH is that of the file as it was
-//! checked, so an exercise edited after it passed is checked again.
+//! checked, so an exercise edited after it passed is checked again. The
+//! hash leaves out whitespace outside string literals: `cargo fmt` on a
+//! solved exercise leaves it solved.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -72,13 +74,19 @@ impl Progress {
         }
     }
 
-    /// Records a check of `exercise` and writes the file.
+    /// Records a check of `exercise`, whose file hashed to `checked` when
+    /// it was built (a save during the check is not what passed), and
+    /// writes the file.
     ///
     /// # Errors
     /// A message if the file cannot be written.
-    pub fn record(&mut self, exercise: &Exercise, solved: bool) -> Result<(), String> {
-        self.entries
-            .insert(exercise.id.clone(), (solved, hash_of_source(exercise)));
+    pub fn record(
+        &mut self,
+        exercise: &Exercise,
+        solved: bool,
+        checked: u64,
+    ) -> Result<(), String> {
+        self.entries.insert(exercise.id.clone(), (solved, checked));
         let text: String = self
             .entries
             .iter()
@@ -101,11 +109,56 @@ impl Progress {
     }
 }
 
-/// FNV-1a of the learner's file: enough to notice an edit (not a security
-/// hash; nothing here is adversarial).
-fn hash_of_source(exercise: &Exercise) -> u64 {
-    let bytes = std::fs::read(exercise.source()).unwrap_or_default();
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
-        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+/// The hash of the learner's file as it is now.
+pub fn hash_of_source(exercise: &Exercise) -> u64 {
+    meaning_hash(&std::fs::read_to_string(exercise.source()).unwrap_or_default())
+}
+
+/// FNV-1a of `text` without its whitespace outside string and char
+/// literals: a reformatted file hashes the same, an edited one does not
+/// (not a security hash; nothing here is adversarial).
+pub fn meaning_hash(text: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in text.chars() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else if c.is_whitespace() {
+            continue;
+        }
+        let mut buf = [0u8; 4];
+        for &b in c.encode_utf8(&mut buf).as_bytes() {
+            hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
+}
+
+#[cfg(test)]
+mod tests {
+    use super::meaning_hash;
+
+    #[test]
+    fn formatting_keeps_the_hash_and_an_edit_changes_it() {
+        let before = "fn main() { println!(\"a b\"); }\n";
+        let formatted = "fn main() {\n    println!(\"a b\");\n}\n";
+        assert_eq!(meaning_hash(before), meaning_hash(formatted));
+        assert_ne!(
+            meaning_hash(before),
+            meaning_hash("fn main() { println!(\"ab\"); }")
+        );
+        assert_ne!(
+            meaning_hash(before),
+            meaning_hash("fn main() { print!(\"a b\"); }")
+        );
+    }
 }

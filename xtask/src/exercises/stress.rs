@@ -3,14 +3,26 @@
 //! others; one idle run tries one schedule. These conditions try others:
 //! the CPUs taken by busy loops, everything on one CPU, and that one CPU
 //! shared with a busy loop at the lowest priority, where a process waits
-//! hundreds of milliseconds for its turn (as on an overloaded server).
+//! hundreds of milliseconds for its turn (as on an overloaded server), and
+//! one process stopped for seconds (as a debugger, a `Ctrl-Z`, a swapped-out
+//! or migrated VM stops it): longer than any fixed guess of how long
+//! something takes, so only a program that waits for what it needs passes.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use harness::runner::Conditions;
+use harness::runner::{Conditions, Pause};
+
+/// A number in `0..bound` that differs from run to run (the clock's
+/// nanoseconds: the stress needs variety, not unpredictability).
+fn random_below(bound: u32) -> u32 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    nanos.wrapping_mul(2_654_435_761) % bound.max(1)
+}
 
 /// One way of running an exercise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,18 +36,26 @@ pub enum Mode {
     /// Pinned to one CPU at the lowest priority (nice 19), beside a busy
     /// loop: it gets about 1.5% of that CPU.
     Starved,
+    /// Its first child process stopped with `SIGSTOP` for 3 to 5 s, soon
+    /// after it starts (a program that never forks runs as in idle).
+    Stopped,
 }
 
 /// The stress runs, in order: each mode early, then again.
 pub const STRESS: [Mode; 20] = {
-    use Mode::{Busy, Idle, Pinned, Starved};
+    use Mode::{Busy, Idle, Pinned, Starved, Stopped};
     [
+        Starved, Stopped, Pinned, Busy, Idle, //
         Starved, Pinned, Busy, Idle, Idle, //
-        Starved, Pinned, Busy, Idle, Idle, //
-        Starved, Pinned, Busy, Idle, Idle, //
+        Starved, Stopped, Pinned, Busy, Idle, //
         Starved, Pinned, Busy, Idle, Idle,
     ]
 };
+
+/// How long a stopped run's process stays stopped: at least this, plus up
+/// to [`STOP_SPREAD`].
+pub const STOP_LENGTH: Duration = Duration::from_secs(3);
+pub const STOP_SPREAD: Duration = Duration::from_secs(2);
 
 /// A run may write at most this much to each of stdout and stderr.
 pub const MAX_OUTPUT: usize = 1 << 20;
@@ -52,6 +72,7 @@ impl Mode {
             Mode::Busy => "busy (a busy loop on every CPU)",
             Mode::Pinned => "pinned (all on one CPU)",
             Mode::Starved => "starved (one CPU, lowest priority, beside a busy loop)",
+            Mode::Stopped => "stopped (one process paused with SIGSTOP for 3 to 5 s)",
         }
     }
 
@@ -62,6 +83,7 @@ impl Mode {
             Mode::Busy => "busy",
             Mode::Pinned => "pinned",
             Mode::Starved => "starved",
+            Mode::Stopped => "stopped",
         }
     }
 
@@ -71,21 +93,29 @@ impl Mode {
         Conditions {
             cpu: match self {
                 Mode::Pinned | Mode::Starved => one_cpu,
-                Mode::Idle | Mode::Busy => None,
+                Mode::Idle | Mode::Busy | Mode::Stopped => None,
             },
             nice: if self == Mode::Starved { 19 } else { 0 },
             max_output: Some(MAX_OUTPUT),
             max_processes: Some(MAX_PROCESSES),
             env: Vec::new(),
+            pause: (self == Mode::Stopped).then(|| Pause {
+                // Within 5 ms of the first child's start: while it works.
+                after: Duration::from_micros(u64::from(random_below(5_000))),
+                length: STOP_LENGTH
+                    + Duration::from_millis(u64::from(
+                        random_below(STOP_SPREAD.as_millis() as u32),
+                    )),
+            }),
         }
     }
 
     /// The timeout of a run in this mode, from the golden's.
     pub fn timeout(self, golden: Duration) -> Duration {
-        if self == Mode::Starved {
-            golden * STARVED_SLOWDOWN
-        } else {
-            golden
+        match self {
+            Mode::Starved => golden * STARVED_SLOWDOWN,
+            Mode::Stopped => golden + STOP_LENGTH + STOP_SPREAD,
+            _ => golden,
         }
     }
 
@@ -167,6 +197,9 @@ mod tests {
                 "{mode:?}"
             );
         }
+        assert_eq!(STRESS.iter().filter(|m| **m == Mode::Stopped).count(), 2);
+        assert!(Mode::Stopped.conditions().pause.is_some());
+        assert!(Mode::Idle.conditions().pause.is_none());
     }
 
     #[test]
