@@ -174,6 +174,15 @@ const PRODUCERS: u32 = 4;
 const ITEMS_EACH: u32 = 1000;
 const CONSUMERS: u32 = 2;
 
+/// What a consumer does with an item: 20 µs of work, as a real consumer's
+/// would take some, so that the items are shared out between consumers.
+fn handle(item: (u32, u32)) {
+    let until = Instant::now() + Duration::from_micros(20);
+    while Instant::now() < until {
+        std::hint::black_box(item);
+    }
+}
+
 fn many_producers_many_consumers() {
     section(
         "4 producers x 1000 items, 2 consumers: every item once, in order per producer",
@@ -181,13 +190,18 @@ fn many_producers_many_consumers() {
     );
     // Items are (producer, sequence number); None tells a consumer to stop.
     let queue: Queue<Option<(u32, u32)>> = Queue::new(50).expect("queue");
-    // Each consumer reports what it got on a second queue.
+    // Each consumer reports what it got on a second queue, and says on a
+    // third that it is ready: the producers start once both are, so that
+    // neither consumer can drain the queue before the other has begun.
     let reports: Queue<Vec<(u32, u32)>> = Queue::new(0).expect("queue");
+    let ready: Queue<()> = Queue::new(0).expect("queue");
     let mut consumers: Vec<Process> = (0..CONSUMERS)
         .map(|_| {
             Process::start_daemon(|| {
+                ready.put(&()).expect("put");
                 let mut got = Vec::new();
                 while let Some(item) = queue.get().expect("get") {
+                    handle(item);
                     got.push(item);
                 }
                 reports.put(&got).expect("put");
@@ -195,6 +209,11 @@ fn many_producers_many_consumers() {
             .expect("fork")
         })
         .collect();
+    for _ in 0..CONSUMERS {
+        ready
+            .get_timeout(Duration::from_secs(20))
+            .expect("a consumer is ready");
+    }
     let shared = &queue;
     let mut producers: Vec<Process> = (0..PRODUCERS)
         .map(|p| {
