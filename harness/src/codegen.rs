@@ -214,15 +214,19 @@ fn reading_table(lessons: &[Lesson], exercises: &[Exercise]) -> Result<String, S
 }
 
 fn exercise_table(exercises: &[Exercise]) -> String {
-    let mut text = String::from("| Exercise | Name | What to do | Lesson |\n|---|---|---|---|\n");
+    let mut text = String::from(
+        "| Exercise | Name | What to do | Lesson | Practises |\n|---|---|---|---|---|\n",
+    );
     for exercise in exercises {
+        let sections: Vec<String> = exercise.sections.iter().map(|n| format!("§{n}")).collect();
         text.push_str(&format!(
-            "| [{}]({}) | `{}` | {} | {} |\n",
+            "| [{}]({}) | `{}` | {} | {} | {} |\n",
             exercise.id,
             shown(&exercise.source()),
             exercise.name,
             exercise.title,
-            lesson_link(&exercise.lesson)
+            lesson_link(&exercise.lesson),
+            sections.join(", ")
         ));
     }
     text

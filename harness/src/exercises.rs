@@ -26,6 +26,9 @@ pub struct Exercise {
     pub solution: PathBuf,
     /// The wrong fix kept as a test of the grader, if there is one.
     pub racy: Option<PathBuf>,
+    /// The lesson sections it practises, from its header's `Lesson NN,
+    /// section K` line.
+    pub sections: Vec<u32>,
     /// Learners' answers kept as tests of the grader:
     /// `exercises/answers/NN-lesson/K-name/{right,wrong}-STYLE.rs`.
     pub answers: Vec<Answer>,
@@ -177,6 +180,12 @@ pub fn all() -> Result<Vec<Exercise>, String> {
             }
             let racy = Some(in_tree("racy")).filter(|p| p.is_file());
             let answers = answers_in(&root.join("answers").join(&lesson_name).join(&folder_name))?;
+            let sections = sections_named(&text).ok_or_else(|| {
+                format!(
+                    "{} needs a `//! Lesson NN, section K (...)` line after its title",
+                    shown(&source)
+                )
+            })?;
             exercises.push(Exercise {
                 id,
                 name,
@@ -185,11 +194,26 @@ pub fn all() -> Result<Vec<Exercise>, String> {
                 dir,
                 solution,
                 racy,
+                sections,
                 answers,
             });
         }
     }
     Ok(exercises)
+}
+
+/// The sections a header's `//! Lesson 03, sections 1, 2 and 4 (...)`
+/// line names: `[1, 2, 4]`.
+pub fn sections_named(text: &str) -> Option<Vec<u32>> {
+    let line = text.lines().find(|l| l.starts_with("//! Lesson "))?;
+    let (_, after) = line.split_once(", section")?;
+    // The list ends where its parenthesis (the sections' titles) begins.
+    let list = after.split(['(', '.']).next().unwrap_or_default();
+    let sections: Vec<u32> = list
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|part| part.parse().ok())
+        .collect();
+    (!sections.is_empty()).then_some(sections)
 }
 
 /// The answers kept in `dir` (none if there is no such folder), by name.
@@ -311,5 +335,15 @@ mod tests {
             None
         );
         assert_eq!(header_title("//! Exercise 02.1: t\n", prefix), None);
+    }
+
+    #[test]
+    fn the_sections_an_exercise_practises_are_read_from_its_header() {
+        use super::sections_named;
+        let one = "//! Exercise 01.3: t\n//!\n//! Lesson 01, section 2 (\"A 300ms wait, fib(30)\n";
+        assert_eq!(sections_named(one), Some(vec![2]));
+        let three = "//! Lesson 03, sections 1, 2 and 4 (`apply_async`; `imap`).\n";
+        assert_eq!(sections_named(three), Some(vec![1, 2, 4]));
+        assert_eq!(sections_named("//! Lesson 02 in general\n"), None);
     }
 }
