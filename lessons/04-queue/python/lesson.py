@@ -179,6 +179,11 @@ def main():
     q = mp.Queue()
     with mp.Pool(2, initializer=keep_queue, initargs=(q,)) as pool:
         pool.map(put_square_inherited, range(4))
+        # Leaving `with` terminates the workers, perhaps before their
+        # queue's feeder threads have written what they put: end them
+        # normally instead, which flushes it.
+        pool.close()
+        pool.join()
     squares = sorted(q.get(timeout=5) for _ in range(4))
     print(f"Inheritance works (initializer/initargs, even under spawn): {squares}")
 
