@@ -9,9 +9,13 @@ use multiproc::{Pipe, Process, WireError};
 fn main() {
     let (mut recv_end, mut send_end) = Pipe::one_way().expect("a pipe");
     let mut child = Process::start(|| {
-        for word in ["one", "two", "three"] {
+        // 2 to 5 words, a number that changes from run to run: only end of
+        // stream tells the reader it has them all.
+        let count = std::process::id() % 4 + 2;
+        println!("child: sending {count} words");
+        for n in 1..=count {
             work_for(Duration::from_millis(3));
-            send_end.send(word).expect("send a word");
+            send_end.send(&format!("word {n}")).expect("send a word");
         }
     })
     .expect("start the child");
@@ -26,6 +30,6 @@ fn main() {
             Err(other) => panic!("recv failed: {other}"),
         }
     }
-    println!("received until end of stream: {words:?}");
+    println!("received {} words until end of stream", words.len());
     println!("the child's exitcode: {}", child.join().expect("join"));
 }
