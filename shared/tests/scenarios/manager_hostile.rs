@@ -222,6 +222,8 @@ pub fn a_server_without_the_key_is_not_talked_to() {
     // An impostor listens where the manager was, and answers the challenge
     // with bytes it cannot compute.
     std::fs::create_dir(&dir).unwrap();
+    // Removed however the scenario ends, a failed assert included.
+    let _impostors_place = RemovedOnDrop(dir.clone());
     let impostor = std::os::unix::net::UnixListener::bind(&socket).unwrap();
     // Two connections come: the proxy's reference connection, as it is
     // decoded, and the one for its request. Neither gets past the handshake.
@@ -253,8 +255,16 @@ pub fn a_server_without_the_key_is_not_talked_to() {
         sent_after.is_empty(),
         "no request ever went out: {sent_after:?}"
     );
-    let _ = std::fs::remove_file(&socket);
-    let _ = std::fs::remove_dir(&dir);
+}
+
+/// A directory this scenario made, removed with what is in it when the
+/// value is dropped (also while a failed assert unwinds).
+struct RemovedOnDrop(std::path::PathBuf);
+
+impl Drop for RemovedOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// A reply over the frame limit is an error that says so; the
