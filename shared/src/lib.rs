@@ -117,6 +117,6 @@ pub use pipe::{Connection, Pipe, RecvEnd, SendEnd};
 pub use pool::{AsyncResult, IMap, IMapUnordered, Pool, TaskError, as_completed};
 pub use process::fork::{ensure_single_threaded, flush_std_streams, thread_count};
 pub use process::spawn::init;
-pub use process::{Process, Run};
+pub use process::{ParentProcess, Process, Run, parent_process};
 pub use queue::{Queue, QueueError};
 pub use wire::WireError;

@@ -96,6 +96,7 @@ pub fn ensure_single_threaded() -> Result<(), Error> {
 pub(crate) fn fork_child(child_body: impl FnOnce() -> i32) -> Result<Pid, Error> {
     ensure_single_threaded()?;
     flush_std_streams();
+    let parent = nix::unistd::getpid().as_raw();
     // The child inherits this process's authkey, as in Python: make it now,
     // or parent and child would each make their own.
     let _ = super::authkey::authkey();
@@ -105,11 +106,25 @@ pub(crate) fn fork_child(child_body: impl FnOnce() -> i32) -> Result<Pid, Error>
     match unsafe { fork() }.map_err(|e| Error::Os("fork", e))? {
         ForkResult::Parent { child } => Ok(child),
         ForkResult::Child => {
+            note_parent(parent);
             close_parent_only_fds();
             let code = panic::catch_unwind(AssertUnwindSafe(child_body)).unwrap_or(1);
             exit_child(code)
         }
     }
+}
+
+/// The pid of the process that started this one through the crate (0: none).
+static PARENT: AtomicI32 = AtomicI32::new(0);
+
+/// Remembers `pid` as the process that started this one.
+pub(crate) fn note_parent(pid: i32) {
+    PARENT.store(pid, Ordering::Relaxed);
+}
+
+/// The pid [`note_parent`] remembered, if any.
+pub(crate) fn parent() -> Option<i32> {
+    Some(PARENT.load(Ordering::Relaxed)).filter(|&pid| pid != 0)
 }
 
 /// Ends a forked child: flushes what it printed, then `_exit`, which skips the

@@ -312,6 +312,52 @@ impl Drop for Process {
     }
 }
 
+/// The process that started this one, as this process sees it. Python:
+/// `multiprocessing.parent_process()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[doc(alias = "parent_process")]
+pub struct ParentProcess {
+    pid: i32,
+}
+
+impl ParentProcess {
+    /// The parent's process id. Python: `parent_process().pid`.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// True while the parent lives. Python: `parent_process().is_alive()`.
+    ///
+    /// Asked of this process's parent link, never of the pid: when the parent
+    /// dies, the kernel hands this process to a reaper (init, or the nearest
+    /// subreaper) at once and for good, so the answer cannot be fooled by
+    /// another process that reuses the pid.
+    pub fn is_alive(&self) -> bool {
+        nix::unistd::getppid().as_raw() == self.pid
+    }
+}
+
+/// The process that started this one with [`Process::start`] (or one of its
+/// kinds) or [`Process::spawn`]; `None` in a process the crate did not start,
+/// such as a program's first process. Python:
+/// `multiprocessing.parent_process()`, also `None` in the main process.
+///
+/// ```standalone_crate
+/// use multiproc::{Process, parent_process};
+///
+/// assert!(parent_process().is_none());
+/// let me = std::process::id() as i32;
+/// let mut child = Process::start_with_code(move || {
+///     let parent = parent_process().expect("started by the crate");
+///     i32::from(!(parent.pid() == me && parent.is_alive()))
+/// })
+/// .unwrap();
+/// assert_eq!(child.join().unwrap(), 0);
+/// ```
+pub fn parent_process() -> Option<ParentProcess> {
+    fork::parent().map(|pid| ParentProcess { pid })
+}
+
 /// A value whose `run` method is a child process's work: the counterpart of
 /// subclassing `multiprocessing.Process` and overriding `run`.
 ///

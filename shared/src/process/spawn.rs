@@ -83,9 +83,13 @@ struct Panicked;
 /// malformed, `Ok(Err(Panicked))` if the function panicked.
 fn run_request(request: &str) -> Result<Result<(), Panicked>, String> {
     let mut parts = request.split(':');
-    let (Some(call), Some(func), Some(fd), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(call), Some(func), Some(fd), Some(parent), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
         return Err(format!("{MARKER} is malformed: `{request}`"));
     };
     let offset = |text: &str| {
@@ -100,6 +104,10 @@ fn run_request(request: &str) -> Result<Result<(), Panicked>, String> {
         .split_first_chunk::<32>()
         .ok_or("the handed-over file is shorter than a key")?;
     authkey::set_inherited(*key);
+    let parent = parent
+        .parse()
+        .map_err(|_| format!("bad parent pid `{parent}` in {MARKER}"))?;
+    super::fork::note_parent(parent);
     let call = address_of(offset(call)?);
     let func = address_of(offset(func)?);
     // Safety: the offsets were computed by `Process::spawn` in a run of this
@@ -196,10 +204,11 @@ impl Process {
             .and_then(|()| std::io::Write::write_all(&mut file, &arg))
             .map_err(|e| Error::os("write (the spawned child's memfd)", &e))?;
         let request = format!(
-            "{}:{}:{}",
+            "{}:{}:{}:{}",
             offset_of(spawn_trampoline::<A> as SpawnTrampoline as usize),
             offset_of(entry as usize),
-            file.as_raw_fd()
+            file.as_raw_fd(),
+            std::process::id()
         );
         // The sentinel: the child inherits the write end and holds it until
         // it exits, so the parent can wait with `poll` as for a fork.

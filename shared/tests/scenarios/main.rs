@@ -57,6 +57,10 @@ const SCENARIOS: &[(&str, fn())] = &[
         "daemon-dies-with-parent",
         process::a_daemon_dies_with_its_parent,
     ),
+    (
+        "orphan-sees-parent-gone",
+        process::an_orphan_sees_its_parent_gone,
+    ),
     ("pool-errors", pool::a_panicking_task_gives_its_message),
     (
         "pool-worker-killed",

@@ -111,6 +111,9 @@ fn child_of(parent: u32) {
         panic!("unlucky");
     }
     assert_eq!(nix::unistd::getppid().as_raw().cast_unsigned(), parent);
+    let known = multiproc::parent_process().expect("a spawned child knows its parent");
+    assert_eq!(known.pid().cast_unsigned(), parent);
+    assert!(known.is_alive());
 }
 
 pub fn spawn_runs_the_function_in_a_fresh_program() {
@@ -234,6 +237,42 @@ pub fn a_daemon_dies_with_its_parent() {
         "{status:?}"
     );
     assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+/// `parent_process()`: none in the first process; in a child, the pid that
+/// started it, alive until it dies, and gone for good once it has, even
+/// though the orphan's new parent (this subreaper) is alive.
+pub fn an_orphan_sees_its_parent_gone() {
+    nix::sys::prctl::set_child_subreaper(true).unwrap();
+    assert!(multiproc::parent_process().is_none());
+    let (mut recv_end, mut send_end) = multiproc::Pipe::one_way().unwrap();
+    let mut middle = Process::start(|| {
+        let me = nix::unistd::getpid().as_raw();
+        let orphan = Process::start(move || {
+            let parent = multiproc::parent_process().expect("forked by the crate");
+            let before = (parent.pid() == me, parent.is_alive());
+            // The middle process exits 200 ms after the fork; wait for that.
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while parent.is_alive() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            send_end.send(&(before, parent.is_alive())).unwrap();
+        })
+        .unwrap();
+        std::mem::forget(orphan);
+        // Long past the orphan's first look at its parent.
+        std::thread::sleep(Duration::from_millis(200));
+    })
+    .unwrap();
+    assert_eq!(middle.join().unwrap(), 0);
+    let seen: ((bool, bool), bool) = recv_end.recv().unwrap();
+    assert_eq!(
+        seen,
+        ((true, true), false),
+        "(pid right, alive), then alive"
+    );
+    // The orphan is this process's child now: reap it.
+    let _ = nix::sys::wait::wait();
 }
 
 fn takes_bytes(bytes: Vec<u8>) {
