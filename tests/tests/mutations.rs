@@ -63,6 +63,34 @@ const MUTATIONS: &[(&str, &str, &str, &str, &str)] = &[
         "        std::thread::sleep(Duration::from_millis(500));\n        send_end.send(\"a\")",
         "        send_end.send(\"a\")",
     ),
+    (
+        "G: lesson 02's rayon pool gets 3 threads, not the 2 it states",
+        "02",
+        "lessons/02-fork/src/main.rs",
+        ".num_threads(2)",
+        ".num_threads(3)",
+    ),
+    (
+        "H: lesson 03's rayon pool gets 3 threads, not the 2 it states",
+        "03",
+        "lessons/03-pool-imap/src/main.rs",
+        ".num_threads(2)",
+        ".num_threads(3)",
+    ),
+    (
+        "I: the proxy's timed loop no longer goes through the proxy",
+        "06",
+        "lessons/06-manager-dict/src/main.rs",
+        "d.set(\"k\", &i).expect(\"set\");\n            std::hint::black_box(d.get(\"k\").expect(\"get\"));",
+        "std::hint::black_box(i);",
+    ),
+    (
+        "L: the raw pipe's read has room for one byte only",
+        "05",
+        "lessons/05-pipe/src/main.rs",
+        "raw_reader.read(&mut buffer)",
+        "raw_reader.read(&mut buffer[..1])",
+    ),
 ];
 
 #[test]
