@@ -17,6 +17,13 @@
 //! | `multiprocessing.Queue(maxsize)`         | [`Queue::new`]               |
 //! | `multiprocessing.Manager()`              | [`Manager::start`]           |
 //! | `manager.dict()`, `.Queue()`, `.Lock()`  | [`Manager::dict`], [`Manager::queue`], [`Manager::lock`] |
+//! | `multiprocessing.Lock()`, `RLock()`      | [`Lock::new`], [`RLock::new`] |
+//! | `Semaphore(n)`, `BoundedSemaphore(n)`    | [`Semaphore::new`], [`Semaphore::bounded`] |
+//! | `Event()`, `Barrier(n)`                  | [`Event::new`], [`Barrier::new`] |
+//! | `Value('i', 0)`, `Array('i', n)`         | [`Value::new`], [`Array::new`] |
+//! | `RawValue` of an atomic (no such thing)  | [`Shared::new`]              |
+//! | `shared_memory.SharedMemory(create=True)` | [`SharedMemory::create`], [`SharedMemory::attach`] |
+//! | `current_process()` / `parent_process()` | [`std::process::id`] / [`parent_process`] |
 //! | pickle + `Connection` framing            | [`wire`] (postcard, framed)  |
 //!
 //!
@@ -24,13 +31,14 @@
 //! (how tasks reach workers, and what CPython's pool does with three helper
 //! threads), [`queue`] (a ring in shared memory, futex waits, no feeder
 //! thread), [`pipe`], [`manager`] (a server process and its proxies),
-//! [`process`] (fork, spawn, and the rules every child follows) and
-//! [`wire`] (the framing all of them share).
+//! [`process`] (fork, spawn, and the rules every child follows), [`sync`]
+//! (locks, events and plain data in shared memory, and what a dead holder
+//! does to each) and [`wire`] (the framing all of them share).
 //!
 //! # Not here
-//! The course needs only the parts above. Python's `Value` and `Array`
-//! (shared ctypes), `Lock`, `Event` and `Semaphore` outside a manager,
-//! `shared_memory`, `Pool.starmap` (use [`Pool::map`] with tuples),
+//! The course needs only the parts above. Python's `Condition`, the
+//! `sharedctypes` of structures (implement [`Plain`] for your own plain
+//! `#[repr(C)]` type instead), `Pool.starmap` (use [`Pool::map`] with tuples),
 //! `map_async`, `apply` (use `apply_async(..)?.get()`), the `forkserver`
 //! start method and every non-Linux system are not covered. For real work,
 //! look at the crates a Rust programmer would use: `procspawn` (processes
@@ -69,6 +77,9 @@
 //! - [`Pool`]: the task the killed worker ran, which fails with
 //!   [`TaskError::WorkerDied`]; the worker is replaced and the other tasks
 //!   run on.
+//! - [`Lock`], [`RLock`], [`Value`], [`Array`]: the next `acquire` is told
+//!   that the holder died ([`LockError::HolderDied`]) and holds the lock;
+//!   a [`Semaphore`] loses the permits the killed process held.
 //! - [`Pipe`]: the message being written; the reader gets
 //!   [`WireError::Truncated`] or end of stream, never a message cut short
 //!   taken for a whole one.
@@ -108,6 +119,7 @@ pub mod pipe;
 pub mod pool;
 pub mod process;
 pub mod queue;
+pub mod sync;
 mod sys;
 pub mod wire;
 
@@ -119,4 +131,8 @@ pub use process::fork::{ensure_single_threaded, flush_std_streams, thread_count}
 pub use process::spawn::init;
 pub use process::{ParentProcess, Process, Run, parent_process};
 pub use queue::{Queue, QueueError};
+pub use sync::{
+    Array, Barrier, BarrierError, Event, Lock, LockError, Plain, RLock, Semaphore, Shared,
+    SharedMemory, Value,
+};
 pub use wire::WireError;

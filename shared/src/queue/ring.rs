@@ -29,7 +29,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::QueueError;
-use super::shm::{Locked, RING, SharedBlock};
+use super::shm::{RING, SharedBlock};
+use crate::sync::robust::Locked;
 use crate::wire::WireError;
 
 /// The most bytes of an item one record carries.

@@ -3,24 +3,18 @@
 //! so seen by every process forked after. This is the crate's one unsafe
 //! room of any size.
 //!
-//! The robust mutexes sit in an [`UnsafeCell`], the way std wraps its own
-//! `pthread_mutex_t`: the C calls write through the pointer, so a shared Rust
-//! reference to the bytes must allow that. Pointers come only from `.get()`.
-//! The ring's bytes are reached only through `SharedBlock::ring_write` and
+//! The robust mutexes are `sync::robust`'s. The ring's bytes are reached only through `SharedBlock::ring_write` and
 //! `SharedBlock::ring_read`, which copy, under the rules `ring.rs` keeps.
 //!
-//! Man pages: pthread_mutexattr_setrobust(3), pthread_mutexattr_setpshared(3),
-//! futex(2).
+//! Man page: futex(2).
 
-use std::cell::UnsafeCell;
 use std::io;
-use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 use std::sync::atomic::AtomicU64;
-use std::time::Instant;
 
 use crate::futex::Notifier;
-use crate::sys::{map_shared, realtime_deadline, unmap_shared};
+use crate::sync::robust::{MutexKind, RobustMutex};
+use crate::sys::{map_shared, unmap_shared};
 
 /// The ring's size in bytes: what the queue holds before a `put` waits.
 pub(super) const RING: usize = 1 << 20;
@@ -84,9 +78,9 @@ impl SharedBlock {
         let consumer_lock = unsafe { &raw mut (*raw).consumer_lock };
         // Safety: each points to unused, writable memory for its type that
         // stays put for the mapping's life (see `init`'s contract).
-        unsafe { RobustMutex::init(producer_lock)? };
+        unsafe { RobustMutex::init(producer_lock, MutexKind::Plain)? };
         // Safety: as above.
-        unsafe { RobustMutex::init(consumer_lock)? };
+        unsafe { RobustMutex::init(consumer_lock, MutexKind::Plain)? };
         // The other fields are atomics: zeroed bytes are valid ones holding
         // 0, which is how they start (an empty ring, no item, no sleeper).
         Ok(shared)
@@ -156,136 +150,5 @@ impl Drop for SharedBlock {
         // Safety: `block` came from mmap with this size, and no reference
         // to it outlives `self`.
         unsafe { unmap_shared(self.block.cast(), MAPPING) };
-    }
-}
-
-/// A pthread mutex shared between processes that tells the next locker when
-/// its holder died (`EOWNERDEAD`) instead of staying locked forever.
-#[repr(transparent)]
-pub(super) struct RobustMutex(UnsafeCell<libc::pthread_mutex_t>);
-
-// Safety: a process-shared pthread mutex may be locked and unlocked from any
-// thread of any process; that is its whole purpose.
-unsafe impl Sync for RobustMutex {}
-
-/// How a try to lock a [`RobustMutex`] ended.
-pub(super) enum Locked<'a> {
-    /// Locked; the guard unlocks on drop.
-    Held(RobustGuard<'a>),
-    /// The deadline came first (or, with a deadline already past, the lock
-    /// was busy).
-    TimedOut,
-    /// The last holder died holding it. The lock was made usable again and
-    /// is held by the caller now; whatever it guarded may be half done.
-    HolderDied(RobustGuard<'a>),
-}
-
-impl RobustMutex {
-    /// Initialises a process-shared, robust mutex in place.
-    ///
-    /// # Safety
-    /// `this` must point to writable memory for a `RobustMutex` that no
-    /// other thread or process uses yet, and that stays where it is.
-    ///
-    /// # Errors
-    /// The error code of `pthread_mutexattr_*` or `pthread_mutex_init`.
-    unsafe fn init(this: *mut RobustMutex) -> io::Result<()> {
-        let mut attr = MaybeUninit::uninit();
-        let mut attr = AttrGuard::new(&mut attr)?;
-        // Safety: `attr` is initialised; `this` is valid per the contract,
-        // and `UnsafeCell<T>` has the layout of `T`.
-        let rc = unsafe { libc::pthread_mutex_init(this.cast(), attr.raw()) };
-        check(rc)
-    }
-
-    fn raw(&self) -> *mut libc::pthread_mutex_t {
-        self.0.get()
-    }
-
-    /// Locks before `deadline` (`None`: wait as long as it takes; a deadline
-    /// already past: one try).
-    ///
-    /// # Errors
-    /// Any other error code of `pthread_mutex_*lock`.
-    pub(super) fn lock_until(&self, deadline: Option<Instant>) -> io::Result<Locked<'_>> {
-        let rc = match deadline {
-            // Safety: an initialised mutex (see `SharedBlock::new`).
-            None => unsafe { libc::pthread_mutex_lock(self.raw()) },
-            // Safety: as above.
-            Some(d) if d <= Instant::now() => unsafe { libc::pthread_mutex_trylock(self.raw()) },
-            Some(d) => {
-                let at = realtime_deadline(d);
-                // Safety: as above; `at` is a valid local.
-                unsafe { libc::pthread_mutex_timedlock(self.raw(), &raw const at) }
-            }
-        };
-        match rc {
-            0 => Ok(Locked::Held(RobustGuard { mutex: self })),
-            libc::ETIMEDOUT | libc::EBUSY => Ok(Locked::TimedOut),
-            libc::EOWNERDEAD => {
-                // EOWNERDEAD hands the lock over, marked inconsistent: mark it
-                // consistent so that it can be used again.
-                let guard = RobustGuard { mutex: self };
-                // Safety: this thread holds the mutex.
-                check(unsafe { libc::pthread_mutex_consistent(self.raw()) })?;
-                Ok(Locked::HolderDied(guard))
-            }
-            other => Err(io::Error::from_raw_os_error(other)),
-        }
-    }
-}
-
-/// Holds a [`RobustMutex`]; unlocks it on drop.
-pub(super) struct RobustGuard<'a> {
-    mutex: &'a RobustMutex,
-}
-
-impl Drop for RobustGuard<'_> {
-    fn drop(&mut self) {
-        // Safety: a guard exists only while this thread holds the mutex.
-        unsafe { libc::pthread_mutex_unlock(self.mutex.raw()) };
-    }
-}
-
-/// An initialised mutex attribute object, destroyed on drop (std's
-/// `AttrGuard`).
-struct AttrGuard<'a>(&'a mut MaybeUninit<libc::pthread_mutexattr_t>);
-
-impl AttrGuard<'_> {
-    /// Initialises `attr` as a process-shared, robust mutex attribute.
-    fn new(attr: &mut MaybeUninit<libc::pthread_mutexattr_t>) -> io::Result<AttrGuard<'_>> {
-        // Safety: `attr` is writable memory for the object, which the call
-        // initialises.
-        check(unsafe { libc::pthread_mutexattr_init(attr.as_mut_ptr()) })?;
-        let mut guard = AttrGuard(attr);
-        // Safety: the attribute was initialised just above.
-        check(unsafe {
-            libc::pthread_mutexattr_setpshared(guard.raw(), libc::PTHREAD_PROCESS_SHARED)
-        })?;
-        // Safety: as above.
-        check(unsafe {
-            libc::pthread_mutexattr_setrobust(guard.raw(), libc::PTHREAD_MUTEX_ROBUST)
-        })?;
-        Ok(guard)
-    }
-
-    fn raw(&mut self) -> *mut libc::pthread_mutexattr_t {
-        self.0.as_mut_ptr()
-    }
-}
-
-impl Drop for AttrGuard<'_> {
-    fn drop(&mut self) {
-        // Safety: a guard exists only for an initialised attribute.
-        unsafe { libc::pthread_mutexattr_destroy(self.0.as_mut_ptr()) };
-    }
-}
-
-/// A pthread return code as a `Result`.
-fn check(rc: libc::c_int) -> io::Result<()> {
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::from_raw_os_error(rc))
     }
 }

@@ -21,6 +21,7 @@ mod pipe;
 mod pool;
 mod process;
 mod queue;
+mod sync;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -232,6 +233,15 @@ const SCENARIOS: &[(&str, fn())] = &[
         process::sizes_the_kernel_refuses_are_explained,
     ),
     ("manager-other-uid", manager::another_user_cannot_get_in),
+    (
+        "sync-lock-holder-dies",
+        sync::a_lock_whose_holder_dies_is_taken_over,
+    ),
+    ("sync-values", sync::values_count_exactly_under_their_lock),
+    ("sync-semaphore", sync::a_semaphore_holds_its_limit),
+    ("sync-event", sync::an_event_releases_every_waiter),
+    ("sync-barrier", sync::a_barrier_lets_its_parties_go_together),
+    ("sync-shared-memory", sync::shared_memory_is_found_by_name),
 ];
 
 /// Programs that scenarios run, not scenarios themselves.
