@@ -171,3 +171,8 @@ fn lesson_05_leaves_nothing() {
 fn lesson_06_leaves_nothing() {
     check("06-manager-dict");
 }
+
+#[test]
+fn lesson_07_leaves_nothing() {
+    check("07-shared-memory");
+}
