@@ -28,9 +28,5 @@ fn a_run_prints_the_key_facts_and_leaves_nothing_behind() {
     );
     assert_eq!(run.stderr, "");
     assert_eq!(run.stdout.matches("exactly").count(), 3);
-    assert_eq!(
-        run.stdout.matches(": false").count(),
-        1,
-        "only the static's"
-    );
+    assert!(!run.stdout.contains(": false"), "every checked claim holds");
 }
