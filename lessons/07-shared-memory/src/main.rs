@@ -393,7 +393,7 @@ fn attach_and_answer(name: String) {
 fn shared_memory_by_name() {
     section(
         "SharedMemory: a program started afresh finds it by its name",
-        "shm = SharedMemory(create=True, size=64); get_context('spawn').Process(target=f, args=(shm.name,))",
+        "shm = SharedMemory(create=True, size=64); a spawn-method Process gets shm.name",
     );
     let memory = SharedMemory::create(64).expect("a shared memory block");
     memory.write(0, b"written by the parent");

@@ -1,0 +1,58 @@
+//! A wrong fix of exercise 07.3, kept to test the check's stress runs: each
+//! worker waits a fixed time after its setup instead of waiting for the
+//! others. On a machine that runs every worker when it asks, the last setup
+//! is done long before; when the check stops a worker for seconds, the
+//! others run before it is set up.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use multiproc::{Process, Shared};
+
+const WORKERS: usize = 3;
+
+/// Nanoseconds on the clock every process shares (`Instant` cannot leave
+/// its process).
+fn now_ns() -> u64 {
+    let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).expect("clock");
+    now.tv_sec() as u64 * 1_000_000_000 + now.tv_nsec() as u64
+}
+
+/// How long worker `k` takes to set up: 100 ms for worker 0, 50 for
+/// worker 1, none for worker 2.
+fn setup(k: usize) -> Duration {
+    Duration::from_millis(50 * (WORKERS - 1 - k) as u64)
+}
+
+/// When each worker was set up (`[k]`) and when it started to run
+/// (`[WORKERS + k]`).
+type Times = Shared<[AtomicU64; 2 * WORKERS]>;
+
+fn worker(k: usize, times: &Times) {
+    std::thread::sleep(setup(k)); // set up
+    times[k].store(now_ns(), Ordering::SeqCst);
+    // "The slowest setup takes 100 ms: wait well past it."
+    std::thread::sleep(Duration::from_millis(300) - setup(k));
+    times[WORKERS + k].store(now_ns(), Ordering::SeqCst);
+}
+
+fn main() {
+    let times: Times = Shared::new([0; 2 * WORKERS].map(AtomicU64::new)).expect("shared times");
+    let mut workers: Vec<Process> = (0..WORKERS)
+        .map(|k| {
+            let times = &times;
+            Process::start(move || worker(k, times)).expect("start a worker")
+        })
+        .collect();
+    for worker in &mut workers {
+        worker.join().expect("join");
+    }
+    let at = |i: usize| times[i].load(Ordering::SeqCst);
+    let last_ready = (0..WORKERS).map(at).max().unwrap_or(0);
+    let first_start = (WORKERS..2 * WORKERS).map(at).min().unwrap_or(0);
+    println!("{WORKERS} workers set up, then ran");
+    println!(
+        "no worker ran before all were set up: {}",
+        first_start >= last_ready
+    );
+}
