@@ -91,6 +91,34 @@ const MUTATIONS: &[(&str, &str, &str, &str, &str)] = &[
         "raw_reader.read(&mut buffer)",
         "raw_reader.read(&mut buffer[..1])",
     ),
+    (
+        "M: lesson 07's racy increments made one step under the lock",
+        "07",
+        "lessons/07-shared-memory/src/main.rs",
+        "            std::thread::yield_now();\n            count.set(n + 1).expect(\"set\");",
+        "            let _ = n;\n            *count.get_lock().expect(\"lock\") += 1;",
+    ),
+    (
+        "N: the lock fix's increments done as a get, then a set",
+        "07",
+        "lessons/07-shared-memory/src/main.rs",
+        "*locked.get_lock().expect(\"lock\") += 1;",
+        "let n = locked.get().expect(\"get\");\n                locked.set(n + 1).expect(\"set\");",
+    ),
+    (
+        "P: the semaphore gets one seat more than it states",
+        "07",
+        "lessons/07-shared-memory/src/main.rs",
+        "Semaphore::new(SEATS)",
+        "Semaphore::new(SEATS + 1)",
+    ),
+    (
+        "Q: the staggered workers do not wait at the barrier",
+        "07",
+        "lessons/07-shared-memory/src/main.rs",
+        "                barrier.wait(Duration::from_secs(30)).expect(\"barrier\");\n",
+        "",
+    ),
 ];
 
 #[test]

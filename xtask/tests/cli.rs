@@ -45,7 +45,7 @@ fn usage_errors_exit_2_with_a_clear_message() {
         (&["verify", "--repeat"], "`--repeat` needs a value"),
         (
             &["verify", "99"],
-            "no lesson named `99`; the lessons are: 01-threads-vs-processes, 02-fork, 03-pool-imap, 04-queue, 05-pipe, 06-manager-dict",
+            "no lesson named `99`; the lessons are: 01-threads-vs-processes, 02-fork, 03-pool-imap, 04-queue, 05-pipe, 06-manager-dict, 07-shared-memory",
         ),
         (&["list", "extra"], "list takes no arguments"),
         (&["run", "01", "01"], "run takes at most one lesson"),
