@@ -232,6 +232,36 @@ SWEEPS = {
 }
 
 
+def lock(count):
+    """Uncontended acquire and release of a multiprocessing.Lock."""
+    lk = mp.Lock()
+    start = time.perf_counter()
+    for _ in range(count):
+        lk.acquire()
+        lk.release()
+    return per(start, count)
+
+
+def add_under_lock(value, count):
+    for _ in range(count):
+        with value.get_lock():
+            value.value += 1
+
+
+def increments(count):
+    """Two processes add 1 to one Value under its lock, count // 2 each."""
+    value = mp.Value("q", 0)
+    start = time.perf_counter()
+    procs = [mp.Process(target=add_under_lock, args=(value, count // 2)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    took = per(start, count)
+    assert value.value == count // 2 * 2
+    return took
+
+
 FIGURES = {
     "fork": lambda n: fork_or_spawn("fork", n),
     "spawn": lambda n: fork_or_spawn("spawn", n),
@@ -243,6 +273,8 @@ FIGURES = {
     "queue3": lambda n: queue(n, 3),
     "mqueue": lambda n: queue(n, 0, manager=True),
     "mdict": manager_dict,
+    "lock": lock,
+    "incr2": increments,
     "imap1": lambda n: imap(n, 1, False),
     "imap100": lambda n: imap(n, 100, False),
     "imapu1": lambda n: imap(n, 1, True),

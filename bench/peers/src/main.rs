@@ -32,6 +32,7 @@ const PAIRS: &[(&str, &str)] = &[
     ("queue", "crossbeam"),
     ("queue3", "crossbeam"),
     ("mdict", "redis"),
+    ("lock", "std-mutex"),
     ("imap1", "procspawn"),
     ("imapu1", "procspawn"),
     ("fib-threads", "rayon"),
@@ -93,6 +94,7 @@ fn main() {
         ("mdict", "redis") => redis_set_get(count),
         ("imap1", "procspawn") | ("imapu1", "procspawn") => Ok(procspawn_pool(count)),
         ("fib-threads", "rayon") => Ok(rayon_fib_speedup()),
+        ("lock", "std-mutex") => Ok(std_mutex_uncontended(count)),
         _ => {
             eprintln!("error: no peer `{peer}` for figure `{figure}` (--list names the pairs)");
             std::process::exit(2);
@@ -105,6 +107,16 @@ fn main() {
             std::process::exit(1);
         }
     }
+}
+
+/// `count` lock-and-unlock pairs of a `std::sync::Mutex` in one thread.
+fn std_mutex_uncontended(count: u64) -> f64 {
+    let mutex = std::sync::Mutex::new(0_u64);
+    let start = Instant::now();
+    for _ in 0..count {
+        *std::hint::black_box(&mutex).lock().unwrap() += 1;
+    }
+    per(start.elapsed(), count)
 }
 
 fn per(took: Duration, count: u64) -> f64 {

@@ -33,6 +33,8 @@ pub enum Goal {
     PerSecondAtLeast(f64),
     /// Ours reaches at least this speedup.
     SpeedupAtLeast(f64),
+    /// Ours takes at most this share of CPython's time per operation.
+    TimesPythonAtMost(f64),
 }
 
 /// One line of the report.
@@ -135,6 +137,22 @@ pub const FIGURES: &[Figure] = &[
         count: (10_000, 4000),
         goal: Some(Goal::PerSecondAtLeast(40_000.0)),
         peers: &["redis"],
+    },
+    Figure {
+        name: "lock",
+        title: "Lock acquire + release, uncontended",
+        unit: Unit::Time,
+        count: (2_000_000, 500_000),
+        goal: Some(Goal::TimesRawAtMost(1.5)),
+        peers: &["std-mutex"],
+    },
+    Figure {
+        name: "incr2",
+        title: "2 processes add 1 to a shared Value under its lock",
+        unit: Unit::Time,
+        count: (1_000_000, 200_000),
+        goal: Some(Goal::TimesPythonAtMost(0.1)),
+        peers: &[],
     },
     Figure {
         name: "imap1",

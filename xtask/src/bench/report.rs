@@ -115,6 +115,13 @@ pub fn judge(row: &Row) -> Option<(bool, String)> {
         Goal::SpeedupAtLeast(speedup) => {
             (ours >= speedup, format!("{ours:.2}x (goal ≥ {speedup}x)"))
         }
+        Goal::TimesPythonAtMost(share) => {
+            let ahead = row.python.median()? / ours;
+            (
+                ours <= share * row.python.median()?,
+                format!("{ahead:.0}x ahead of CPython (goal ≥ {:.0}x)", 1.0 / share),
+            )
+        }
     })
 }
 
@@ -122,7 +129,8 @@ pub fn judge(row: &Row) -> Option<(bool, String)> {
 pub const PEER_NOTES: &str = "`procspawn` (processes and a pool, serde over ipc-channel), \
 `ipc-channel` (Servo's typed channels between processes), `crossbeam` (crossbeam-channel between \
 two threads of one process: what the same queue costs without processes), `rayon` (a thread \
-pool), `redis` (a Redis server over a Unix socket, when redis-server is installed)";
+pool), `std-mutex` (`std::sync::Mutex` locked and unlocked by one thread: what a lock costs \
+that no other process can use), `redis` (a Redis server over a Unix socket, when redis-server is installed)";
 
 /// Peers shown for reference only, never ours' rival: `crossbeam` moves the
 /// queue figures' items between two threads of one process, which shows
