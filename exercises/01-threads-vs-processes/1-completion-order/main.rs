@@ -8,24 +8,68 @@
 //!         for future in as_completed(futures):
 //!             print(future.result(), "finished")
 //!
-//! Three threads nap for 500, 100 and 300 ms. Print each name as soon as its
-//! thread is done: b, then c, then a. Joining the handles one by one waits
-//! for `a` first, so `b` and `c` are printed late and in the wrong order.
+//! Three threads nap for 100, 300 and 500 ms (which name gets which changes
+//! from run to run). Print each name as soon as its thread is done: the
+//! shortest nap first. Joining the handles one by one waits for the first
+//! thread, however long its nap, so the others are printed late and in the
+//! wrong order. Every thread must still be joined: a nap cleans up after
+//! itself when its thread exits.
 //!
 //! Check: `cargo xtask check 01.1`. Stuck: `cargo xtask hint 01.1`.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-fn nap(name: &'static str, ms: u64) -> &'static str {
+/// How many naps have cleaned up after themselves.
+static CLEANED_UP: AtomicU32 = AtomicU32::new(0);
+
+/// What a nap leaves to do when its thread exits (closing a connection,
+/// say): 100 ms of it, after the result is out. Do not change it.
+struct Cleanup;
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        thread::sleep(Duration::from_millis(100));
+        CLEANED_UP.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+thread_local! {
+    static CLEANUP: Cleanup = const { Cleanup };
+}
+
+fn nap(name: &'static str, ms: u64) -> (&'static str, u64) {
+    CLEANUP.with(|_| {}); // runs its drop when this thread exits
     thread::sleep(Duration::from_millis(ms));
-    name
+    (name, ms)
+}
+
+/// The three naps: 100, 300 and 500 ms, given to a, b and c in a different
+/// order each run. Do not change it.
+fn jobs() -> [(&'static str, u64); 3] {
+    const ORDERS: [[u64; 3]; 6] = [
+        [500, 100, 300],
+        [100, 500, 300],
+        [300, 100, 500],
+        [100, 300, 500],
+        [500, 300, 100],
+        [300, 500, 100],
+    ];
+    let seed = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() as usize / 1000);
+    let ms = ORDERS[seed % ORDERS.len()];
+    [("a", ms[0]), ("b", ms[1]), ("c", ms[2])]
 }
 
 fn main() {
-    println!("Three naps on three threads: a 500 ms, b 100 ms, c 300 ms");
+    let jobs = jobs();
+    println!(
+        "Three naps on three threads: a {} ms, b {} ms, c {} ms",
+        jobs[0].1, jobs[1].1, jobs[2].1
+    );
     let started = Instant::now();
-    let jobs = [("a", 500), ("b", 100), ("c", 300)];
     let handles: Vec<_> = jobs
         .into_iter()
         .map(|(name, ms)| thread::spawn(move || nap(name, ms)))
@@ -34,8 +78,12 @@ fn main() {
     // TODO: print each name when its thread finishes, not in the order the
     // threads were started. Every thread must still be joined.
     for handle in handles {
-        let name = handle.join().expect("a nap does not panic");
-        println!("{name} finished");
+        let (name, ms) = handle.join().expect("a nap does not panic");
+        println!("{name} finished ({ms} ms)");
     }
     println!("all three done in {:?}", started.elapsed());
+    println!(
+        "every thread was joined, its cleanup done: {}",
+        CLEANED_UP.load(Ordering::SeqCst) == 3
+    );
 }
