@@ -1,7 +1,6 @@
 //! Solution to exercise 05.4: a broken pipe ends the loop; it is how the
 //! writer learns that its reader left.
 
-use std::io::ErrorKind;
 use std::time::Duration;
 
 use multiproc::{Pipe, Process, WireError};
@@ -22,7 +21,7 @@ fn main() {
     loop {
         match writer.send(&sent) {
             Ok(()) => sent += 1,
-            Err(WireError::Io(e)) if e.kind() == ErrorKind::BrokenPipe => {
+            Err(WireError::BrokenPipe) => {
                 println!("the reader is gone: the send failed with a broken pipe");
                 break;
             }
