@@ -233,7 +233,9 @@ def main():
     print(f"{path} exists while it lives: {os.path.exists(path)}")
     memory.close()
     memory.unlink()
-    print(f"after unlink(): {os.path.exists(path)}; without it, the file stays until reboot")
+    print(f"after unlink(): {os.path.exists(path)}")
+    print("Without unlink(), the resource tracker (another process) removes it when this")
+    print("process ends, with a warning; if the tracker is killed too, it stays until reboot.")
 
     section(8, "What cannot go into shared memory, and why")
     print("Value(ctypes.c_char_p, b'...') stores a pointer into one process's heap:")

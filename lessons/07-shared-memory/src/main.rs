@@ -424,8 +424,9 @@ fn shared_memory_by_name() {
     }
     println!("The block is an anonymous file (memfd), named through the creator's /proc entry:");
     println!("nothing is ever in /dev/shm, and the kernel frees it when the last process that");
-    println!("maps it ends, SIGKILL or not. Python's block is a file in /dev/shm that someone");
-    println!("must unlink(), or it stays until reboot (its resource tracker tries at exit).");
+    println!("maps it ends, SIGKILL or not. Python's block is a file in /dev/shm: its resource");
+    println!("tracker, another process, unlinks it if the owner dies; kill the whole group,");
+    println!("tracker too, and the file stays until someone removes it or the machine reboots.");
 }
 
 // ---------------------------------------------------------------------------
