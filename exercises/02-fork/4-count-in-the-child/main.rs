@@ -26,7 +26,10 @@ use multiproc::Process;
 static PRIMES: AtomicU32 = AtomicU32::new(0);
 
 fn is_prime(n: u32) -> bool {
-    n >= 2 && (2..n).take_while(|d| d * d <= n).all(|d| !n.is_multiple_of(d))
+    n >= 2
+        && (2..n)
+            .take_while(|d| d * d <= n)
+            .all(|d| !n.is_multiple_of(d))
 }
 
 fn count_primes() -> u32 {

@@ -1,7 +1,7 @@
 //! Exercise 04.4: a queue that Pool tasks can be given
 //!
-//! Lesson 04, sections 7 ("A Queue cannot be a Pool task's argument") and 8
-//! ("A Manager().Queue can: its proxy is an address, and addresses are
+//! Lesson 04, sections 7 and 8 ("A Queue cannot be a Pool task's argument";
+//! "A Manager().Queue can: its proxy is an address, and addresses are
 //! bytes").
 //! The tutorial's Python:
 //!

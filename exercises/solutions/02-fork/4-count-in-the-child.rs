@@ -4,7 +4,10 @@
 use multiproc::Process;
 
 fn is_prime(n: u32) -> bool {
-    n >= 2 && (2..n).take_while(|d| d * d <= n).all(|d| !n.is_multiple_of(d))
+    n >= 2
+        && (2..n)
+            .take_while(|d| d * d <= n)
+            .all(|d| !n.is_multiple_of(d))
 }
 
 fn count_primes() -> u32 {
