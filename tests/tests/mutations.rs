@@ -95,7 +95,7 @@ const MUTATIONS: &[(&str, &str, &str, &str, &str)] = &[
         "M: lesson 07's racy increments made one step under the lock",
         "07",
         "lessons/07-shared-memory/src/main.rs",
-        "            std::thread::yield_now();\n            count.set(n + 1).expect(\"set\");",
+        "            std::thread::sleep(Duration::from_micros(50));\n            count.set(n + 1).expect(\"set\");",
         "            let _ = n;\n            *count.get_lock().expect(\"lock\") += 1;",
     ),
     (

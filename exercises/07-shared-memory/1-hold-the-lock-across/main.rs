@@ -1,6 +1,6 @@
 //! Exercise 07.1: hold the Value's lock across the read and the write
 //!
-//! Lesson 07, sections 2 and 3 ("4 processes x 2500 times count = count + 1
+//! Lesson 07, sections 2 and 3 ("4 processes x 500 times count = count + 1
 //! on a Value: lost updates"; "Three exact fixes, and what one increment
 //! costs in each").
 //! Python:

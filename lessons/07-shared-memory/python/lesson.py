@@ -12,6 +12,7 @@ from multiprocessing import shared_memory
 from multiprocessing.managers import BaseManager
 
 PROCESSES = 4
+RACY = 500
 INCREMENTS = 2500
 
 counter = 0  # A global: this process's own memory.
@@ -40,9 +41,9 @@ def in_processes(target, *args):
 
 
 def racy(v, _i):
-    for _ in range(INCREMENTS):
+    for _ in range(RACY):
         n = v.value
-        os.sched_yield()  # As the Rust lesson: another process may run here.
+        time.sleep(0.00005)  # As the Rust lesson: another process may run here.
         v.value = n + 1
 
 
@@ -154,14 +155,15 @@ def main():
     print(f"the child's add reached the parent: through the global {counter == 1}, "
           f"through the Value {v.value == 1}")
 
-    section(2, f"{PROCESSES} processes x {INCREMENTS} times v.value = v.value + 1")
+    section(2, f"{PROCESSES} processes x {RACY} times v.value = v.value + 1")
     count = mp.Value("q", 0)
     in_processes(racy, count)
-    total = PROCESSES * INCREMENTS
+    racy_total = PROCESSES * RACY
     print(f"count = {count.value}")
-    print(f"fewer than {total}: updates were lost: {count.value < total}")
+    print(f"fewer than {racy_total}: updates were lost: {count.value < racy_total}")
 
     section(3, "Two exact fixes (Python has no atomics), and what one increment costs")
+    total = PROCESSES * INCREMENTS
     under_lock = mp.Value("q", 0)
     took_lock = timed(locked, under_lock)
     with CountsManager() as manager:

@@ -85,7 +85,10 @@ fn a_static_does_not_cross_a_fork() {
 }
 
 // ---------------------------------------------------------------------------
-/// Increments per process in section 2, and through the manager in 3.
+/// Increments per process in section 2 (each with a short wait: few are
+/// enough for the race to show).
+const RACY: u64 = 500;
+/// Increments per process through the manager in section 3.
 const INCREMENTS: u64 = 2_500;
 /// Increments per process and round under the Value's lock, and with an
 /// atomic, in section 3: each measured phase lasts tens of milliseconds.
@@ -93,21 +96,23 @@ const LOCKED: u64 = 100_000;
 const ATOMIC: u64 = 1_000_000;
 /// Rounds of those two in section 3.
 const ROUNDS: u64 = 3;
-const TOTAL: u64 = PROCESSES as u64 * INCREMENTS;
+const TOTAL: u64 = PROCESSES as u64 * RACY;
 
 fn lost_updates_on_a_value() {
     section(
-        "4 processes x 2500 times count = count + 1 on a Value: lost updates",
+        "4 processes x 500 times count = count + 1 on a Value: lost updates",
         "v.value += 1 (a locked read, then a locked write)",
     );
     let count = Value::new(0_u64).expect("a Value");
     in_processes(|_| {
-        for _ in 0..INCREMENTS {
+        for _ in 0..RACY {
             let n = count.get().expect("get");
-            // Stands for anything that lets another process run between
-            // the read and the write: a preemption, a page fault, a print.
-            // It makes the race show on every run, on any number of CPUs.
-            std::thread::yield_now();
+            // A short wait between the read and the write stands for
+            // anything that lets another process run there: a preemption, a
+            // page fault, a print, work that waits. It makes the race show
+            // on every run, on any number of CPUs, and costs little time on
+            // a busy machine (a yield would give the CPU away each time).
+            std::thread::sleep(Duration::from_micros(50));
             count.set(n + 1).expect("set");
         }
     });
