@@ -39,7 +39,20 @@ pub(super) struct Proxy {
     /// This process's connection: closed in every child forked while it is
     /// open (`ParentOnly`), so a child never writes into it, and a lock held
     /// through it is released as soon as its owner exits.
-    connection: Mutex<Option<(u32, ParentOnly<UnixStream>, FrameReader)>>,
+    connection: Mutex<Option<Connection>>,
+}
+
+/// A proxy's open connection to the server.
+#[derive(Debug)]
+struct Connection {
+    /// The process that opened it.
+    owner: u32,
+    stream: ParentOnly<UnixStream>,
+    reader: FrameReader,
+    /// Whether the socket has read and write timeouts set now: only a timed
+    /// request sets them, so an untimed one after an untimed one makes no
+    /// `setsockopt` call.
+    timed: bool,
 }
 
 impl Clone for Proxy {
@@ -122,26 +135,32 @@ impl Proxy {
         // A connection made by the process we were forked from: its
         // descriptor was closed in this process at the fork, and the number
         // may already name another file. Forget it without closing it.
-        if slot.as_ref().is_some_and(|(owner, _, _)| *owner != me) {
+        if slot.as_ref().is_some_and(|c| c.owner != me) {
             std::mem::forget(slot.take());
         }
         if slot.is_none() {
             let (stream, reader) = connect(&self.socket, deadline)?;
-            *slot = Some((me, ParentOnly::new(stream), reader));
+            *slot = Some(Connection {
+                owner: me,
+                stream: ParentOnly::new(stream),
+                reader,
+                timed: false,
+            });
         }
-        let (_, stream, reader) = slot.as_mut().expect("connected above");
-        let stream: &mut UnixStream = stream;
-        let result = set_deadline(stream, deadline)
+        let connection = slot.as_mut().expect("connected above");
+        let stream: &mut UnixStream = &mut connection.stream;
+        let timeouts = if deadline.is_some() || connection.timed {
+            connection.timed = deadline.is_some();
+            set_deadline(stream, deadline)
+        } else {
+            Ok(())
+        };
+        let result = timeouts
             .map_err(WireError::Io)
             .and_then(|()| wire::send_value(stream, request))
-            .and_then(|()| reader.recv_value::<Reply>(stream));
+            .and_then(|()| connection.reader.recv_value::<Reply>(stream));
         match result {
-            Ok(reply) => {
-                if deadline.is_some() && set_deadline(stream, None).is_err() {
-                    *slot = None;
-                }
-                Ok(reply)
-            }
+            Ok(reply) => Ok(reply),
             Err(WireError::Io(e)) if timed_out(&e) => {
                 *slot = None;
                 Err(ManagerError::Unresponsive {
