@@ -1,7 +1,7 @@
 //! Exercise 07.6: workers fill their own slots of one shared array
 //!
-//! Lesson 07, section 4 ("Workers fill their own slots of one array, with no
-//! lock").
+//! Lesson 07, sections 1 and 4 ("A static does not cross a fork; a Value
+//! does"; "Workers fill their own slots of one array, with no lock").
 //! Python:
 //!
 //!     cubes = Array('q', 8, lock=False)
