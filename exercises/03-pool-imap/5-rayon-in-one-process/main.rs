@@ -3,7 +3,7 @@
 //! Lesson 03, section 8 ("Rust's own way for CPU work in one process:
 //! rayon").
 //! Python has no counterpart for CPU work (the GIL lets one thread compute
-//! at a time): `Pool.map(fib, range(25, 33))` is its way, with processes.
+//! at a time): `Pool.map(fib, range(22, 30))` is its way, with processes.
 //!
 //! Eight fib computations run one after another on the main thread. Run
 //! them on the 2 threads of the rayon pool made here instead, in one
@@ -38,8 +38,8 @@ fn main() {
         .expect("a rayon pool");
     println!("a rayon pool of {} threads", pool.current_num_threads());
     // TODO: run the eight fibs on the pool's threads.
-    let results: Vec<u64> = (25..33).map(fib).collect();
-    println!("fib(25..33) = {results:?}");
+    let results: Vec<u64> = (22..30).map(fib).collect();
+    println!("fib(22..30) = {results:?}");
     println!(
         "every fib ran on a thread of the pool: {}",
         ON_THE_POOL.load(Ordering::Relaxed) == 8

@@ -28,8 +28,8 @@ fn main() {
         .build()
         .expect("a rayon pool");
     println!("a rayon pool of {} threads", pool.current_num_threads());
-    let results: Vec<u64> = pool.install(|| (25..33).into_par_iter().map(fib).collect());
-    println!("fib(25..33) = {results:?}");
+    let results: Vec<u64> = pool.install(|| (22..30).into_par_iter().map(fib).collect());
+    println!("fib(22..30) = {results:?}");
     println!(
         "every fib ran on a thread of the pool: {}",
         ON_THE_POOL.load(Ordering::Relaxed) == 8
