@@ -43,22 +43,30 @@ pub fn files() -> Result<Vec<Generated>, String> {
         "#",
         &[("bins", bins(&exercises))],
     )?);
-    files.push(fill(
-        &root.join("README.md"),
-        "<!--",
-        &[
-            ("lessons", lesson_table(&lessons)),
-            ("reading", reading_table(&lessons, &exercises)?),
-            ("exercises", exercise_table(&exercises)),
-        ],
-    )?);
+    // The lessons' READMEs first: the reading table counts their words as
+    // they will be, so that one run of codegen is enough.
+    let mut lesson_readmes = Vec::new();
     for lesson in &lessons {
-        files.push(fill(
+        lesson_readmes.push(fill(
             &lesson.dir.join("README.md"),
             "<!--",
             &[("exercises", lesson_exercises(lesson, &exercises))],
         )?);
     }
+    let readme_texts: Vec<&str> = lesson_readmes.iter().map(|g| g.text.as_str()).collect();
+    files.push(fill(
+        &root.join("README.md"),
+        "<!--",
+        &[
+            ("lessons", lesson_table(&lessons)),
+            (
+                "reading",
+                reading_table(&lessons, &readme_texts, &exercises)?,
+            ),
+            ("exercises", exercise_table(&exercises)),
+        ],
+    )?);
+    files.extend(lesson_readmes);
     Ok(files)
 }
 
@@ -160,7 +168,7 @@ struct Size {
 }
 
 impl Size {
-    fn of(lesson: &Lesson) -> Result<Size, String> {
+    fn of(lesson: &Lesson, readme: &str) -> Result<Size, String> {
         let read = |path: &Path| {
             std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", shown(path)))
         };
@@ -176,7 +184,7 @@ impl Size {
         let golden = read(&lesson.dir.join("golden.stdout"))?;
         Ok(Size {
             // The generated parts' marker lines are not prose.
-            words: read(&lesson.dir.join("README.md"))?
+            words: readme
                 .lines()
                 .filter(|l| !l.starts_with("<!--"))
                 .flat_map(str::split_whitespace)
@@ -193,13 +201,18 @@ impl Size {
     }
 }
 
-fn reading_table(lessons: &[Lesson], exercises: &[Exercise]) -> Result<String, String> {
+/// `readmes[i]` is the text `lessons[i]`'s README will have.
+fn reading_table(
+    lessons: &[Lesson],
+    readmes: &[&str],
+    exercises: &[Exercise],
+) -> Result<String, String> {
     let mut text = String::from(
         "| Lesson | README | source | output | reading, at 150 words and 25 lines of code a \
          minute | exercises |\n|---|---|---|---|---|---|\n",
     );
-    for lesson in lessons {
-        let size = Size::of(lesson)?;
+    for (lesson, readme) in lessons.iter().zip(readmes) {
+        let size = Size::of(lesson, readme)?;
         let count = exercises.iter().filter(|e| e.lesson == lesson.name).count();
         text.push_str(&format!(
             "| {} | {} words | {} lines | {} lines | {} min | {count} |\n",
