@@ -344,16 +344,21 @@ impl State {
         {
             fds.push((tasks_in.as_raw_fd(), libc::POLLOUT));
         }
+        // Where each worker's socket and pidfd are in `fds`.
+        let mut places: Vec<(usize, Option<usize>)> = Vec::with_capacity(self.workers.len());
         for worker in &self.workers {
             let events = if worker.outgoing.is_empty() {
                 libc::POLLIN
             } else {
                 libc::POLLIN | libc::POLLOUT
             };
+            let conn = fds.len();
             fds.push((worker.conn.as_raw_fd(), events));
-            if let Some(pidfd) = &worker.pidfd {
+            let pidfd = worker.pidfd.as_ref().map(|pidfd| {
                 fds.push((pidfd.as_raw_fd(), libc::POLLIN));
-            }
+                fds.len() - 1
+            });
+            places.push((conn, pidfd));
         }
         let wake = self.suspects.iter().map(|s| s.since + CLAIM_GRACE).min();
         let until = match (deadline, wake) {
@@ -365,11 +370,17 @@ impl State {
         } else {
             until
         };
-        poll_fds(&fds, until)?;
-        // Read every socket that has something, highest index first: a dead
+        let ready = poll_fds(&fds, until)?;
+        // Read the sockets that have something, and look at the workers
+        // whose pidfd says they exited; the others are not touched, so an
+        // idle worker costs no system call. Highest index first: a dead
         // worker is replaced in place, so the other indices stay valid.
         for i in (0..self.workers.len()).rev() {
-            self.collect(i);
+            let (conn, pidfd) = places[i];
+            if ready[conn] || pidfd.is_some_and(|p| ready[p]) || self.workers[i].reader.has_frame()
+            {
+                self.collect(i);
+            }
         }
         self.write_what_fits();
         self.fail_unclaimed();
