@@ -19,6 +19,9 @@ use std::time::Instant;
 /// On one CPU the spin is wasted, but bounded.
 const SPIN: std::time::Duration = std::time::Duration::from_micros(20);
 
+/// How many turns of the spin between two yields.
+const YIELD_EVERY: u32 = 32;
+
 /// A change counter that processes sleep on. Lives in shared memory; all
 /// zeroes is a valid, fresh one.
 #[repr(C)]
@@ -41,12 +44,20 @@ impl Notifier {
         // CPU and about to make the change, and a sleep and a wake-up cost
         // two system calls and a cross-CPU interrupt (tens of µs on a VM).
         // (A deadline already past, as `get_nowait` gives, asks once.)
+        // Every so often the spin yields: if the other side is waiting for
+        // this very CPU, a pure spin would burn its turn for nothing.
         let spin_until = deadline.map_or(Instant::now() + SPIN, |d| d.min(Instant::now() + SPIN));
+        let mut spins = 0u32;
         while Instant::now() < spin_until {
             if ready() {
                 return true;
             }
-            std::hint::spin_loop();
+            spins = spins.wrapping_add(1);
+            if spins % YIELD_EVERY == 0 {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
         }
         loop {
             let seen = self.changes.load(Ordering::SeqCst);
