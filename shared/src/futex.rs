@@ -53,7 +53,7 @@ impl Notifier {
                 return true;
             }
             spins = spins.wrapping_add(1);
-            if spins % YIELD_EVERY == 0 {
+            if spins.is_multiple_of(YIELD_EVERY) {
                 std::thread::yield_now();
             } else {
                 std::hint::spin_loop();
