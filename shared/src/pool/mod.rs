@@ -57,6 +57,7 @@ pub use self::imap::{IMap, IMapUnordered, as_completed};
 use self::scheduler::State;
 use self::worker::{Trampoline, chunk_trampoline, trampoline};
 use crate::error::Error;
+use crate::process::fork::own_pid;
 use crate::wire::{MAX_FRAME, WireError};
 
 /// Why a task gave no value.
@@ -198,7 +199,7 @@ impl Pool {
         }
         Ok(Pool {
             state: RefCell::new(State::new(processes)?),
-            owner: std::process::id(),
+            owner: own_pid(),
         })
     }
 
@@ -346,7 +347,7 @@ impl Pool {
     /// Refuses new tasks on a closed pool, and any use of the pool from a
     /// process it was inherited by (its sockets are not that process's).
     fn check_open(&self) -> Result<(), Error> {
-        if std::process::id() != self.owner {
+        if own_pid() != self.owner {
             return Err(Error::State(
                 "this Pool belongs to the process that made it: a forked child must make its own",
             ));
@@ -424,7 +425,7 @@ impl Pool {
     /// or until `deadline`. Returns false if no task was unfinished: there
     /// was nothing to wait for.
     fn pump(&self, deadline: Option<Instant>) -> Result<bool, Error> {
-        if std::process::id() != self.owner {
+        if own_pid() != self.owner {
             return Ok(false);
         }
         self.state.borrow_mut().wait(deadline)
@@ -442,7 +443,7 @@ impl Drop for Pool {
     fn drop(&mut self) {
         // In a forked child that inherited the pool, the workers are not its
         // children: leave them to the parent.
-        if std::process::id() == self.owner {
+        if own_pid() == self.owner {
             self.terminate();
         }
     }

@@ -16,7 +16,7 @@ use std::mem::ManuallyDrop;
 use std::os::fd::{AsRawFd, RawFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
@@ -112,6 +112,35 @@ pub(crate) fn fork_child(child_body: impl FnOnce() -> i32) -> Result<Pid, Error>
             exit_child(code)
         }
     }
+}
+
+/// This process's id, cached: 0 until first asked, and again in a child
+/// after each fork (an atfork handler clears it).
+static OWN_PID: AtomicU32 = AtomicU32::new(0);
+
+/// This process's id without a system call each time (glibc's `getpid` makes
+/// one): read once, and read again after every fork that goes through libc's
+/// `fork` (the crate's, nix's, Python's), whose child handlers clear the
+/// cache. A pool asks it twice per task, to refuse use from a forked child.
+pub(crate) fn own_pid() -> u32 {
+    static HANDLER: std::sync::Once = std::sync::Once::new();
+    let cached = OWN_PID.load(Ordering::Relaxed);
+    if cached != 0 {
+        return cached;
+    }
+    HANDLER.call_once(|| {
+        // Safety: registers a child handler that only stores to an atomic,
+        // which is async-signal-safe as the forked child requires.
+        unsafe { libc::pthread_atfork(None, None, Some(forget_own_pid)) };
+    });
+    let pid = std::process::id();
+    OWN_PID.store(pid, Ordering::Relaxed);
+    pid
+}
+
+/// Runs in every child libc's `fork` makes: the cached id is the parent's.
+extern "C" fn forget_own_pid() {
+    OWN_PID.store(0, Ordering::Relaxed);
 }
 
 /// The pid of the process that started this one through the crate (0: none).

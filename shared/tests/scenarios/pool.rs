@@ -351,6 +351,20 @@ pub fn a_child_cannot_use_an_inherited_pool() {
     })
     .unwrap();
     assert_eq!(child.join().unwrap(), 0);
+    // The same from a child forked without the crate, straight through libc.
+    // Safety: this process has one thread (the scenario runs alone); the
+    // child only asks the pool, then leaves through `_exit`.
+    match unsafe { nix::unistd::fork() }.unwrap() {
+        nix::unistd::ForkResult::Child => {
+            let refused = pool.apply_async(sleep_ms, 1).is_err();
+            // Safety: `_exit` takes an integer and never returns.
+            unsafe { libc::_exit(if refused { 0 } else { 1 }) };
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            let status = nix::sys::wait::waitpid(child, None).unwrap();
+            assert_eq!(status, nix::sys::wait::WaitStatus::Exited(child, 0));
+        }
+    }
     assert_eq!(pool.apply_async(sleep_ms, 3).unwrap().get().unwrap(), 3);
     assert_eq!(pool.worker_pids(), before);
 }
