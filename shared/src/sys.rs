@@ -167,3 +167,28 @@ pub(crate) unsafe fn unmap_shared(memory: std::ptr::NonNull<libc::c_void>, bytes
     // Safety: per this function's contract.
     unsafe { libc::munmap(memory.as_ptr(), bytes) };
 }
+
+/// Puts the calling process under `SCHED_BATCH` (sched(7)): the same share
+/// of the CPU as before (its nice value is kept), but when it wakes up it
+/// does not preempt the task running on its CPU; it waits for that task's
+/// turn to end. Any process may ask this for itself.
+///
+/// # Errors
+/// The error of `sched_setscheduler(2)` (none is expected on Linux).
+pub(crate) fn become_batch() -> Result<(), Error> {
+    let param = libc::sched_param { sched_priority: 0 };
+    // Safety: `param` is a valid local the kernel only reads; pid 0 is the
+    // calling process.
+    let rc = unsafe {
+        libc::sched_setscheduler(
+            0,                 // This process.
+            libc::SCHED_BATCH, // The policy.
+            &raw const param,  // Priority 0, the only one SCHED_BATCH takes.
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(Error::Os("sched_setscheduler", nix::errno::Errno::last()))
+    }
+}
