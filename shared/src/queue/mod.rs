@@ -257,9 +257,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             }
             .into());
         }
-        let maxsize = self.maxsize;
-        let room = |block: &SharedBlock| maxsize == 0 || ring::qsize(block) < maxsize;
-        ring::put(&self.shared, &bytes, deadline, room)
+        ring::put(&self.shared, &bytes, deadline, self.maxsize)
     }
 
     fn get_until(&self, deadline: Option<Instant>) -> Result<T, QueueError> {

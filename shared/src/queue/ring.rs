@@ -111,9 +111,47 @@ fn head(block: &SharedBlock) -> End {
     End::unpack(block.head.load(Ordering::SeqCst))
 }
 
-/// Bytes published and not yet taken.
-fn used(block: &SharedBlock) -> usize {
-    ((tail(block).pos.wrapping_sub(head(block).pos)) & POS_MASK) as usize
+/// Whether `size` bytes are free from `tail` on, and (when `maxsize` is
+/// not 0) fewer than `maxsize` items are in the queue. The caller holds the
+/// producer lock.
+///
+/// `head` is written by the consumer for every record, so reading it costs
+/// the producer a cache line from the other CPU. The producers keep their
+/// last view of it instead (`head_seen`) and read `head` only when that
+/// view shows too little room. The view is never ahead of `head` (which
+/// moves on only), and never more than the ring behind `tail` (producers
+/// publish only what it shows room for): it can only underestimate the
+/// room, in bytes and in items.
+fn has_room(block: &SharedBlock, size: usize, maxsize: usize) -> bool {
+    let tail = tail(block);
+    let room_after = |head: End| {
+        let used = (tail.pos.wrapping_sub(head.pos) & POS_MASK) as usize;
+        let items = (tail.count.wrapping_sub(head.count) & COUNT_MASK) as usize;
+        RING.checked_sub(used).is_some_and(|free| free >= size) && (maxsize == 0 || items < maxsize)
+    };
+    if room_after(End::unpack(block.head_seen.load(Ordering::Relaxed))) {
+        return true;
+    }
+    let word = block.head.load(Ordering::SeqCst);
+    block.head_seen.store(word, Ordering::Relaxed);
+    room_after(End::unpack(word))
+}
+
+/// Whether a record is published from `head` on. The caller holds the
+/// consumer lock.
+///
+/// As in [`has_room`], the other way round: consumers keep their last view
+/// of `tail` (`tail_seen`), never behind `head` (they take only what it
+/// shows) and never ahead of `tail`, and read `tail` only when that view
+/// shows nothing left.
+fn has_record(block: &SharedBlock) -> bool {
+    let head = head(block).pos;
+    if End::unpack(block.tail_seen.load(Ordering::Relaxed)).pos != head {
+        return true;
+    }
+    let word = block.tail.load(Ordering::SeqCst);
+    block.tail_seen.store(word, Ordering::Relaxed);
+    End::unpack(word).pos != head
 }
 
 /// Items put and not yet taken, across all processes.
@@ -121,8 +159,8 @@ pub(super) fn qsize(block: &SharedBlock) -> usize {
     ((tail(block).count.wrapping_sub(head(block).count)) & COUNT_MASK) as usize
 }
 
-/// Puts one item's bytes. `room(block)` says whether another item may go in
-/// now (a bounded queue's `maxsize`); with a `deadline`, the whole item
+/// Puts one item's bytes, once fewer than `maxsize` items are in the queue
+/// (0: no bound); with a `deadline`, the whole item
 /// must fit in the ring by then, or `Full` (it would otherwise be half
 /// written at the deadline); without one, it streams through as consumers
 /// take it.
@@ -133,7 +171,7 @@ pub(super) fn put(
     block: &SharedBlock,
     item: &[u8],
     deadline: Option<Instant>,
-    room: impl Fn(&SharedBlock) -> bool,
+    maxsize: usize,
 ) -> Result<(), QueueError> {
     let _guard = match block.producer_lock.lock_until(deadline)? {
         Locked::Held(guard) => guard,
@@ -144,7 +182,10 @@ pub(super) fn put(
         Locked::TimedOut => return Err(QueueError::Full),
     };
     let whole = item_size(item.len());
-    let fits = || room(block) && (deadline.is_none() || RING - used(block) >= whole);
+    // With a deadline the whole item must fit now; without one, only its
+    // first record (the rest streams through as consumers take it).
+    let first = if deadline.is_some() { whole } else { 0 };
+    let fits = || has_room(block, first, maxsize);
     if !block.head_moved.wait_until(deadline, fits) {
         return Err(QueueError::Full);
     }
@@ -166,7 +207,7 @@ fn publish(block: &SharedBlock, bytes: &[u8], last: bool) {
     let size = record_size(bytes.len());
     block
         .head_moved
-        .wait_until(None, || RING - used(block) >= size);
+        .wait_until(None, || has_room(block, size, 0));
     let end = tail(block);
     let mut header = [0u8; HEADER];
     header[..4].copy_from_slice(&(bytes.len() as u32).to_le_bytes());
@@ -193,7 +234,7 @@ fn end_abandoned_item(block: &SharedBlock) {
     }
     block
         .head_moved
-        .wait_until(None, || RING - used(block) >= HEADER);
+        .wait_until(None, || has_room(block, HEADER, 0));
     let header = [0, 0, 0, 0, LAST | ABANDONED, 0, 0, 0];
     // Safety: the caller holds the producer lock; `HEADER` bytes are free.
     unsafe { block.ring_write(end.pos as usize, &header) };
@@ -224,7 +265,7 @@ pub(super) fn get(block: &SharedBlock, deadline: Option<Instant>) -> Result<Vec<
             // producer died (then it ends abandoned).
             while !block
                 .tail_moved
-                .wait_until(Some(Instant::now() + STALL_CHECK), || used(block) > 0)
+                .wait_until(Some(Instant::now() + STALL_CHECK), || has_record(block))
             {
                 if skipping && deadline.is_some_and(|d| Instant::now() >= d) {
                     // Leave the skipping to the next consumer.
@@ -232,7 +273,7 @@ pub(super) fn get(block: &SharedBlock, deadline: Option<Instant>) -> Result<Vec<
                 }
                 end_item_of_dead_producer(block);
             }
-        } else if !block.tail_moved.wait_until(deadline, || used(block) > 0) {
+        } else if !block.tail_moved.wait_until(deadline, || has_record(block)) {
             return Err(QueueError::Empty);
         }
         let end = head(block);

@@ -21,23 +21,46 @@ pub(super) const RING: usize = 1 << 20;
 
 /// What every process that uses one queue shares. Every count the queue
 /// keeps is in `tail` and `head`, and each changes in one store: see
-/// `ring.rs`.
+/// `ring.rs`. Each field has cache lines of its own: a producer and a
+/// consumer on two CPUs then pass only the lines they really share (`tail`
+/// and `head`), not the lock the other side takes for every item.
 #[repr(C)]
 pub(super) struct ControlBlock {
     /// Held by the one producer that writes into the ring.
-    pub(super) producer_lock: RobustMutex,
+    pub(super) producer_lock: Apart<RobustMutex>,
     /// Held by the one consumer that reads from it.
-    pub(super) consumer_lock: RobustMutex,
+    pub(super) consumer_lock: Apart<RobustMutex>,
     /// Where the next record goes, items put, and whether an item is
     /// half written (packed; `ring.rs`).
-    pub(super) tail: AtomicU64,
+    pub(super) tail: Apart<AtomicU64>,
     /// Where the next record is read, items taken, and whether an item is
     /// half read (packed; `ring.rs`).
-    pub(super) head: AtomicU64,
+    pub(super) head: Apart<AtomicU64>,
     /// Told when `tail` moves: consumers sleep on it.
-    pub(super) tail_moved: Notifier,
+    pub(super) tail_moved: Apart<Notifier>,
     /// Told when `head` moves: producers sleep on it.
-    pub(super) head_moved: Notifier,
+    pub(super) head_moved: Apart<Notifier>,
+    /// `head`'s position as a producer last read it: written only under
+    /// `producer_lock`, so that producers read `head` itself only when this
+    /// view shows too little room (`ring.rs`).
+    pub(super) head_seen: Apart<AtomicU64>,
+    /// `tail`'s position as a consumer last read it: written only under
+    /// `consumer_lock`, so that consumers read `tail` itself only when this
+    /// view shows nothing left to take.
+    pub(super) tail_seen: Apart<AtomicU64>,
+}
+
+/// A value alone on its 128 bytes: two cache lines, since CPUs fetch lines
+/// in adjacent pairs.
+#[repr(C, align(128))]
+pub(super) struct Apart<T>(pub(super) T);
+
+impl<T> std::ops::Deref for Apart<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
 }
 
 /// This process's view of a control block and its ring: the mapping,
@@ -73,9 +96,9 @@ impl SharedBlock {
         // thread sees yet (nothing has forked since the mmap). Each lock is
         // initialised in place, through a pointer to that field alone.
         // Safety: `raw` is in bounds of the mapping; no reference is made.
-        let producer_lock = unsafe { &raw mut (*raw).producer_lock };
+        let producer_lock = unsafe { &raw mut (*raw).producer_lock.0 };
         // Safety: as above.
-        let consumer_lock = unsafe { &raw mut (*raw).consumer_lock };
+        let consumer_lock = unsafe { &raw mut (*raw).consumer_lock.0 };
         // Safety: each points to unused, writable memory for its type that
         // stays put for the mapping's life (see `init`'s contract).
         unsafe { RobustMutex::init(producer_lock, MutexKind::Plain)? };

@@ -131,6 +131,10 @@ const SCENARIOS: &[(&str, fn())] = &[
     ),
     ("queue-limits", queue::bounded_with_timeouts_that_hold),
     (
+        "queue-ring-wraps",
+        queue::items_stay_whole_as_the_ring_wraps,
+    ),
+    (
         "queue-consumer-killed",
         queue::a_killed_consumer_does_not_hang_a_put_timeout,
     ),

@@ -65,6 +65,87 @@ pub fn every_item_exactly_once_to_many_consumers() {
     assert_eq!(queue.qsize(), 0, "left in the queue");
 }
 
+/// The bytes of producer `p`'s item `i`: a length that varies (every 40th
+/// item is longer than one record of the ring) and contents that say whose
+/// item it is, so that a byte from another item, or from a part of the ring
+/// overwritten too early, shows.
+fn wrapping_item(p: u32, i: u32) -> Vec<u8> {
+    let len = if i % 40 == 39 {
+        70_000 + (i as usize * 7919) % 130_000
+    } else {
+        (i as usize * 7919 + p as usize * 104_729) % 12_000
+    };
+    (0..len).map(|k| (k as u32 ^ (p << 5) ^ i) as u8).collect()
+}
+
+/// Many times the ring's size passes through it, in items of every size,
+/// from two producers to two consumers, bounded and not: every item comes
+/// once and whole. (Each side reads the other's position only when its
+/// last view of it shows no room or no record: this checks those views.)
+pub fn items_stay_whole_as_the_ring_wraps() {
+    const ITEMS: u32 = 2000;
+    for maxsize in [0, 5] {
+        let queue: Queue<Option<(u32, u32, Vec<u8>)>> = Queue::new(maxsize).unwrap();
+        let report: Queue<(u64, u64)> = Queue::new(0).unwrap();
+        let mut consumers: Vec<Process> = (0..2)
+            .map(|_| {
+                Process::start(|| {
+                    let (mut count, mut checksum) = (0u64, 0u64);
+                    while let Some((p, i, bytes)) = queue.get().unwrap() {
+                        assert!(
+                            bytes == wrapping_item(p, i),
+                            "item {i} of producer {p} is whole"
+                        );
+                        count += 1;
+                        checksum += u64::from(p) * 1_000_000 + u64::from(i);
+                    }
+                    report.put(&(count, checksum)).unwrap();
+                })
+                .unwrap()
+            })
+            .collect();
+        let to_share = &queue;
+        let mut producers: Vec<Process> = (0..2)
+            .map(|p| {
+                Process::start(move || {
+                    for i in 0..ITEMS {
+                        to_share.put(&Some((p, i, wrapping_item(p, i)))).unwrap();
+                    }
+                })
+                .unwrap()
+            })
+            .collect();
+        for producer in &mut producers {
+            assert_eq!(producer.join().unwrap(), 0);
+        }
+        for _ in 0..2 {
+            queue.put(&None).unwrap();
+        }
+        let (mut total, mut checksum) = (0, 0);
+        for _ in 0..2 {
+            let (count, sum) = report.get_timeout(Duration::from_secs(30)).unwrap();
+            total += count;
+            checksum += sum;
+        }
+        for consumer in &mut consumers {
+            assert_eq!(
+                consumer.join().unwrap(),
+                0,
+                "a consumer found an item cut or mixed"
+            );
+        }
+        let expected: u64 = (0..2u64)
+            .flat_map(|p| (0..u64::from(ITEMS)).map(move |i| p * 1_000_000 + i))
+            .sum();
+        assert_eq!(total, u64::from(2 * ITEMS), "received (maxsize {maxsize})");
+        assert_eq!(
+            checksum, expected,
+            "each item exactly once (maxsize {maxsize})"
+        );
+        assert_eq!(queue.qsize(), 0, "left in the queue (maxsize {maxsize})");
+    }
+}
+
 pub fn bounded_with_timeouts_that_hold() {
     let mut queue: Queue<String> = Queue::new(2).unwrap();
     assert!(queue.is_empty() && queue.qsize() == 0);
