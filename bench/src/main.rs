@@ -46,7 +46,7 @@ const FIGURES: [&str; 19] = [
 mod sweeps;
 mod sync;
 
-use sync::{increments_ours, increments_raw, lock_ours, lock_raw};
+use sync::{increments_ours, increments_raw, lock_ours, lock_raw, shared_atomic};
 
 fn main() {
     multiproc::init();
@@ -107,7 +107,8 @@ fn main() {
         ("pipe-mib", false) => pipe_one_way_raw(count, 1 << 20),
         ("queue", true) => queue_ours(count, 0),
         ("queue3", true) => queue_ours(count, 3),
-        ("queue" | "queue3", false) => pipe_one_way_raw(count, 4),
+        ("queue", false) => pipe_one_way_raw(count, 4),
+        ("queue3", false) => bounded_pipe_raw(count, 3),
         ("mqueue", true) => manager_queue_ours(count),
         ("mdict", true) => manager_dict_ours(count),
         ("mqueue" | "mdict", false) => rtt_raw(count),
@@ -340,6 +341,68 @@ fn queue_ours(count: u64, maxsize: usize) -> f64 {
     per(took, count)
 }
 
+/// The floor for a bounded queue: 4-byte frames through a pipe, and a
+/// count of free places in shared memory that the producer takes one of
+/// before each write (sleeping on a futex while it is 0) and the consumer
+/// gives back after each read, waking the producer only if it sleeps.
+fn bounded_pipe_raw(count: u64, places: u32) -> f64 {
+    use std::sync::atomic::AtomicU32;
+    use std::sync::atomic::Ordering::SeqCst;
+    let free = shared_atomic::<AtomicU32>();
+    let asleep = shared_atomic::<AtomicU32>();
+    free.store(places, SeqCst);
+    let mut fds = [0; 2];
+    // Safety: `fds` is a valid array of two ints for pipe2 to fill.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // Safety: pipe2 just returned these two descriptors; each is owned once.
+    let mut reader = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fds[0]) });
+    // Safety: as above.
+    let mut writer = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fds[1]) });
+    let mut child = Process::start(move || {
+        let frame = 4u32.to_be_bytes().repeat(2);
+        for _ in 0..count {
+            loop {
+                let now = free.load(SeqCst);
+                if now > 0 {
+                    if free.compare_exchange(now, now - 1, SeqCst, SeqCst).is_ok() {
+                        break;
+                    }
+                    continue;
+                }
+                asleep.store(1, SeqCst);
+                if free.load(SeqCst) == 0 {
+                    // Safety: futex(2) on a word of a live shared mapping,
+                    // sleeping only while it holds 0; no timeout.
+                    unsafe {
+                        libc::syscall(
+                            libc::SYS_futex,
+                            free.as_ptr(),
+                            libc::FUTEX_WAIT,
+                            0,
+                            std::ptr::null::<libc::timespec>(),
+                        )
+                    };
+                }
+            }
+            writer.write_all(&frame).unwrap();
+        }
+    })
+    .unwrap();
+    let mut frame = [0u8; 8];
+    let start = Instant::now();
+    for _ in 0..count {
+        reader.read_exact(&mut frame).unwrap();
+        free.fetch_add(1, SeqCst);
+        if asleep.swap(0, SeqCst) == 1 {
+            // Safety: as above: wake the producer sleeping on the word.
+            unsafe { libc::syscall(libc::SYS_futex, free.as_ptr(), libc::FUTEX_WAKE, 1) };
+        }
+    }
+    let took = start.elapsed();
+    child.join().unwrap();
+    per(took, count)
+}
+
 fn manager_queue_ours(count: u64) -> f64 {
     let manager = Manager::start().unwrap();
     let queue = manager.queue::<u32>(0).unwrap();
@@ -462,8 +525,12 @@ fn fib_task(n: u32) -> u64 {
     fib(std::hint::black_box(n))
 }
 
+/// The five tasks of the fib figures: about 0.1 to 0.6 s each in a release
+/// build, so that a few ms of noise are small against each one.
+const FIB_TASKS: std::ops::RangeInclusive<u32> = 38..=42;
+
 fn serial_times() -> Vec<Duration> {
-    (30..=34)
+    FIB_TASKS
         .map(|n| {
             let start = Instant::now();
             std::hint::black_box(fib_task(n));
@@ -472,15 +539,8 @@ fn serial_times() -> Vec<Duration> {
         .collect()
 }
 
-/// The five tasks are run this many times per sample: one run is only
-/// about 15 ms in a release build, too short to time steadily on a shared
-/// machine.
-const FIB_ROUNDS: usize = 10;
-
 fn serial_total() -> Duration {
-    (0..FIB_ROUNDS)
-        .map(|_| serial_times().iter().sum::<Duration>())
-        .sum()
+    serial_times().iter().sum()
 }
 
 /// Speedup figures are printed as "serial time / parallel time" (higher is
@@ -488,20 +548,18 @@ fn serial_total() -> Duration {
 fn fib_threads_ours() -> f64 {
     let serial = serial_total();
     let start = Instant::now();
-    for _ in 0..FIB_ROUNDS {
-        let next = std::sync::Mutex::new(30..=34u32);
-        std::thread::scope(|scope| {
-            for _ in 0..2 {
-                scope.spawn(|| {
-                    loop {
-                        let n = next.lock().unwrap().next();
-                        let Some(n) = n else { break };
-                        std::hint::black_box(fib_task(n));
-                    }
-                });
-            }
-        });
-    }
+    let next = std::sync::Mutex::new(FIB_TASKS);
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                loop {
+                    let n = next.lock().unwrap().next();
+                    let Some(n) = n else { break };
+                    std::hint::black_box(fib_task(n));
+                }
+            });
+        }
+    });
     serial.as_secs_f64() / start.elapsed().as_secs_f64()
 }
 
@@ -509,11 +567,9 @@ fn fib_processes_ours() -> f64 {
     let pool = Pool::new(2).unwrap();
     let serial = serial_total();
     let start = Instant::now();
-    for _ in 0..FIB_ROUNDS {
-        let results = pool.map(fib_task, 30..=34, 1).unwrap();
-        assert_eq!(results[4], 5_702_887);
-    }
+    let results = pool.map(fib_task, FIB_TASKS, 1).unwrap();
     let took = start.elapsed();
+    assert_eq!(results[4], 267_914_296);
     pool.close();
     pool.join().unwrap();
     serial.as_secs_f64() / took.as_secs_f64()
@@ -552,7 +608,7 @@ fn capacity(processes: bool) -> f64 {
     2.0 * alone.as_secs_f64() / start.elapsed().as_secs_f64()
 }
 
-/// The best speedup 2 workers can reach taking fib(30..=34) in order.
+/// The best speedup 2 workers can reach taking the fib tasks in order.
 fn fib_bound() -> f64 {
     let times = serial_times();
     let mut free_at = [Duration::ZERO; 2];

@@ -61,7 +61,7 @@ impl RawFutexLock {
 
 /// A zeroed `T` (an atomic) in a fresh `MAP_SHARED` mapping, kept for the
 /// life of the bench process (it runs one figure and exits).
-fn shared_atomic<T>() -> &'static T {
+pub fn shared_atomic<T>() -> &'static T {
     // Safety: asks for a fresh anonymous mapping; the result is checked.
     let memory = unsafe {
         libc::mmap(

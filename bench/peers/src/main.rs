@@ -292,27 +292,23 @@ fn fib_task(n: u32) -> u64 {
     fib(std::hint::black_box(n))
 }
 
-/// As in `bench`: the five tasks this many times per sample.
-const FIB_ROUNDS: usize = 10;
+/// As in `bench`: five tasks of about 0.1 to 0.6 s each.
+const FIB_TASKS: std::ops::RangeInclusive<u32> = 38..=42;
 
-/// fib(30..=34) on a rayon pool of 2 threads: serial time over parallel.
+/// The fib tasks on a rayon pool of 2 threads: serial time over parallel.
 fn rayon_fib_speedup() -> f64 {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(2)
         .build()
         .expect("a pool of 2 threads");
     let start = Instant::now();
-    for _ in 0..FIB_ROUNDS {
-        for n in 30..=34 {
-            std::hint::black_box(fib_task(n));
-        }
+    for n in FIB_TASKS {
+        std::hint::black_box(fib_task(n));
     }
     let serial = start.elapsed();
     let start = Instant::now();
-    for _ in 0..FIB_ROUNDS {
-        let results: Vec<u64> = pool.install(|| (30..=34).into_par_iter().map(fib_task).collect());
-        assert_eq!(results[4], 5_702_887);
-    }
+    let results: Vec<u64> = pool.install(|| FIB_TASKS.into_par_iter().map(fib_task).collect());
+    assert_eq!(results[4], 267_914_296);
     serial.as_secs_f64() / start.elapsed().as_secs_f64()
 }
 

@@ -149,9 +149,30 @@ fn goals_are_judged_on_medians() {
     assert!(!judge(&row("fork", 1.4, 1.0)).unwrap().0);
     assert!(judge(&row("pipe-msgs", 1.0, 0.7)).unwrap().0);
     assert!(!judge(&row("pipe-msgs", 1.0, 0.6)).unwrap().0);
-    assert!(judge(&row("queue", 1.0 / 600_000.0, 1.0)).unwrap().0);
+    let mut queue = row("queue", 1.0 / 6_000_000.0, 1.0);
+    queue.peers = vec![("crossbeam".into(), measured(1.0 / 20_000_000.0))];
+    assert!(judge(&queue).unwrap().0);
+    // Fast enough, but crossbeam more than 4x ahead.
+    queue.peers = vec![("crossbeam".into(), measured(1.0 / 30_000_000.0))];
+    let (met, text) = judge(&queue).unwrap();
+    assert!(!met);
+    assert_eq!(
+        text,
+        "6.00 M/s (goal ≥ 3.00 M/s); crossbeam 5.0x ahead (goal ≤ 4x)"
+    );
+    // Without the peer's column the goal is not shown to be met.
+    queue.peers.clear();
+    assert_eq!(
+        judge(&queue).unwrap(),
+        (
+            false,
+            "6.00 M/s (goal ≥ 3.00 M/s); crossbeam not measured".into()
+        )
+    );
     assert!(!judge(&row("queue", 1.0 / 400_000.0, 1.0)).unwrap().0);
+    // A speedup against its bound.
     assert!(judge(&row("fib-procs", 1.5, 1.56)).unwrap().0);
+    assert!(!judge(&row("fib-procs", 1.3, 1.56)).unwrap().0);
     assert_eq!(judge(&row("spawn", 1.0, 1.0)), None);
 }
 
@@ -159,7 +180,7 @@ fn goals_are_judged_on_medians() {
 fn the_markdown_report_has_a_row_per_figure_and_says_what_is_missing() {
     let rows = vec![
         row("fork", 2.5e-4, 2.2e-4),
-        row("queue", 1.0 / 400_000.0, 1.0 / 900_000.0),
+        row("queue3", 1.0 / 400_000.0, 1.0 / 900_000.0),
     ];
     let md = markdown(&rows, "test machine", 5);
     assert!(md.starts_with("Measured on: test machine. 5 samples"));
@@ -170,12 +191,14 @@ fn the_markdown_report_has_a_row_per_figure_and_says_what_is_missing() {
     assert!(md.contains("(python3 not found)"));
     assert!(md.contains("met: 1.14x raw's time (goal ≤ 1.3x)"));
     // A rate's range reads from the slowest sample to the fastest.
-    let queue_row = md.lines().find(|l| l.contains("(`queue`)")).unwrap();
+    let queue_row = md.lines().find(|l| l.contains("(`queue3`)")).unwrap();
     assert!(
         queue_row.contains("400.0 k msg/s (363.6 k–444.4 k)"),
         "{queue_row}"
     );
-    assert!(md.contains("**missed**: 400.0 k/s (goal ≥ 500.0 k/s)"));
+    assert!(md.contains(
+        "**missed**: 400.0 k/s (goal ≥ 1.00 M/s); CPython not measured; crossbeam not measured"
+    ));
     let json = json_report(&rows, "m", 5);
     assert_eq!(json["figures"][1]["goal_met"]["met"], false);
     assert_eq!(json["figures"][0]["python"]["missing"], "python3 not found");
