@@ -160,6 +160,10 @@ const SCENARIOS: &[(&str, fn())] = &[
     ),
     ("pipe-basics", pipe::message_boundaries_and_ends),
     ("pipe-eof", pipe::eof_is_told_from_waiting),
+    (
+        "pipe-grows-for-large-messages",
+        pipe::a_large_message_grows_a_one_way_pipe,
+    ),
     ("pipe-bad-frames", pipe::bad_frames_give_clear_errors),
     ("manager-basics", manager::dicts_queues_locks_and_cleanup),
     (

@@ -123,3 +123,31 @@ pub fn an_oversize_send_says_so() {
         "{refused}"
     );
 }
+
+/// A one-way pipe keeps the kernel's 64 KiB while its messages are small
+/// (lesson 05 shows what that size does), and grows to 1 MiB before the
+/// first large one, which then arrives whole.
+pub fn a_large_message_grows_a_one_way_pipe() {
+    let pipe_size = |file: &std::fs::File| {
+        nix::fcntl::fcntl(file, nix::fcntl::FcntlArg::F_GETPIPE_SZ).expect("F_GETPIPE_SZ")
+    };
+    let (mut small_reader, mut small) = Pipe::one_way().unwrap();
+    small.send_bytes(&[1u8; 10 << 10]).unwrap();
+    assert_eq!(small_reader.recv_bytes().unwrap().len(), 10 << 10);
+    assert_eq!(
+        pipe_size(&small.into_file().unwrap()),
+        64 << 10,
+        "small messages: 64 KiB"
+    );
+    let (mut reader, mut writer) = Pipe::one_way().unwrap();
+    let mut child = Process::start(|| {
+        writer.send(&vec![7u8; 3 << 20]).unwrap();
+        writer.send(&vec![8u8; 1 << 20]).unwrap();
+        let size = pipe_size(&writer.into_file().unwrap());
+        assert_eq!(size, 1 << 20, "after a large message: 1 MiB");
+    })
+    .unwrap();
+    assert_eq!(reader.recv::<Vec<u8>>().unwrap(), vec![7u8; 3 << 20]);
+    assert_eq!(reader.recv::<Vec<u8>>().unwrap(), vec![8u8; 1 << 20]);
+    assert_eq!(child.join().unwrap(), 0, "the writer saw its pipe grown");
+}
