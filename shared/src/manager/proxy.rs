@@ -15,7 +15,7 @@ use super::auth::{self, HandshakeError, peer_uid};
 use super::protocol::{DictOp, LockOp, QueueOp, Reply, Request};
 use super::refs;
 use crate::process::authkey::authkey;
-use crate::process::fork::ParentOnly;
+use crate::process::fork::{ParentOnly, own_pid};
 use crate::wire::{self, FrameReader, WireError};
 
 pub(super) fn unexpected(reply: Reply) -> ManagerError {
@@ -67,7 +67,7 @@ impl Clone for Proxy {
 
 impl Drop for Proxy {
     fn drop(&mut self) {
-        if self.holder == std::process::id() {
+        if self.holder == own_pid() {
             refs::release(&self.socket, self.id);
         }
     }
@@ -90,7 +90,7 @@ impl Proxy {
         Proxy {
             socket,
             id,
-            holder: if held { std::process::id() } else { 0 },
+            holder: if held { own_pid() } else { 0 },
             connection: Mutex::new(None),
         }
     }
@@ -128,7 +128,7 @@ impl Proxy {
         timeout: Option<Duration>,
     ) -> Result<Reply, ManagerError> {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t + REPLY_MARGIN));
-        let me = std::process::id();
+        let me = own_pid();
         // One request at a time on this proxy's connection, whichever thread
         // sends it.
         let mut slot = self.connection.lock().unwrap_or_else(|p| p.into_inner());

@@ -35,7 +35,7 @@ use nix::sys::socket::{MsgFlags, send};
 use super::ManagerError;
 use super::protocol::{Kind, Reply, Request};
 use super::proxy::{connect, unexpected};
-use crate::process::fork::ParentOnly;
+use crate::process::fork::{ParentOnly, own_pid};
 use crate::wire::{self, FrameReader, WireError};
 
 /// How long a reference request that needs a reply (`Create`, `Lend`,
@@ -77,7 +77,7 @@ struct Holder {
 /// forked child starts from its parent's list: what the parent held, the
 /// child inherited).
 fn holder<'a>(all: &'a mut BTreeMap<PathBuf, Holder>, socket: &Path) -> &'a mut Holder {
-    let me = std::process::id();
+    let me = own_pid();
     let holder = all.entry(socket.to_path_buf()).or_default();
     if holder.owner != me {
         let parents = std::mem::take(holder);

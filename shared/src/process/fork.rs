@@ -121,7 +121,9 @@ static OWN_PID: AtomicU32 = AtomicU32::new(0);
 /// This process's id without a system call each time (glibc's `getpid` makes
 /// one): read once, and read again after every fork that goes through libc's
 /// `fork` (the crate's, nix's, Python's), whose child handlers clear the
-/// cache. A pool asks it twice per task, to refuse use from a forked child.
+/// cache. A pool asks it twice per task, to refuse use from a forked child,
+/// and a manager proxy once per call, to tell its own connection from one
+/// it inherited.
 pub(crate) fn own_pid() -> u32 {
     static HANDLER: std::sync::Once = std::sync::Once::new();
     let cached = OWN_PID.load(Ordering::Relaxed);
