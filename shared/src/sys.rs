@@ -192,3 +192,46 @@ pub(crate) fn become_batch() -> Result<(), Error> {
         Err(Error::Os("sched_setscheduler", nix::errno::Errno::last()))
     }
 }
+
+/// Looks for a reply (or request) expected within µs before sleeping until
+/// it comes, as long as looking pays. A process that sleeps for it is woken
+/// by the kernel when it comes, which on a VM costs tens of µs, more than
+/// the request itself; a look that finds it costs no wake-up. When looking
+/// finds nothing (the peer is slow, or shares this CPU with other work),
+/// it cost its whole span of CPU for nothing: the next few waits then go
+/// straight to sleep, and looking is tried again after them.
+#[derive(Debug, Default)]
+pub(crate) struct Spinner {
+    /// Waits left that sleep without looking first.
+    skip: u32,
+}
+
+impl Spinner {
+    /// How many waits sleep at once after a look that found nothing.
+    const SKIP: u32 = 16;
+
+    /// Asks `poll(2)` with a zero timeout, again and again, for up to
+    /// `span`, until `fd` is readable; returns when it is, or at the end of
+    /// the span (the caller then reads and blocks as usual). Never yields:
+    /// under load a yield hands the CPU to a busy process for a whole time
+    /// slice (milliseconds).
+    pub(crate) fn look(&mut self, fd: std::os::fd::BorrowedFd<'_>, span: Duration) {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        if self.skip > 0 {
+            self.skip -= 1;
+            return;
+        }
+        let until = Instant::now() + span;
+        loop {
+            let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+            if poll(&mut fds, PollTimeout::ZERO).is_ok_and(|n| n > 0) {
+                return;
+            }
+            if Instant::now() >= until {
+                self.skip = Spinner::SKIP;
+                return;
+            }
+            std::hint::spin_loop();
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! process opens its own connection to the server on first use.
 
 use std::marker::PhantomData;
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -16,6 +17,7 @@ use super::protocol::{DictOp, LockOp, QueueOp, Reply, Request};
 use super::refs;
 use crate::process::authkey::authkey;
 use crate::process::fork::{ParentOnly, own_pid};
+use crate::sys::Spinner;
 use crate::wire::{self, FrameReader, WireError};
 
 pub(super) fn unexpected(reply: Reply) -> ManagerError {
@@ -53,6 +55,8 @@ struct Connection {
     /// request sets them, so an untimed one after an untimed one makes no
     /// `setsockopt` call.
     timed: bool,
+    /// Looks for each reply before sleeping for it, while that pays.
+    spinner: Spinner,
 }
 
 impl Clone for Proxy {
@@ -145,6 +149,7 @@ impl Proxy {
                 stream: ParentOnly::new(stream),
                 reader,
                 timed: false,
+                spinner: Spinner::default(),
             });
         }
         let connection = slot.as_mut().expect("connected above");
@@ -158,7 +163,12 @@ impl Proxy {
         let result = timeouts
             .map_err(WireError::Io)
             .and_then(|()| wire::send_value(stream, request))
-            .and_then(|()| connection.reader.recv_value::<Reply>(stream));
+            .and_then(|()| {
+                if !connection.reader.has_frame() {
+                    connection.spinner.look(stream.as_fd(), REPLY_SPIN);
+                }
+                connection.reader.recv_value::<Reply>(stream)
+            });
         match result {
             Ok(reply) => Ok(reply),
             Err(WireError::Io(e)) if timed_out(&e) => {
@@ -184,6 +194,14 @@ impl Proxy {
         }
     }
 }
+
+/// How long a call looks for its reply before it sleeps until it comes (see
+/// `Spinner`). With the server's own look for the next request: a dict
+/// `set` then `get` from one process, 30 k operations/s sleeping, 190 k
+/// looking for 30 µs (10 µs: 110 k); a manager queue between two processes,
+/// whose four parties look on two CPUs, 76 k to 70 k (10 µs: 82 k).
+/// Medians of 6 alternating runs of `bench`.
+const REPLY_SPIN: Duration = Duration::from_micros(30);
 
 /// How much longer than a timed request's own timeout its caller waits for
 /// the reply: room for the server to be scheduled and to answer, on a busy

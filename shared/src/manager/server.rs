@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +18,7 @@ use super::auth::{self, peer_uid};
 use super::protocol::{DictOp, Kind, LockOp, QueueOp, Reply, Request};
 use crate::process::authkey::authkey;
 use crate::process::fork::close_other_fds;
-use crate::sys::{deadline_after, pidfd_open, poll_readable};
+use crate::sys::{Spinner, deadline_after, pidfd_open, poll_readable};
 use crate::wire::{self, FrameReader, WireError};
 
 mod table;
@@ -157,6 +157,10 @@ impl Cleanup {
 
 /// Serves one connection until it closes or sends something malformed,
 /// once it has proved it knows the authkey.
+/// How long a connection's thread looks for the next request after a reply
+/// before it sleeps until one comes.
+const REQUEST_SPIN: Duration = Duration::from_micros(30);
+
 fn serve_connection(
     mut stream: UnixStream,
     objects: &Arc<Objects>,
@@ -173,7 +177,13 @@ fn serve_connection(
     }
     let _ = stream.set_read_timeout(None);
     let peer = getsockopt(&stream, sockopt::PeerCredentials).map_or(0, |c| c.pid());
+    let mut spinner = Spinner::default();
     loop {
+        // A client often sends its next request within µs of the last
+        // reply: look for it before sleeping (see `spin_until_readable`).
+        if !reader.has_frame() {
+            spinner.look(stream.as_fd(), REQUEST_SPIN);
+        }
         let request: Request = match reader.recv_value(&mut stream) {
             Ok(request) => request,
             Err(WireError::Eof) => break,
