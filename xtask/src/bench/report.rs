@@ -334,6 +334,34 @@ pub fn show_sweep_value(value: f64) -> String {
     }
 }
 
+/// A sweep's goal, judged on its first curve: `None` without a goal.
+pub fn judge_sweep(m: &Measured) -> Option<String> {
+    let goal = m.sweep.goal?;
+    let label = m.sweep.curves[0].label;
+    let at = |x: u64| {
+        let i = m.xs.iter().position(|&have| have == x)?;
+        m.values.first()?.get(i).copied().flatten()
+    };
+    let wanted = format!(
+        "{label} at {} at least {:.0}% of its rate at {}",
+        m.sweep.show_x(goal.x),
+        goal.share * 100.0,
+        m.sweep.show_x(goal.of_x)
+    );
+    Some(match (at(goal.x), at(goal.of_x)) {
+        (Some(got), Some(base)) if base > 0.0 => {
+            let share = got / base;
+            let verdict = if share >= goal.share {
+                "met"
+            } else {
+                "**missed**"
+            };
+            format!("Goal, {wanted}: {verdict} ({:.0}%).", share * 100.0)
+        }
+        _ => format!("Goal, {wanted}: not measured."),
+    })
+}
+
 /// The sweeps as Markdown: a table each, under its chart.
 pub fn sweeps_markdown(measured: &[Measured], image_dir: &str) -> String {
     let mut out = String::new();
@@ -362,6 +390,9 @@ pub fn sweeps_markdown(measured: &[Measured], image_dir: &str) -> String {
                 let _ = write!(out, " {cell} |");
             }
             let _ = writeln!(out);
+        }
+        if let Some(judged) = judge_sweep(m) {
+            let _ = writeln!(out, "\n{judged}");
         }
         for (curve, failure) in sweep.curves.iter().zip(&m.failures) {
             if let Some(why) = failure {

@@ -245,3 +245,31 @@ fn counts_keep_long_tasks_short_and_the_table_names_every_curve() {
     let back = sweeps_from_json(&sweeps_json(std::slice::from_ref(&measured)));
     assert_eq!(back[0].values, measured.values);
 }
+
+#[test]
+fn the_workers_sweep_judges_eight_workers_against_two() {
+    let workers = *SWEEPS.iter().find(|s| s.name == "pool-workers").unwrap();
+    let with = |eight: Option<f64>| Measured {
+        sweep: workers,
+        xs: vec![1, 2, 4, 8],
+        values: vec![vec![Some(250e3), Some(300e3), Some(290e3), eight]; workers.curves.len()],
+        failures: vec![None; workers.curves.len()],
+    };
+    let goal = "Goal, ours, chunksize 1 at 8 at least 90% of its rate at 2";
+    assert_eq!(
+        judge_sweep(&with(Some(280e3))).unwrap(),
+        format!("{goal}: met (93%).")
+    );
+    assert_eq!(
+        judge_sweep(&with(Some(120e3))).unwrap(),
+        format!("{goal}: **missed** (40%).")
+    );
+    assert_eq!(
+        judge_sweep(&with(None)).unwrap(),
+        format!("{goal}: not measured.")
+    );
+    let md = sweeps_markdown(&[with(Some(280e3))], "");
+    assert!(md.contains("met (93%)"), "{md}");
+    let task = *SWEEPS.iter().find(|s| s.name == "pool-task").unwrap();
+    assert!(task.goal.is_none());
+}

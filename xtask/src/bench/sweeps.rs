@@ -57,6 +57,20 @@ pub struct Sweep {
     pub axis: Axis,
     /// Its curves.
     pub curves: &'static [Curve],
+    /// What the first curve (ours) must reach, if anything.
+    pub goal: Option<SweepGoal>,
+}
+
+/// A sweep's goal: at `x`, the first curve reaches at least `share` of its
+/// own value at `of_x` (more workers than CPUs must not cost throughput).
+#[derive(Clone, Copy, Debug)]
+pub struct SweepGoal {
+    /// Where it is judged.
+    pub x: u64,
+    /// Against the value here.
+    pub of_x: u64,
+    /// The least share.
+    pub share: f64,
 }
 
 const fn curve(label: &'static str, program: Program, chunksize: u64) -> Curve {
@@ -91,6 +105,7 @@ pub const SWEEPS: &[Sweep] = &[
             curve("CPython: Queue", Program::Python("size-queue"), 0),
             curve("ipc-channel (bytes)", Program::Peer("ipc-channel"), 0),
         ],
+        goal: None,
     },
     Sweep {
         name: "pool-workers",
@@ -99,6 +114,11 @@ pub const SWEEPS: &[Sweep] = &[
         program_sweep: "pool",
         axis: Axis::TasksPerSecond,
         curves: POOL_CURVES,
+        goal: Some(SweepGoal {
+            x: 8,
+            of_x: 2,
+            share: 0.9,
+        }),
     },
     Sweep {
         name: "pool-task",
@@ -107,6 +127,7 @@ pub const SWEEPS: &[Sweep] = &[
         program_sweep: "pool",
         axis: Axis::TasksPerSecond,
         curves: POOL_CURVES,
+        goal: None,
     },
     Sweep {
         name: "start",
@@ -121,6 +142,7 @@ pub const SWEEPS: &[Sweep] = &[
             curve("CPython: fork", Program::Python("start-fork"), 0),
             curve("CPython: spawn", Program::Python("start-spawn"), 0),
         ],
+        goal: None,
     },
 ];
 
