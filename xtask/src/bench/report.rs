@@ -163,6 +163,11 @@ fn judge_one(row: &Row, goal: Goal) -> Option<(bool, String)> {
             let got = advantage(unit, &row.ours, column)?;
             let text = if times >= 1.0 {
                 format!("{got:.2}x {peer} (goal ≥ {times}x)")
+            } else if got >= 1.0 {
+                format!(
+                    "{got:.2}x {peer} (goal: {peer} at most {:.0}x ahead)",
+                    1.0 / times
+                )
             } else {
                 format!(
                     "{peer} {:.1}x ahead (goal ≤ {:.0}x)",

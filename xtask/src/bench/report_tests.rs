@@ -170,6 +170,15 @@ fn goals_are_judged_on_medians() {
         )
     );
     assert!(!judge(&row("queue", 1.0 / 400_000.0, 1.0)).unwrap().0);
+    // Ahead of the peer it may trail.
+    let mut queue3 = row("queue3", 1.0 / 6_000_000.0, 1.0);
+    queue3.python = measured(1.0 / 50_000.0);
+    queue3.peers = vec![("crossbeam".into(), measured(1.0 / 2_000_000.0))];
+    assert_eq!(
+        judge(&queue3).unwrap().1,
+        "6.00 M/s (goal ≥ 1.00 M/s); 120.0x CPython (goal ≥ 10.0x); 3.00x crossbeam (goal: \
+         crossbeam at most 4x ahead)"
+    );
     // A speedup against its bound.
     assert!(judge(&row("fib-procs", 1.5, 1.56)).unwrap().0);
     assert!(!judge(&row("fib-procs", 1.3, 1.56)).unwrap().0);
