@@ -20,6 +20,20 @@
 //!   releasing it. An item larger than a record (64 KiB) is several
 //!   records; one larger than the ring streams through as it is read.
 //!
+//! # What it costs
+//! A `put` that finds room and a `get` that finds an item make no system
+//! call: each takes its side's robust lock, copies the record, moves its
+//! position word, and checks whether anyone sleeps. Each side reads the
+//! other side's position only when its last view of it shows no room (or
+//! no item), and the control block keeps each word on cache lines of its
+//! own, so the two CPUs pass few lines back and forth. A side sleeps on a
+//! futex only after spinning for about 20 µs (what a wake-up costs here).
+//! Measured one to one between two processes (`cargo xtask bench`, the
+//! published run): 9.7 M small items/s unbounded, 7.6 M with `maxsize` 3;
+//! crossbeam's channel between two threads of one process, 31 M and 1.3 M;
+//! CPython's Queue, 0.24 M and 0.05 M. Large items are copied into the ring
+//! and out in records of up to 64 KiB: 0.5 to 1.1 GB/s from 256 KiB up.
+//!
 //! # What a kill may lose
 //! A process killed at any point (SIGKILL, the OOM killer, `terminate()` of
 //! a busy consumer) loses at most the item it held: the one a consumer had
