@@ -25,6 +25,8 @@
 //! | `shared_memory.SharedMemory(create=True)` | [`SharedMemory::create`], [`SharedMemory::attach`] |
 //! | `current_process()` / `parent_process()` | [`std::process::id`] / [`parent_process`] |
 //! | pickle + `Connection` framing            | [`wire`] (postcard, framed)  |
+//! | `connection.Listener(address, authkey=k)` | [`connection::Listener::bind`] |
+//! | `connection.Client(address, authkey=k)`  | [`connection::connect`]      |
 //!
 //!
 //! Each module's page says how its part works and what it costs: [`pool`]
@@ -112,6 +114,8 @@ compile_error!(
      process-shared mutexes and packet-mode pipes. See the README's \"Linux only\"."
 );
 
+mod auth;
+pub mod connection;
 mod error;
 mod futex;
 pub mod manager;

@@ -53,7 +53,6 @@
 //! - `refs.rs`: CLIENT SIDE, the references a process holds;
 //! - `server.rs`: SERVER PROCESS, the forked server and its threads.
 
-mod auth;
 mod protocol;
 mod proxy;
 mod refs;

@@ -12,9 +12,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::ManagerError;
-use super::auth::{self, HandshakeError, peer_uid};
 use super::protocol::{DictOp, LockOp, QueueOp, Reply, Request};
 use super::refs;
+use crate::auth::{self, HandshakeError, peer_uid};
 use crate::process::authkey::authkey;
 use crate::process::fork::{ParentOnly, own_pid};
 use crate::sys::Spinner;
@@ -260,7 +260,7 @@ pub(super) fn connect(
     let handshake_deadline = Instant::now() + auth::HANDSHAKE_TIMEOUT;
     let handshake_deadline = deadline.map_or(handshake_deadline, |d| d.min(handshake_deadline));
     set_deadline(&stream, Some(handshake_deadline)).map_err(io)?;
-    match auth::client_side(&mut stream, &mut reader, authkey()) {
+    match auth::client_side(&mut stream, &mut reader, authkey(), handshake_deadline) {
         Ok(()) => {}
         Err(HandshakeError::WrongKey(why)) => return Err(ManagerError::Refused(why.into())),
         Err(HandshakeError::Refused(why)) => return Err(ManagerError::Refused(why)),

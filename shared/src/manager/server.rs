@@ -14,8 +14,8 @@ use nix::sys::signal::{SigHandler, Signal};
 use nix::sys::socket::{getsockopt, sockopt};
 use nix::unistd::geteuid;
 
-use super::auth::{self, peer_uid};
 use super::protocol::{DictOp, Kind, LockOp, QueueOp, Reply, Request};
+use crate::auth::{self, peer_uid};
 use crate::process::authkey::authkey;
 use crate::process::fork::close_other_fds;
 use crate::sys::{Spinner, deadline_after, pidfd_open, poll_readable};
@@ -169,7 +169,12 @@ fn serve_connection(
 ) {
     let mut reader = FrameReader::new();
     let _ = stream.set_read_timeout(Some(auth::HANDSHAKE_TIMEOUT));
-    if let Err(e) = auth::server_side(&mut stream, &mut reader, authkey()) {
+    if let Err(e) = auth::server_side(
+        &mut stream,
+        &mut reader,
+        authkey(),
+        Instant::now() + auth::HANDSHAKE_TIMEOUT,
+    ) {
         if let auth::HandshakeError::WrongKey(why) = e {
             eprintln!("multiproc manager: refused {why}");
         }

@@ -331,6 +331,19 @@ impl FrameReader {
         self.end > self.start
     }
 
+    /// How many bytes are waiting in the buffer.
+    pub(crate) fn buffered_len(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// The length the next frame announces, once its prefix is in the
+    /// buffer: a reader with a lower limit than [`MAX_FRAME`] can refuse it
+    /// before reading the rest.
+    pub fn next_len(&self) -> Option<usize> {
+        let waiting = &self.buf[self.start..self.end];
+        (waiting.len() >= 4).then(|| u32::from_be_bytes(prefix_of(waiting)) as usize)
+    }
+
     /// True if a whole frame is waiting in the buffer.
     pub fn has_frame(&self) -> bool {
         let waiting = &self.buf[self.start..self.end];

@@ -17,6 +17,7 @@
 mod manager;
 mod manager_hostile;
 mod manager_refs;
+mod net;
 mod pipe;
 mod pool;
 mod process;
@@ -250,6 +251,16 @@ const SCENARIOS: &[(&str, fn())] = &[
     ("sync-event", sync::an_event_releases_every_waiter),
     ("sync-barrier", sync::a_barrier_lets_its_parties_go_together),
     ("sync-shared-memory", sync::shared_memory_is_found_by_name),
+    (
+        "net-key-both-ways",
+        net::a_client_with_the_key_is_served_and_one_without_is_refused,
+    ),
+    ("net-strangers", net::strangers_fail_only_their_own_accept),
+    ("net-deadlines", net::every_wait_keeps_its_deadline),
+    (
+        "net-no-key-beyond-loopback",
+        net::serving_the_network_without_a_key_is_refused,
+    ),
 ];
 
 /// Programs that scenarios run, not scenarios themselves.

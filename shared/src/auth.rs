@@ -12,10 +12,17 @@
 //!
 //! A process of the same user that was not forked or spawned from the
 //! manager's owner does not have the key, and gets nothing.
+//!
+//! The manager runs it over its Unix socket, and [`crate::connection`] over
+//! TCP too, where anyone may connect: so every frame of the handshake is
+//! bounded ([`HELLO_MAX`], checked from its length prefix before the rest
+//! is read) and the whole handshake has one deadline, however slowly the
+//! other side trickles its bytes.
 
 use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
 use nix::sys::socket::{getsockopt, sockopt};
@@ -26,7 +33,10 @@ use crate::process::authkey::random_bytes;
 use crate::wire::{FrameReader, WireError, send_value};
 
 /// How long either side waits for the other's part of the handshake.
-pub(super) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The largest frame either side reads before the other is authenticated.
+pub(crate) const HELLO_MAX: usize = 1024;
 
 /// The messages of the handshake.
 #[derive(Serialize, Deserialize)]
@@ -39,7 +49,7 @@ enum Hello {
 
 /// Why a handshake failed.
 #[derive(Debug)]
-pub(super) enum HandshakeError {
+pub(crate) enum HandshakeError {
     /// The other side does not know the authkey.
     WrongKey(&'static str),
     /// The other side said no, with its reason.
@@ -56,7 +66,7 @@ impl From<WireError> for HandshakeError {
 
 /// The uid of the process at the other end of `stream` (`SO_PEERCRED`, see
 /// unix(7)): the server checks its clients', a client its server's.
-pub(super) fn peer_uid(stream: &UnixStream) -> Option<u32> {
+pub(crate) fn peer_uid(stream: &UnixStream) -> Option<u32> {
     getsockopt(stream, sockopt::PeerCredentials)
         .ok()
         .map(|cred| cred.uid())
@@ -74,15 +84,16 @@ fn verify(key: &[u8; 32], challenge: &[u8; 32], answer: &[u8; 32]) -> bool {
     mac.verify_slice(answer).is_ok()
 }
 
-/// The server's side, on a fresh connection.
-pub(super) fn server_side<S: Read + Write>(
+/// The server's side, on a fresh connection, finished by `deadline`.
+pub(crate) fn server_side<S: Read + Write + AsFd>(
     stream: &mut S,
     reader: &mut FrameReader,
     key: &[u8; 32],
+    deadline: Instant,
 ) -> Result<(), HandshakeError> {
     let challenge = random_bytes();
     send_value(stream, &Hello::Challenge(challenge))?;
-    let answer = match reader.recv_value(stream) {
+    let answer = match recv_hello(stream, reader, deadline) {
         Ok(Hello::AnswerAndChallenge(answer, theirs)) => Some((answer, theirs)),
         Ok(_) => None,
         Err(e) => {
@@ -109,13 +120,14 @@ pub(super) fn server_side<S: Read + Write>(
     Ok(())
 }
 
-/// The client's side, on a fresh connection.
-pub(super) fn client_side<S: Read + Write>(
+/// The client's side, on a fresh connection, finished by `deadline`.
+pub(crate) fn client_side<S: Read + Write + AsFd>(
     stream: &mut S,
     reader: &mut FrameReader,
     key: &[u8; 32],
+    deadline: Instant,
 ) -> Result<(), HandshakeError> {
-    let challenge = match reader.recv_value(stream)? {
+    let challenge = match recv_hello(stream, reader, deadline)? {
         Hello::Challenge(challenge) => challenge,
         Hello::Refused(why) => return Err(HandshakeError::Refused(why)),
         _ => return Err(HandshakeError::WrongKey("the server sent no challenge")),
@@ -125,7 +137,7 @@ pub(super) fn client_side<S: Read + Write>(
         stream,
         &Hello::AnswerAndChallenge(digest(key, &challenge), ours),
     )?;
-    match reader.recv_value(stream)? {
+    match recv_hello(stream, reader, deadline)? {
         Hello::Answer(answer) if verify(key, &ours, &answer) => Ok(()),
         Hello::Refused(why) => Err(HandshakeError::Refused(why)),
         _ => Err(HandshakeError::WrongKey(
@@ -134,8 +146,48 @@ pub(super) fn client_side<S: Read + Write>(
     }
 }
 
+/// One message of the handshake, by `deadline` (else an `io::Error` of kind
+/// `TimedOut`), refused from its length prefix if it announces more than
+/// [`HELLO_MAX`] bytes.
+fn recv_hello<S: Read + AsFd>(
+    stream: &mut S,
+    reader: &mut FrameReader,
+    deadline: Instant,
+) -> Result<Hello, WireError> {
+    loop {
+        if let Some(len) = reader.next_len()
+            && len > HELLO_MAX
+        {
+            return Err(WireError::TooLarge {
+                len,
+                max: HELLO_MAX,
+            });
+        }
+        if let Some(frame) = reader.take_frame()? {
+            return postcard::from_bytes(&frame).map_err(WireError::Decode);
+        }
+        let fd = stream.as_fd().as_raw_fd();
+        if !crate::sys::poll_readable(&[fd], Some(deadline))?[0] {
+            return Err(WireError::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the other side did not finish the handshake in time",
+            )));
+        }
+        if reader.fill_available(stream)? == 0 {
+            return Err(if reader.has_buffered() {
+                WireError::Truncated {
+                    expected: reader.next_len().map_or(4, |len| 4 + len),
+                    got: reader.buffered_len(),
+                }
+            } else {
+                WireError::Eof
+            });
+        }
+    }
+}
+
 /// Tells a client, at the start of its handshake, that it will not be
 /// served, and why.
-pub(super) fn refuse<S: Write>(stream: &mut S, why: String) {
+pub(crate) fn refuse<S: Write>(stream: &mut S, why: String) {
     let _ = send_value(stream, &Hello::Refused(why));
 }
