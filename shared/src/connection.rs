@@ -60,7 +60,9 @@ use crate::wire::{self, FrameReader, WireError};
 
 /// How long a TCP peer that vanished without closing (its host dropped off
 /// the network) can go unnoticed: 5 s of silence, then 5 keepalive probes 1
-/// s apart; or 10 s of unacknowledged data.
+/// s apart; or 10 s of unacknowledged data. Give it a few hundred ms more:
+/// the scenario `net-vanished-peer` (two network namespaces joined by a
+/// veth pair, one side's link set down) measured 10.4 s.
 pub const PEER_LOSS_BOUND: Duration = Duration::from_secs(10);
 
 /// Where a [`Listener`] listens and [`connect`] dials. Python: a path

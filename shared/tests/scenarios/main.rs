@@ -261,6 +261,10 @@ const SCENARIOS: &[(&str, fn())] = &[
         "net-no-key-beyond-loopback",
         net::serving_the_network_without_a_key_is_refused,
     ),
+    (
+        "net-vanished-peer",
+        net::a_vanished_peer_is_noticed_within_the_bound,
+    ),
 ];
 
 /// Programs that scenarios run, not scenarios themselves.

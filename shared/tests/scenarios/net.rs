@@ -209,3 +209,121 @@ pub fn serving_the_network_without_a_key_is_refused() {
     assert_eq!(link.recv_timeout::<u32>(Duration::from_secs(5)).unwrap(), 7);
     assert_eq!(peer.join().unwrap(), 0);
 }
+
+/// Runs `ip` with `args` in this process's network namespace.
+fn ip(args: &[&str]) -> Result<(), String> {
+    let status = std::process::Command::new("ip")
+        .args(args)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map_err(|e| format!("ip: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("ip {} failed: {status}", args.join(" ")))
+    }
+}
+
+/// Two hosts, each a child in a network namespace of its own joined by a
+/// veth pair (nothing is added to this machine's own namespace, and both
+/// go with the children). The client sends one message, then its host
+/// drops off the network (its link goes down): no FIN ever reaches the
+/// server, whose untimed `recv` must still end, within the stated bound.
+pub fn a_vanished_peer_is_noticed_within_the_bound() {
+    use multiproc::connection::PEER_LOSS_BOUND;
+    use nix::sched::{CloneFlags, unshare};
+    if !nix::unistd::geteuid().is_root() {
+        crate::skip("network namespaces need root");
+    }
+    if ip(&["-V"]).is_err() {
+        crate::skip("iproute2's `ip` is not installed");
+    }
+    let me = std::process::id();
+    let (server_if, client_if) = (format!("mps{me}"), format!("mpc{me}"));
+    // A one-way pipe per message between the parent and each child.
+    let (mut server_ready, mut server_says) = multiproc::Pipe::one_way().unwrap();
+    let (mut client_ready, mut client_says) = multiproc::Pipe::one_way().unwrap();
+    let (mut server_go, mut tell_server) = multiproc::Pipe::one_way().unwrap();
+    let (mut client_go, mut tell_client) = multiproc::Pipe::one_way().unwrap();
+    let (server_name, client_name) = (server_if.clone(), client_if.clone());
+    let mut server = Process::start_daemon(move || {
+        unshare(CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
+        server_says.send("in a namespace").unwrap();
+        let _: String = server_go.recv().unwrap(); // the veth is here
+        ip(&["link", "set", "lo", "up"]).unwrap();
+        ip(&["addr", "add", "10.231.7.1/30", "dev", &server_name]).unwrap();
+        ip(&["link", "set", &server_name, "up"]).unwrap();
+        let at = Address::tcp("10.231.7.1:7000".parse().unwrap());
+        let listener = Listener::bind(at, Some(KEY)).unwrap();
+        server_says.send("listening").unwrap();
+        let mut link = listener.accept_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(link.recv::<String>().unwrap(), "hello");
+        let started = Instant::now();
+        let end = link.recv::<String>();
+        let took = started.elapsed();
+        server_says
+            .send(&(took.as_millis() as u64, format!("{end:?}")))
+            .unwrap();
+    })
+    .unwrap();
+    let mut client = Process::start_daemon(move || {
+        unshare(CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
+        client_says.send("in a namespace").unwrap();
+        let _: String = client_go.recv().unwrap(); // the veth is here
+        ip(&["addr", "add", "10.231.7.2/30", "dev", &client_name]).unwrap();
+        ip(&["link", "set", &client_name, "up"]).unwrap();
+        let _: String = client_go.recv().unwrap(); // the server listens
+        let at = Address::tcp("10.231.7.1:7000".parse().unwrap());
+        let mut link = connect(&at, Some(KEY), Duration::from_secs(5)).unwrap();
+        link.send("hello").unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        // This host drops off the network: no FIN, no RST, nothing.
+        ip(&["link", "set", &client_name, "down"]).unwrap();
+        let _: Result<String, _> = client_go.recv(); // until the parent is done
+        drop(link);
+    })
+    .unwrap();
+    assert_eq!(server_ready.recv::<String>().unwrap(), "in a namespace");
+    assert_eq!(client_ready.recv::<String>().unwrap(), "in a namespace");
+    let (server_pid, client_pid) = (server.pid().to_string(), client.pid().to_string());
+    let made = ip(&[
+        "link",
+        "add",
+        &server_if,
+        "netns",
+        &server_pid,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &client_if,
+        "netns",
+        &client_pid,
+    ]);
+    if let Err(why) = made {
+        crate::skip(&format!("no veth pair here: {why}"));
+    }
+    tell_server.send("go").unwrap();
+    tell_client.send("go").unwrap();
+    assert_eq!(server_ready.recv::<String>().unwrap(), "listening");
+    tell_client.send("go").unwrap();
+    let (took_ms, end): (u64, String) = server_ready.recv().unwrap();
+    tell_client.send("done").unwrap();
+    assert_eq!(server.join().unwrap(), 0);
+    assert_eq!(client.join().unwrap(), 0);
+    assert!(
+        end.contains("stopped answering"),
+        "the server's recv ended with {end}"
+    );
+    let bound = PEER_LOSS_BOUND + Duration::from_secs(2);
+    assert!(
+        took_ms >= 3000 && u128::from(took_ms) <= bound.as_millis(),
+        "the vanished peer was noticed after {took_ms} ms (bound {bound:?}): {end}"
+    );
+    println!("a vanished peer was noticed after {took_ms} ms: {end}");
+    // Both namespaces went with the children, and the veth pair with them.
+    assert!(
+        ip(&["link", "show", &server_if]).is_err(),
+        "a veth end was left"
+    );
+}
