@@ -81,7 +81,7 @@ const MUTATIONS: &[(&str, &str, &str, &str, &str)] = &[
         "I: the proxy's timed loop no longer goes through the proxy",
         "06",
         "lessons/06-manager-dict/src/main.rs",
-        "d.set(\"k\", &i).expect(\"set\");\n            std::hint::black_box(d.get(\"k\").expect(\"get\"));",
+        "d.set(\"k\", &i).expect(\"set\");\n                std::hint::black_box(d.get(\"k\").expect(\"get\"));",
         "std::hint::black_box(i);",
     ),
     (

@@ -209,25 +209,38 @@ fn nested_values_are_copies(manager: &Manager) {
 // ---------------------------------------------------------------------------
 const OPERATIONS: usize = 2000;
 
+/// The HashMap's rounds do this many times as many operations: 2000 take
+/// about a millisecond, which one preemption by another program can double.
+const PLAIN_FACTOR: u32 = 20;
+
 fn what_a_proxy_costs(manager: &Manager) {
     section(
         "What a manager access costs: 2000 sets and gets, against a HashMap",
         "d[k] = v through a DictProxy vs a plain dict",
     );
     let d: DictProxy<i64> = manager.dict().expect("a manager dict");
-    let ((), through_proxy) = timed(|| {
-        for i in 0..OPERATIONS as i64 {
-            d.set("k", &i).expect("set");
-            std::hint::black_box(d.get("k").expect("get"));
-        }
-    });
     let mut plain: HashMap<String, i64> = HashMap::new();
-    let ((), in_process) = timed(|| {
-        for i in 0..OPERATIONS as i64 {
-            plain.insert("k".to_string(), i);
-            std::hint::black_box(plain.get("k"));
-        }
-    });
+    // Three rounds, the two taking turns, and the fastest of each: a round
+    // slowed by another program on the machine counts for neither.
+    let (mut through_proxy, mut in_process) = (Duration::MAX, Duration::MAX);
+    for _round in 0..3 {
+        let ((), took) = timed(|| {
+            for i in 0..OPERATIONS as i64 {
+                d.set("k", &i).expect("set");
+                std::hint::black_box(d.get("k").expect("get"));
+            }
+        });
+        through_proxy = through_proxy.min(took);
+        let ((), took) = timed(|| {
+            for i in 0..OPERATIONS as i64 * i64::from(PLAIN_FACTOR) {
+                plain.insert("k".to_string(), i);
+                std::hint::black_box(plain.get("k"));
+            }
+        });
+        in_process = in_process.min(took / PLAIN_FACTOR);
+    }
+    println!("(3 rounds each, taking turns, each shown at its fastest; the HashMap's rounds");
+    println!(" did {PLAIN_FACTOR}x as many operations, shown here per 2000)");
     let per_second = |took: Duration| (2 * OPERATIONS) as f64 / took.as_secs_f64();
     println!(
         "through the proxy: {through_proxy:.1?} ({:.0} operations/s)",
@@ -237,13 +250,15 @@ fn what_a_proxy_costs(manager: &Manager) {
         "plain HashMap:     {in_process:.1?} ({:.0} operations/s)",
         per_second(in_process)
     );
-    // Measured 43x to 198x in 13 runs, idle, under 4 busy loops and pinned to
-    // one CPU (98x to 658x before the proxy and the server looked for each
-    // other's messages before sleeping).
+    // Measured, fastest of 3 rounds each: 37x to 90x in 6 runs beside 4 busy
+    // loops and other work (2 of them pinned to one CPU); single rounds read
+    // 43x to 198x, and once 18x, when a preemption landed in the HashMap's
+    // millisecond. The proxy got 6x faster when it and the server began to
+    // look for each other's messages before sleeping: hence 10x, not 20x.
     let slower = ratio(through_proxy, in_process);
     println!(
-        "the proxy took {slower:.0}x as long here; over 20x: {}",
-        slower > 20.0
+        "the proxy took {slower:.0}x as long here; over 10x: {}",
+        slower > 10.0
     );
     println!("What to look for: each proxy operation is a round trip to another process");
     println!("(encode, write, wake the server, look up, answer, wake us, decode); a HashMap");
