@@ -34,13 +34,16 @@
 //! CPUs cannot help; they must not hurt either. They did: every packet
 //! woke an idle worker, which preempted the parent handing out the next
 //! ones (20 000 empty tasks, chunksize 1, 2 CPUs: 8 workers made 17 800
-//! context switches and 128 k tasks/s, 2 workers 600 and 260 k/s). The
-//! workers now run as `SCHED_BATCH`: a woken worker waits for the parent's
-//! turn to end, so the parent fills the pipe and the workers drain it in
-//! runs (about 300 switches either way; 8 workers 330 k to 410 k tasks/s,
-//! 2 workers 270 k to 360 k, in alternating runs of `bench pool`). A task
-//! that does real work (1 ms and up) is not measurably changed. `chunksize`
-//! still divides the per-task cost: `cargo xtask bench` shows by how much.
+//! context switches and 128 k tasks/s, 2 workers 600 and 260 k/s). With
+//! more workers than CPUs, the workers now run as `SCHED_BATCH`: a woken
+//! worker waits for the parent's turn to end, so the parent fills the pipe
+//! and the workers drain it in runs (about 300 switches; 8 workers 330 k to
+//! 410 k tasks/s in alternating runs of `bench pool`). With no more workers
+//! than CPUs they keep the normal policy: nothing to gain there, and a
+//! batch worker, which never preempts, starts late beside other programs'
+//! busy processes. A task that does real work (1 ms and up) is not
+//! measurably changed. `chunksize` still divides the per-task cost: `cargo
+//! xtask bench` shows by how much.
 //!
 //! # Rooms
 //! - this file: the public face, run in the parent ([`Pool`], [`TaskError`]);
@@ -204,11 +207,12 @@ impl Pool {
     /// Forks `processes` workers. Refuses unless the process is
     /// single-threaded (see [`crate::ensure_single_threaded`]).
     ///
-    /// The workers run under the `SCHED_BATCH` policy (sched(7)), unlike
-    /// CPython's: the same share of the CPU, but a worker woken by a task
-    /// waits for the running process's turn to end instead of preempting it.
-    /// The children a task forks inherit the policy. (See "What it costs" in
-    /// the module's page.)
+    /// With more workers than the CPUs this process may use
+    /// (`std::thread::available_parallelism`), the workers run under the
+    /// `SCHED_BATCH` policy (sched(7)), unlike CPython's: the same share of
+    /// the CPU, but a worker woken by a task waits for the running process's
+    /// turn to end instead of preempting it. The children a task forks
+    /// inherit the policy. (See "What it costs" in the module's page.)
     ///
     /// # Errors
     /// [`Error::State`] for 0 processes; [`Error::Multithreaded`] if this

@@ -103,6 +103,9 @@ struct Suspect {
 pub(super) struct State {
     workers: Vec<Worker>,
     slots: Slots,
+    /// Whether the workers run as `SCHED_BATCH`: when there are more of them
+    /// than CPUs this process may use (see `fork_worker`).
+    batch: bool,
     /// The task pipe's write end (non-blocking), until `join` closes it.
     tasks_in: Option<ParentOnly<File>>,
     /// Its read end, kept to hand to new workers and to ask `FIONREAD`.
@@ -160,6 +163,7 @@ impl State {
             next_id: 1,
             closed: false,
             gone: None,
+            batch: processes > std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
         for i in 0..processes {
             let worker = state.fork_worker(i)?;
@@ -186,17 +190,24 @@ impl State {
         );
         self.slots.get(i).store(0, Ordering::SeqCst);
         let slots = &self.slots;
+        let batch = self.batch;
         let parent = nix::unistd::getpid();
         let process = Process::start_with_code(move || {
             // A pool's workers are daemons, as in Python: they die with the
             // pool's process, however it dies (and leave if it is gone).
             let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
-            // A worker woken by a task must not preempt the parent that is
-            // handing out the next ones: with more workers than CPUs, each
+            // With more workers than CPUs, a worker woken by a task must not
+            // preempt the parent that is handing out the next ones: each
             // write to the task pipe would otherwise switch the parent out
             // for one worker (about one context switch per task, and a third
-            // of the throughput). Failing to ask changes only the speed.
-            let _ = become_batch();
+            // of the throughput). With as many CPUs as workers it would not
+            // preempt the parent anyway, and a batch worker loses its quick
+            // start against other programs' busy processes: a loaded run of
+            // lesson 03 then saw 20 chunks take 0.6 s. Failing to ask changes
+            // only the speed.
+            if batch {
+                let _ = become_batch();
+            }
             if nix::unistd::getppid() != parent {
                 return 0;
             }
