@@ -16,6 +16,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::ops::RangeInclusive;
 use std::os::fd::OwnedFd;
+use std::sync::Barrier;
 use std::thread;
 use std::time::Duration;
 
@@ -189,10 +190,16 @@ fn thread_pool_as_completed(tasks: &[Task], mut each: impl FnMut(usize, Done)) {
     }
     drop(queue); // No more tasks: each thread stops once the queue is empty.
     let (results, completed) = crossbeam_channel::unbounded();
+    // Each thread waits here until all of them run, as `Pool::new` waits for
+    // its processes: on a busy machine the first thread could otherwise
+    // take every task before the second had started.
+    let all_started = Barrier::new(WORKERS);
     thread::scope(|scope| {
         for index in 0..WORKERS {
             let (queued, results) = (queued.clone(), results.clone());
+            let all_started = &all_started;
             scope.spawn(move || {
+                all_started.wait();
                 for task in queued {
                     results.send((index, run_task(task))).unwrap();
                 }

@@ -204,8 +204,12 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// Forks `processes` workers. Refuses unless the process is
-    /// single-threaded (see [`crate::ensure_single_threaded`]).
+    /// Forks `processes` workers and returns once each of them runs and
+    /// waits for tasks (or after 5 s), so that the first tasks find every
+    /// worker ready; CPython's `Pool` returns at once, and on a busy machine
+    /// its first worker can take every task of a short run before the last
+    /// one has started. Refuses unless the process is single-threaded (see
+    /// [`crate::ensure_single_threaded`]).
     ///
     /// With more workers than the CPUs this process may use
     /// (`std::thread::available_parallelism`), the workers run under the

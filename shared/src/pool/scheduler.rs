@@ -44,12 +44,17 @@ use super::worker::{FromWorker, TaskPacket, worker_loop};
 use crate::error::Error;
 use crate::process::Process;
 use crate::process::fork::ParentOnly;
-use crate::sys::{become_batch, fionread, pidfd_open, poll_fds, readable_now};
+use crate::sys::{become_batch, fionread, pidfd_open, poll_fds, poll_readable, readable_now};
 use crate::wire::{self, FrameReader, WireError};
 
 /// The task pipe's size: up to 256 small tasks wait in it (each packet takes
 /// a page), enough to keep every worker busy without a round trip.
 const TASK_PIPE_SIZE: i32 = 1 << 20;
+
+/// How long making a pool waits for its workers to say they run: past
+/// it, the pool is returned anyway (a worker that starts late only takes
+/// its first task late).
+const START_WAIT: Duration = Duration::from_secs(5);
 
 /// How long a task taken by a dead worker may stay unclaimed before it is
 /// failed: a live worker that took it is at most a few instructions from
@@ -70,6 +75,8 @@ pub(super) struct Worker {
     reader: FrameReader,
     /// Bytes for the worker's socket that did not fit yet (large arguments).
     outgoing: Vec<u8>,
+    /// Whether the worker said it runs ([`FromWorker::Started`]).
+    started: bool,
 }
 
 /// A task not yet in the pipe, its packet encoded once, when it was queued.
@@ -169,7 +176,36 @@ impl State {
             let worker = state.fork_worker(i)?;
             state.workers.push(worker);
         }
+        state.wait_until_started()?;
         Ok(state)
+    }
+
+    /// Waits until every worker says it runs, or [`START_WAIT`] has passed.
+    /// Without it, the first tasks go to whichever workers the kernel has
+    /// started by then: on a busy machine one worker can take every task of
+    /// a short run before the last one forked has run at all.
+    fn wait_until_started(&mut self) -> Result<(), Error> {
+        let deadline = Instant::now() + START_WAIT;
+        loop {
+            let waiting: Vec<usize> = (0..self.workers.len())
+                .filter(|&i| !self.workers[i].started)
+                .collect();
+            if waiting.is_empty() || Instant::now() >= deadline {
+                return Ok(());
+            }
+            let fds: Vec<RawFd> = waiting
+                .iter()
+                .map(|&i| self.workers[i].conn.as_raw_fd())
+                .collect();
+            let readable = poll_readable(&fds, Some(deadline))?;
+            for (&i, readable) in waiting.iter().zip(readable) {
+                // A worker that died was replaced (or removed) in `collect`:
+                // the loop then waits for its replacement.
+                if readable && i < self.workers.len() {
+                    self.collect(i);
+                }
+            }
+        }
     }
 
     /// Forks the worker for slot `i`, with its own socket to the parent and
@@ -222,6 +258,7 @@ impl State {
             pidfd,
             reader: FrameReader::new(),
             outgoing: Vec::new(),
+            started: false,
         })
     }
 
@@ -456,6 +493,7 @@ impl State {
                     flush_outgoing(&mut self.workers[i]);
                 }
             }
+            FromWorker::Started => self.workers[i].started = true,
             FromWorker::Done(id, reply) => {
                 self.taken_up_to(id);
                 self.finish(id, reply.map_err(TaskError::Panicked));

@@ -32,6 +32,8 @@ pub(super) type Reply = Result<Vec<u8>, String>;
 /// What a worker says on its own socket.
 #[derive(Serialize, Deserialize)]
 pub(super) enum FromWorker {
+    /// The worker runs and is about to wait for its first task.
+    Started,
     /// Send me task `id`'s argument (too large for the task pipe).
     Want(u64),
     /// Task `id` is done.
@@ -57,6 +59,9 @@ pub(super) fn worker_loop(tasks: File, mut conn: UnixStream, slot: &AtomicU64) -
             .unwrap_or_default();
         *lock_last_panic() = Some(location);
     }));
+    if send_value(&mut conn, &FromWorker::Started).is_err() {
+        return 1;
+    }
     let mut reader = FrameReader::new();
     let mut packet = vec![0u8; libc::PIPE_BUF];
     loop {

@@ -82,6 +82,10 @@ const SCENARIOS: &[(&str, fn())] = &[
         pool::large_arguments_and_results_never_deadlock,
     ),
     (
+        "pool-workers-run-before-tasks",
+        pool::every_worker_runs_before_the_pool_is_returned,
+    ),
+    (
         "pool-first-free-worker",
         pool::the_next_task_goes_to_the_first_free_worker,
     ),

@@ -448,3 +448,40 @@ pub fn imap_reads_its_input_as_the_results_are_taken() {
         "the results before the bad item come first"
     );
 }
+
+/// How many times the kernel has put `pid` on a CPU (the third field of
+/// `/proc/PID/schedstat`): 0 for a process that has not run yet.
+fn times_scheduled(pid: i32) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/schedstat"))
+        .expect("reading /proc/PID/schedstat");
+    text.split_whitespace()
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .expect("schedstat has three numbers")
+}
+
+/// On one CPU the parent runs on after each fork, and a pool that returned
+/// at once would hand out its first tasks before its workers had run: the
+/// pool waits until each says it runs.
+pub fn every_worker_runs_before_the_pool_is_returned() {
+    let one_cpu = {
+        let mut set = nix::sched::CpuSet::new();
+        let allowed = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).unwrap();
+        let first = (0..nix::sched::CpuSet::count())
+            .find(|&cpu| allowed.is_set(cpu).unwrap_or(false))
+            .expect("some CPU is allowed");
+        set.set(first).unwrap();
+        set
+    };
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &one_cpu).unwrap();
+    for round in 0..20 {
+        let pool = Pool::new(4).unwrap();
+        for pid in pool.worker_pids() {
+            assert!(
+                times_scheduled(pid) > 0,
+                "round {round}: worker {pid} had not run when Pool::new returned"
+            );
+        }
+        pool.terminate();
+    }
+}
