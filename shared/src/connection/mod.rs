@@ -55,7 +55,7 @@ pub use crate::auth::HANDSHAKE_TIMEOUT;
 mod link;
 
 pub use link::Link;
-use link::Stream;
+pub(crate) use link::Stream;
 
 use crate::auth::{self, HandshakeError};
 use crate::sys::poll_readable;
@@ -328,7 +328,7 @@ pub fn connect(
 
 /// A TCP socket as a link wants it: no Nagle delay for small messages, and
 /// a peer that vanished noticed within [`PEER_LOSS_BOUND`].
-fn tune_tcp(stream: &TcpStream) -> Result<(), LinkError> {
+pub(crate) fn tune_tcp(stream: &TcpStream) -> Result<(), LinkError> {
     let set = |what: &'static str, result: nix::Result<()>| {
         result.map_err(|errno| LinkError::Io(what, io::Error::from(errno)))
     };

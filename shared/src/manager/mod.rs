@@ -59,6 +59,7 @@ mod refs;
 mod server;
 
 use std::marker::PhantomData;
+use std::net::{SocketAddr, TcpListener};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -66,10 +67,10 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use self::protocol::{Kind, Request};
+use self::protocol::{Endpoint, Kind, Request};
 use self::proxy::Proxy;
 pub use self::proxy::{DictProxy, LockProxy, QueueProxy, REPLY_MARGIN};
-pub(crate) use self::refs::lend_to_child;
+pub(crate) use self::refs::{claim_after_fork, forget_fork_loan, lend_before_fork, lend_to_child};
 use self::server::{Start, serve};
 use crate::error::Error;
 use crate::process::Process;
@@ -189,6 +190,8 @@ pub struct Manager {
     server: Option<Process>,
     dir: PathBuf,
     socket: PathBuf,
+    /// Where the server also listens on TCP ([`Manager::serve`]).
+    tcp: Option<SocketAddr>,
     /// Closed when this process dies: the server's sign to clean up and go.
     owner_alive: Option<ParentOnly<std::io::PipeWriter>>,
 }
@@ -202,9 +205,41 @@ impl Manager {
     /// [`Error::Io`] or [`Error::Os`] if the directory, the socket or the fork
     /// fails; [`Error::State`] if the server died before it was ready.
     pub fn start() -> Result<Manager, Error> {
+        Manager::start_with(None)
+    }
+
+    /// Starts a manager, as [`Manager::start`] does, that also serves
+    /// `address` over TCP to any process, on this machine or another, that
+    /// proves it knows `authkey` (see [`connect`]). Its objects and proxies
+    /// are the same (the proxies made here reach them through the Unix
+    /// socket, those made by a connected process through TCP). Python: `BaseManager(address=(host, port),
+    /// authkey=key).start()`.
+    ///
+    /// Each TCP connection is a stranger until it proves the key: its
+    /// frames are bounded (1 KiB) and the whole handshake must end within
+    /// [`crate::connection::HANDSHAKE_TIMEOUT`], on a thread of its own, so
+    /// a client that stalls or floods holds up nobody else. A peer whose
+    /// host vanished is dropped within about
+    /// [`crate::connection::PEER_LOSS_BOUND`] (TCP keepalive), with every
+    /// reference and lock it held.
+    ///
+    /// # Errors
+    /// As [`Manager::start`]; [`Error::Io`] if `address` cannot be bound.
+    #[doc(alias = "BaseManager")]
+    pub fn serve(address: SocketAddr, authkey: [u8; 32]) -> Result<Manager, Error> {
+        let listener = TcpListener::bind(address).map_err(|e| {
+            Error::Io(std::io::Error::new(
+                e.kind(),
+                format!("cannot listen at tcp:{address}: {e}"),
+            ))
+        })?;
+        Manager::start_with(Some((listener, authkey)))
+    }
+
+    fn start_with(tcp: Option<(TcpListener, [u8; 32])>) -> Result<Manager, Error> {
         let dir = private_dir()?;
         let socket = dir.join("manager.sock");
-        let started = Manager::start_in(&dir, &socket);
+        let started = Manager::start_in(&dir, &socket, tcp);
         if started.is_err() {
             let _ = std::fs::remove_file(&socket);
             let _ = std::fs::remove_dir(&dir);
@@ -212,7 +247,19 @@ impl Manager {
         started
     }
 
-    fn start_in(dir: &Path, socket: &Path) -> Result<Manager, Error> {
+    fn start_in(
+        dir: &Path,
+        socket: &Path,
+        tcp: Option<(TcpListener, [u8; 32])>,
+    ) -> Result<Manager, Error> {
+        let tcp_address = match &tcp {
+            Some((listener, _)) => Some(
+                listener
+                    .local_addr()
+                    .map_err(|e| Error::os("getsockname", &e))?,
+            ),
+            None => None,
+        };
         let listener = UnixListener::bind(socket).map_err(|e| {
             Error::Io(std::io::Error::new(
                 e.kind(),
@@ -232,12 +279,14 @@ impl Manager {
             life,
             dir: dir.to_path_buf(),
             socket: socket.to_path_buf(),
+            tcp,
         };
         let server = Process::start_with_code(move || serve(start))?;
         let manager = Manager {
             server: Some(server),
             dir: dir.to_path_buf(),
             socket: socket.to_path_buf(),
+            tcp: tcp_address,
             owner_alive: Some(owner_alive),
         };
         // The parent's copies of the listener and the pipes' server ends are
@@ -260,9 +309,20 @@ impl Manager {
         self.server.as_ref().map(Process::pid)
     }
 
-    /// Where the server listens. Python: `manager.address`.
+    /// Where the server listens on this machine (a Unix socket). Python:
+    /// `manager.address`.
     pub fn address(&self) -> &Path {
         &self.socket
+    }
+
+    /// Where the server also listens on TCP (with the port the kernel
+    /// chose for port 0), if it was started by [`Manager::serve`].
+    pub fn tcp_address(&self) -> Option<SocketAddr> {
+        self.tcp
+    }
+
+    fn endpoint(&self) -> Endpoint {
+        Endpoint::Unix(self.socket.clone())
     }
 
     /// A new, empty dict in the server. Python: `manager.dict()`.
@@ -271,10 +331,7 @@ impl Manager {
     /// [`ManagerError::Gone`] if the server cannot be reached;
     /// [`ManagerError::Remote`] if it refused.
     pub fn dict<V: Serialize + DeserializeOwned>(&self) -> Result<DictProxy<V>, ManagerError> {
-        self.create(Kind::Dict).map(|base| DictProxy {
-            base,
-            value_type: PhantomData,
-        })
+        new_dict(&self.endpoint())
     }
 
     /// A new queue in the server (`maxsize` 0: no bound). Python:
@@ -286,13 +343,7 @@ impl Manager {
         &self,
         maxsize: usize,
     ) -> Result<QueueProxy<T>, ManagerError> {
-        self.create(Kind::Queue {
-            maxsize: maxsize as u64,
-        })
-        .map(|base| QueueProxy {
-            base,
-            item_type: PhantomData,
-        })
+        new_queue(&self.endpoint(), maxsize)
     }
 
     /// A new lock in the server. Python: `manager.Lock()`.
@@ -300,12 +351,7 @@ impl Manager {
     /// # Errors
     /// As [`Manager::dict`].
     pub fn lock(&self) -> Result<LockProxy, ManagerError> {
-        self.create(Kind::Lock).map(|base| LockProxy { base })
-    }
-
-    fn create(&self, kind: Kind) -> Result<Proxy, ManagerError> {
-        let id = refs::create(&self.socket, kind)?;
-        Ok(Proxy::created(self.socket.clone(), id))
+        new_lock(&self.endpoint())
     }
 
     /// How many objects the server holds now: each is freed when the last
@@ -317,7 +363,7 @@ impl Manager {
     /// [`ManagerError::Unresponsive`] if it does not answer within 5 s.
     #[doc(alias = "_number_of_objects")]
     pub fn number_of_objects(&self) -> Result<usize, ManagerError> {
-        refs::count(&self.socket)
+        refs::count(&self.endpoint())
     }
 
     /// Stops the server, reaps it, and removes its socket and directory.
@@ -335,8 +381,8 @@ impl Manager {
             return Ok(0);
         };
         // Ask politely; if it does not go within a second, kill it.
-        let _ = Proxy::unheld(self.socket.clone(), 0).call(&Request::Shutdown);
-        refs::forget(&self.socket);
+        let _ = Proxy::unheld(self.endpoint(), 0).call(&Request::Shutdown);
+        refs::forget(&self.endpoint());
         let code = match server.join_timeout(Duration::from_secs(1))? {
             Some(code) => code,
             None => {
@@ -358,6 +404,124 @@ impl Drop for Manager {
     fn drop(&mut self) {
         let _ = self.stop();
     }
+}
+
+/// A manager served by another process, reached over TCP: the objects it
+/// makes live in that server, and its proxies work as a [`Manager`]'s do.
+/// Python: `BaseManager(address=(host, port), authkey=key).connect()`.
+///
+/// Dropping it leaves the server running (it belongs to whoever started it).
+/// A child forked by [`crate::Process`] keeps the objects of the proxies it
+/// copied, as with a local manager: the parent lends it a reference on each
+/// just before the fork, which the child takes over as it starts (a round
+/// trip per object; a server on another machine cannot watch the child's
+/// pid, so it is told instead).
+#[derive(Debug)]
+pub struct RemoteManager {
+    address: SocketAddr,
+}
+
+/// Connects to the manager served at `address` ([`Manager::serve`]),
+/// proving this process knows `authkey` (and the server proving it does),
+/// all within `timeout`. The key is kept in this process's memory for every
+/// proxy of that server, and is never sent: only proofs of it are. Python:
+/// `BaseManager(address=(host, port), authkey=key).connect()`.
+///
+/// # Errors
+/// [`ManagerError::Refused`] if the key is not the server's;
+/// [`ManagerError::Unresponsive`] if it did not connect and prove itself
+/// by `timeout`; [`ManagerError::Gone`] if nothing listens there or it
+/// closed the connection.
+#[doc(alias = "BaseManager.connect")]
+pub fn connect(
+    address: SocketAddr,
+    authkey: [u8; 32],
+    timeout: Duration,
+) -> Result<RemoteManager, ManagerError> {
+    proxy::remember_key(address, authkey);
+    let deadline = std::time::Instant::now().checked_add(timeout);
+    proxy::connect(&Endpoint::Tcp(address), deadline)?;
+    Ok(RemoteManager { address })
+}
+
+impl RemoteManager {
+    /// The server's TCP address.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    fn endpoint(&self) -> Endpoint {
+        Endpoint::Tcp(self.address)
+    }
+
+    /// A new, empty dict in the server. Python: `manager.dict()`.
+    ///
+    /// # Errors
+    /// As [`Manager::dict`]; [`ManagerError::Unresponsive`] if a new
+    /// connection's handshake does not end within 5 s.
+    pub fn dict<V: Serialize + DeserializeOwned>(&self) -> Result<DictProxy<V>, ManagerError> {
+        new_dict(&self.endpoint())
+    }
+
+    /// A new queue in the server (`maxsize` 0: no bound). Python:
+    /// `manager.Queue(maxsize)`.
+    ///
+    /// # Errors
+    /// As [`RemoteManager::dict`].
+    pub fn queue<T: Serialize + DeserializeOwned>(
+        &self,
+        maxsize: usize,
+    ) -> Result<QueueProxy<T>, ManagerError> {
+        new_queue(&self.endpoint(), maxsize)
+    }
+
+    /// A new lock in the server. Python: `manager.Lock()`.
+    ///
+    /// # Errors
+    /// As [`RemoteManager::dict`].
+    pub fn lock(&self) -> Result<LockProxy, ManagerError> {
+        new_lock(&self.endpoint())
+    }
+
+    /// How many objects the server holds now (made by any client).
+    ///
+    /// # Errors
+    /// As [`Manager::number_of_objects`].
+    pub fn number_of_objects(&self) -> Result<usize, ManagerError> {
+        refs::count(&self.endpoint())
+    }
+}
+
+fn new_dict<V: Serialize + DeserializeOwned>(at: &Endpoint) -> Result<DictProxy<V>, ManagerError> {
+    create(at, Kind::Dict).map(|base| DictProxy {
+        base,
+        value_type: PhantomData,
+    })
+}
+
+fn new_queue<T: Serialize + DeserializeOwned>(
+    at: &Endpoint,
+    maxsize: usize,
+) -> Result<QueueProxy<T>, ManagerError> {
+    create(
+        at,
+        Kind::Queue {
+            maxsize: maxsize as u64,
+        },
+    )
+    .map(|base| QueueProxy {
+        base,
+        item_type: PhantomData,
+    })
+}
+
+fn new_lock(at: &Endpoint) -> Result<LockProxy, ManagerError> {
+    create(at, Kind::Lock).map(|base| LockProxy { base })
+}
+
+fn create(at: &Endpoint, kind: Kind) -> Result<Proxy, ManagerError> {
+    let id = refs::create(at, kind)?;
+    Ok(Proxy::created(at.clone(), id))
 }
 
 /// Makes a directory only this user can enter, under `$XDG_RUNTIME_DIR` or

@@ -2,7 +2,31 @@
 //! wire format) and gets one reply frame. Used by the client side
 //! (`proxy.rs`) and by the server process (`server.rs`).
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
+
+/// Where a manager's server listens, as its proxies remember it (and carry
+/// it in messages: never a key).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub(super) enum Endpoint {
+    /// Its private Unix socket, on this machine: the processes that share
+    /// the owner's authkey get in.
+    Unix(PathBuf),
+    /// TCP, on this machine or another: a process gets in with the key it
+    /// gave `manager::connect` for this address.
+    Tcp(SocketAddr),
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Endpoint::Unix(path) => write!(f, "{}", path.display()),
+            Endpoint::Tcp(address) => write!(f, "tcp:{address}"),
+        }
+    }
+}
 
 /// What kind of object to create.
 #[derive(Debug, Serialize, Deserialize)]

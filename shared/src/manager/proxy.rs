@@ -1,10 +1,11 @@
 //! CLIENT SIDE: the proxies, run in any process that holds one. Each
 //! process opens its own connection to the server on first use.
 
+use std::collections::BTreeMap;
 use std::marker::PhantomData;
+use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -12,9 +13,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::ManagerError;
-use super::protocol::{DictOp, LockOp, QueueOp, Reply, Request};
+use super::protocol::{DictOp, Endpoint, LockOp, QueueOp, Reply, Request};
 use super::refs;
 use crate::auth::{self, HandshakeError, peer_uid};
+use crate::connection::{Stream, tune_tcp};
 use crate::process::authkey::authkey;
 use crate::process::fork::{ParentOnly, own_pid};
 use crate::sys::Spinner;
@@ -32,7 +34,7 @@ pub(super) fn unexpected(reply: Reply) -> ManagerError {
 /// use, remade after a fork).
 #[derive(Debug)]
 pub(super) struct Proxy {
-    socket: PathBuf,
+    server: Endpoint,
     id: u64,
     /// The process whose reference this proxy holds (`refs.rs`), 0 for
     /// none: a proxy copied by fork holds none in the child (the parent
@@ -49,7 +51,7 @@ pub(super) struct Proxy {
 struct Connection {
     /// The process that opened it.
     owner: u32,
-    stream: ParentOnly<UnixStream>,
+    stream: ParentOnly<Stream>,
     reader: FrameReader,
     /// Whether the socket has read and write timeouts set now: only a timed
     /// request sets them, so an untimed one after an untimed one makes no
@@ -64,15 +66,15 @@ impl Clone for Proxy {
     /// (it is gone), the clone holds none, and its calls fail as the
     /// original's would.
     fn clone(&self) -> Self {
-        let held = refs::add(&self.socket, self.id);
-        Proxy::with_holder(self.socket.clone(), self.id, held)
+        let held = refs::add(&self.server, self.id);
+        Proxy::with_holder(self.server.clone(), self.id, held)
     }
 }
 
 impl Drop for Proxy {
     fn drop(&mut self) {
         if self.holder == own_pid() {
-            refs::release(&self.socket, self.id);
+            refs::release(&self.server, self.id);
         }
     }
 }
@@ -80,19 +82,19 @@ impl Drop for Proxy {
 impl Proxy {
     /// A proxy that holds no reference: for requests to the manager itself
     /// (id 0).
-    pub(super) fn unheld(socket: PathBuf, id: u64) -> Proxy {
-        Proxy::with_holder(socket, id, false)
+    pub(super) fn unheld(server: Endpoint, id: u64) -> Proxy {
+        Proxy::with_holder(server, id, false)
     }
 
     /// The proxy of an object `refs::create` just made, holding the
     /// reference it made.
-    pub(super) fn created(socket: PathBuf, id: u64) -> Proxy {
-        Proxy::with_holder(socket, id, true)
+    pub(super) fn created(server: Endpoint, id: u64) -> Proxy {
+        Proxy::with_holder(server, id, true)
     }
 
-    fn with_holder(socket: PathBuf, id: u64, held: bool) -> Proxy {
+    fn with_holder(server: Endpoint, id: u64, held: bool) -> Proxy {
         Proxy {
-            socket,
+            server,
             id,
             holder: if held { own_pid() } else { 0 },
             connection: Mutex::new(None),
@@ -103,16 +105,16 @@ impl Proxy {
     /// lent to the message.
     fn address(&self) -> ProxyAddress {
         ProxyAddress {
-            socket: self.socket.clone(),
+            server: self.server.clone(),
             id: self.id,
-            token: refs::lend(&self.socket, self.id).unwrap_or(0),
+            token: refs::lend(&self.server, self.id).unwrap_or(0),
         }
     }
 
     /// The proxy a message carried, taking over the reference lent to it.
     fn from_address(address: ProxyAddress) -> Proxy {
-        let held = refs::claim(&address.socket, address.id, address.token);
-        Proxy::with_holder(address.socket, address.id, held)
+        let held = refs::claim(&address.server, address.id, address.token);
+        Proxy::with_holder(address.server, address.id, held)
     }
 
     /// Sends one request and waits for its reply, as long as it takes.
@@ -143,7 +145,7 @@ impl Proxy {
             std::mem::forget(slot.take());
         }
         if slot.is_none() {
-            let (stream, reader) = connect(&self.socket, deadline)?;
+            let (stream, reader) = connect(&self.server, deadline)?;
             *slot = Some(Connection {
                 owner: me,
                 stream: ParentOnly::new(stream),
@@ -153,7 +155,7 @@ impl Proxy {
             });
         }
         let connection = slot.as_mut().expect("connected above");
-        let stream: &mut UnixStream = &mut connection.stream;
+        let stream: &mut Stream = &mut connection.stream;
         let timeouts = if deadline.is_some() || connection.timed {
             connection.timed = deadline.is_some();
             set_deadline(stream, deadline)
@@ -210,7 +212,7 @@ pub const REPLY_MARGIN: Duration = Duration::from_secs(1);
 
 /// Sets (or with `None`, clears) the read and write timeouts of `stream` so
 /// that no read or write on it outlasts `deadline`.
-fn set_deadline(stream: &UnixStream, deadline: Option<Instant>) -> std::io::Result<()> {
+pub(super) fn set_deadline(stream: &Stream, deadline: Option<Instant>) -> std::io::Result<()> {
     let left = deadline.map(|d| {
         d.saturating_duration_since(Instant::now())
             .max(Duration::from_millis(1))
@@ -228,39 +230,87 @@ fn timed_out(e: &std::io::Error) -> bool {
     )
 }
 
-/// Connects to the server at `socket` and runs the authkey handshake: both
-/// sides prove they know this process's key, and the server runs as this
-/// user. The handshake waits at most [`auth::HANDSHAKE_TIMEOUT`], or until
+/// The keys this process was given for managers served over TCP, by
+/// address (`manager::connect`): a proxy of such a manager, wherever it
+/// came from, gets in with it. Never sent anywhere but in the handshake.
+static TCP_KEYS: Mutex<BTreeMap<SocketAddr, [u8; 32]>> = Mutex::new(BTreeMap::new());
+
+/// Remembers `key` for the manager at `address`, for every proxy of it in
+/// this process (and in children forked later).
+pub(super) fn remember_key(address: SocketAddr, key: [u8; 32]) {
+    TCP_KEYS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(address, key);
+}
+
+/// Connects to the server at `server` and runs the authkey handshake: both
+/// sides prove they know the key (this process's for a Unix socket, whose
+/// server must also run as this user; the one given to `manager::connect`
+/// for TCP). All of it waits at most [`auth::HANDSHAKE_TIMEOUT`], or until
 /// `deadline` if that comes first.
 pub(super) fn connect(
-    socket: &Path,
+    server: &Endpoint,
     deadline: Option<Instant>,
-) -> Result<(UnixStream, FrameReader), ManagerError> {
+) -> Result<(Stream, FrameReader), ManagerError> {
     let started = Instant::now();
-    let during = || format!("connecting to {}", socket.display());
-    let mut stream = UnixStream::connect(socket).map_err(|e| ManagerError::Gone {
-        during: during(),
-        cause: WireError::Io(e),
-    })?;
-    let me = nix::unistd::geteuid().as_raw();
-    match peer_uid(&stream) {
-        Some(uid) if uid == me => {}
-        other => {
-            return Err(ManagerError::Refused(format!(
-                "{} is served by uid {other:?}, not by this user (uid {me})",
-                socket.display()
-            )));
-        }
-    }
-    let mut reader = FrameReader::new();
-    let io = |e: std::io::Error| ManagerError::Gone {
+    let handshake_deadline = Instant::now() + auth::HANDSHAKE_TIMEOUT;
+    let handshake_deadline = deadline.map_or(handshake_deadline, |d| d.min(handshake_deadline));
+    let during = || format!("connecting to {server}");
+    let gone = |e: std::io::Error| ManagerError::Gone {
         during: during(),
         cause: WireError::Io(e),
     };
-    let handshake_deadline = Instant::now() + auth::HANDSHAKE_TIMEOUT;
-    let handshake_deadline = deadline.map_or(handshake_deadline, |d| d.min(handshake_deadline));
-    set_deadline(&stream, Some(handshake_deadline)).map_err(io)?;
-    match auth::client_side(&mut stream, &mut reader, authkey(), handshake_deadline) {
+    let (mut stream, key) = match server {
+        Endpoint::Unix(socket) => {
+            let stream = UnixStream::connect(socket).map_err(gone)?;
+            let me = nix::unistd::geteuid().as_raw();
+            match peer_uid(&stream) {
+                Some(uid) if uid == me => {}
+                other => {
+                    return Err(ManagerError::Refused(format!(
+                        "{} is served by uid {other:?}, not by this user (uid {me})",
+                        socket.display()
+                    )));
+                }
+            }
+            (Stream::Unix(stream), *authkey())
+        }
+        Endpoint::Tcp(address) => {
+            let key = TCP_KEYS
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(address)
+                .copied()
+                .ok_or_else(|| {
+                    ManagerError::Refused(format!(
+                        "this process has no key for the manager at tcp:{address}: \
+                         call multiproc::manager::connect with its address and key first"
+                    ))
+                })?;
+            let left = handshake_deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1));
+            let stream = TcpStream::connect_timeout(address, left).map_err(|e| {
+                if timed_out(&e) {
+                    ManagerError::Unresponsive {
+                        during: during(),
+                        waited: left,
+                    }
+                } else {
+                    gone(e)
+                }
+            })?;
+            tune_tcp(&stream).map_err(|e| ManagerError::Gone {
+                during: during(),
+                cause: WireError::Io(std::io::Error::other(e.to_string())),
+            })?;
+            (Stream::Tcp(stream), key)
+        }
+    };
+    let mut reader = FrameReader::new();
+    set_deadline(&stream, Some(handshake_deadline)).map_err(gone)?;
+    match auth::client_side(&mut stream, &mut reader, &key, handshake_deadline) {
         Ok(()) => {}
         Err(HandshakeError::WrongKey(why)) => return Err(ManagerError::Refused(why.into())),
         Err(HandshakeError::Refused(why)) => return Err(ManagerError::Refused(why)),
@@ -278,7 +328,7 @@ pub(super) fn connect(
             });
         }
     }
-    set_deadline(&stream, None).map_err(io)?;
+    set_deadline(&stream, None).map_err(gone)?;
     Ok((stream, reader))
 }
 
@@ -286,7 +336,7 @@ pub(super) fn connect(
 /// and the token of the reference lent to the message (0: none).
 #[derive(Serialize, Deserialize)]
 struct ProxyAddress {
-    socket: PathBuf,
+    server: Endpoint,
     id: u64,
     token: u64,
 }

@@ -24,8 +24,6 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::fd::AsRawFd;
-use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -33,8 +31,9 @@ use nix::errno::Errno;
 use nix::sys::socket::{MsgFlags, send};
 
 use super::ManagerError;
-use super::protocol::{Kind, Reply, Request};
+use super::protocol::{Endpoint, Kind, Reply, Request};
 use super::proxy::{connect, unexpected};
+use crate::connection::Stream;
 use crate::process::fork::{ParentOnly, own_pid};
 use crate::wire::{self, FrameReader, WireError};
 
@@ -42,10 +41,10 @@ use crate::wire::{self, FrameReader, WireError};
 /// `Count`) waits for it before the call fails as unresponsive.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// This process's references, by server socket.
-static HOLDERS: Mutex<BTreeMap<PathBuf, Holder>> = Mutex::new(BTreeMap::new());
+/// This process's references, by server.
+static HOLDERS: Mutex<BTreeMap<Endpoint, Holder>> = Mutex::new(BTreeMap::new());
 
-fn holders() -> MutexGuard<'static, BTreeMap<PathBuf, Holder>> {
+fn holders() -> MutexGuard<'static, BTreeMap<Endpoint, Holder>> {
     // A panic while the lock was held leaves plain maps behind: still valid.
     HOLDERS.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -59,7 +58,7 @@ struct Holder {
     /// The reference connection, made on first need. `ParentOnly`: a child
     /// forked while it is open closes its copy, so the server sees it close
     /// only when this process ends.
-    connection: Option<(ParentOnly<UnixStream>, FrameReader)>,
+    connection: Option<(ParentOnly<Stream>, FrameReader)>,
     /// The tail of requests without a reply that the socket did not take
     /// yet (the server is stopped or slow): sent before anything else.
     pending: Vec<u8>,
@@ -73,12 +72,12 @@ struct Holder {
     inherited: HashSet<u64>,
 }
 
-/// The holder for `socket`, made new in a process that has none yet (a
+/// The holder for `server`, made new in a process that has none yet (a
 /// forked child starts from its parent's list: what the parent held, the
 /// child inherited).
-fn holder<'a>(all: &'a mut BTreeMap<PathBuf, Holder>, socket: &Path) -> &'a mut Holder {
+fn holder<'a>(all: &'a mut BTreeMap<Endpoint, Holder>, server: &Endpoint) -> &'a mut Holder {
     let me = own_pid();
-    let holder = all.entry(socket.to_path_buf()).or_default();
+    let holder = all.entry(server.clone()).or_default();
     if holder.owner != me {
         let parents = std::mem::take(holder);
         holder.owner = me;
@@ -94,11 +93,11 @@ fn holder<'a>(all: &'a mut BTreeMap<PathBuf, Holder>, socket: &Path) -> &'a mut 
 impl Holder {
     fn stream(
         &mut self,
-        socket: &Path,
-    ) -> Result<&mut (ParentOnly<UnixStream>, FrameReader), ManagerError> {
+        server: &Endpoint,
+    ) -> Result<&mut (ParentOnly<Stream>, FrameReader), ManagerError> {
         if self.connection.is_none() {
             let deadline = Instant::now() + REPLY_TIMEOUT;
-            let (stream, reader) = connect(socket, Some(deadline))?;
+            let (stream, reader) = connect(server, Some(deadline))?;
             self.connection = Some((ParentOnly::new(stream), reader));
             self.pending.clear();
             self.owed = 0;
@@ -109,11 +108,11 @@ impl Holder {
     /// Sends a request that gets no reply, without waiting: what the socket
     /// does not take now waits in `pending`. False if it cannot be sent (no
     /// server to send it to).
-    fn send_only(&mut self, socket: &Path, request: &Request) -> bool {
+    fn send_only(&mut self, server: &Endpoint, request: &Request) -> bool {
         let Ok(frame) = wire::encode_frame(request) else {
             return false;
         };
-        if self.stream(socket).is_err() {
+        if self.stream(server).is_err() {
             return false;
         }
         self.pending.extend_from_slice(&frame);
@@ -160,10 +159,10 @@ impl Holder {
     /// Sends `request` and waits for its reply, at most [`REPLY_TIMEOUT`].
     /// A reply that does not come in time is skipped when it comes later:
     /// the connection, and with it every reference of this process, stays.
-    fn round_trip(&mut self, socket: &Path, request: &Request) -> Result<Reply, ManagerError> {
+    fn round_trip(&mut self, server: &Endpoint, request: &Request) -> Result<Reply, ManagerError> {
         let frame = wire::encode_frame(request).map_err(ManagerError::Wire)?;
         let deadline = Instant::now() + REPLY_TIMEOUT;
-        self.stream(socket)?;
+        self.stream(server)?;
         self.pending.extend_from_slice(&frame);
         let gone = |cause| ManagerError::Gone {
             during: "a reference request".into(),
@@ -192,7 +191,7 @@ impl Holder {
             let left = deadline
                 .saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(1));
-            let stream: &mut UnixStream = stream;
+            let stream: &mut Stream = stream;
             let got = stream
                 .set_read_timeout(Some(left))
                 .map_err(WireError::Io)
@@ -232,10 +231,10 @@ impl Holder {
 }
 
 /// A new object in the server, with this process's first reference on it.
-pub(super) fn create(socket: &Path, kind: Kind) -> Result<u64, ManagerError> {
+pub(super) fn create(server: &Endpoint, kind: Kind) -> Result<u64, ManagerError> {
     let mut all = holders();
-    let holder = holder(&mut all, socket);
-    match holder.round_trip(socket, &Request::Create(kind))? {
+    let holder = holder(&mut all, server);
+    match holder.round_trip(server, &Request::Create(kind))? {
         Reply::Created(id) => {
             holder.count_in(id);
             Ok(id)
@@ -246,10 +245,10 @@ pub(super) fn create(socket: &Path, kind: Kind) -> Result<u64, ManagerError> {
 
 /// One more reference on `id` (a proxy cloned). False if there is no
 /// server to tell.
-pub(super) fn add(socket: &Path, id: u64) -> bool {
+pub(super) fn add(server: &Endpoint, id: u64) -> bool {
     let mut all = holders();
-    let holder = holder(&mut all, socket);
-    let sent = holder.send_only(socket, &Request::AddRef(id));
+    let holder = holder(&mut all, server);
+    let sent = holder.send_only(server, &Request::AddRef(id));
     if sent {
         holder.count_in(id);
     }
@@ -257,20 +256,20 @@ pub(super) fn add(socket: &Path, id: u64) -> bool {
 }
 
 /// One reference on `id` less (a proxy dropped).
-pub(super) fn release(socket: &Path, id: u64) {
+pub(super) fn release(server: &Endpoint, id: u64) {
     let mut all = holders();
-    let holder = holder(&mut all, socket);
+    let holder = holder(&mut all, server);
     holder.count_out(id);
     // A server that is gone has let go already.
-    let _ = holder.send_only(socket, &Request::DropRef(id));
+    let _ = holder.send_only(server, &Request::DropRef(id));
 }
 
 /// A reference on `id` for the message a proxy is serialised into: the
 /// token that whoever deserialises it claims it with. `None` if the server
 /// does not answer (the reader then asks for a reference of its own).
-pub(super) fn lend(socket: &Path, id: u64) -> Option<u64> {
+pub(super) fn lend(server: &Endpoint, id: u64) -> Option<u64> {
     let mut all = holders();
-    match holder(&mut all, socket).round_trip(socket, &Request::Lend(id)) {
+    match holder(&mut all, server).round_trip(server, &Request::Lend(id)) {
         Ok(Reply::Token(token)) => Some(token),
         _ => None,
     }
@@ -279,10 +278,10 @@ pub(super) fn lend(socket: &Path, id: u64) -> Option<u64> {
 /// Takes over the reference lent under `token` (0: none was lent, so a new
 /// one), and waits until the server has: the sender may end as soon as
 /// its message is read. False if there is no server to tell.
-pub(super) fn claim(socket: &Path, id: u64, token: u64) -> bool {
+pub(super) fn claim(server: &Endpoint, id: u64, token: u64) -> bool {
     let mut all = holders();
-    let holder = holder(&mut all, socket);
-    let held = match holder.round_trip(socket, &Request::Claim { id, token }) {
+    let holder = holder(&mut all, server);
+    let held = match holder.round_trip(server, &Request::Claim { id, token }) {
         Ok(_) => true,
         // Not answered yet: the claim is made when the server gets to it.
         Err(ManagerError::Unresponsive { .. }) => true,
@@ -294,18 +293,72 @@ pub(super) fn claim(socket: &Path, id: u64, token: u64) -> bool {
     held
 }
 
-/// How many objects the server at `socket` holds.
-pub(super) fn count(socket: &Path) -> Result<usize, ManagerError> {
+/// References lent to the child about to be forked, on servers reached
+/// over TCP: such a server (perhaps on another machine) cannot watch the
+/// child, so the parent lends a token per object before the fork, and the
+/// child takes them over as it starts ([`claim_after_fork`]). What the
+/// child does not claim stays the parent's until the parent ends.
+static FORK_LOAN: Mutex<Vec<(Endpoint, u64, u64)>> = Mutex::new(Vec::new());
+
+fn fork_loan() -> MutexGuard<'static, Vec<(Endpoint, u64, u64)>> {
+    FORK_LOAN.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Called in the parent just before a fork: lends the child-to-be one
+/// reference on every object of a server reached over TCP whose proxies it
+/// will copy. Nothing to do (no request sent) without such proxies.
+pub(crate) fn lend_before_fork() {
     let mut all = holders();
-    match holder(&mut all, socket).round_trip(socket, &Request::Count)? {
+    let servers: Vec<Endpoint> = all
+        .keys()
+        .filter(|server| matches!(server, Endpoint::Tcp(_)))
+        .cloned()
+        .collect();
+    let mut loan = Vec::new();
+    for server in servers {
+        let holder = holder(&mut all, &server);
+        let ids: HashSet<u64> = holder
+            .held
+            .keys()
+            .chain(&holder.inherited)
+            .copied()
+            .collect();
+        for id in ids {
+            if let Ok(Reply::Token(token)) = holder.round_trip(&server, &Request::Lend(id)) {
+                loan.push((server.clone(), id, token));
+            }
+        }
+    }
+    *fork_loan() = loan;
+}
+
+/// Called in the parent after the fork (or after it failed): the tokens
+/// are the child's to claim now.
+pub(crate) fn forget_fork_loan() {
+    fork_loan().clear();
+}
+
+/// Called in a freshly forked child: takes over the references its parent
+/// lent it on servers reached over TCP, for as long as it lives.
+pub(crate) fn claim_after_fork() {
+    let loan = std::mem::take(&mut *fork_loan());
+    for (server, id, token) in loan {
+        claim(&server, id, token);
+    }
+}
+
+/// How many objects `server` holds.
+pub(super) fn count(server: &Endpoint) -> Result<usize, ManagerError> {
+    let mut all = holders();
+    match holder(&mut all, server).round_trip(server, &Request::Count)? {
         Reply::Count(n) => Ok(n as usize),
         other => Err(unexpected(other)),
     }
 }
 
-/// Forgets the references on the server at `socket`: it was shut down.
-pub(super) fn forget(socket: &Path) {
-    holders().remove(socket);
+/// Forgets the references on `server`: it was shut down.
+pub(super) fn forget(server: &Endpoint) {
+    holders().remove(server);
 }
 
 /// Called in the parent right after it forked `child`: lends the child one
@@ -314,9 +367,16 @@ pub(super) fn forget(socket: &Path) {
 /// holds no proxies.
 pub(crate) fn lend_to_child(child: i32) {
     let mut all = holders();
-    let sockets: Vec<PathBuf> = all.keys().cloned().collect();
-    for socket in sockets {
-        let holder = holder(&mut all, &socket);
+    // Only a server on this machine can watch the child (by its pidfd): a
+    // child of a process that reached a manager over TCP holds no
+    // reference of its own, and borrows its parent's.
+    let servers: Vec<Endpoint> = all
+        .keys()
+        .filter(|server| matches!(server, Endpoint::Unix(_)))
+        .cloned()
+        .collect();
+    for server in servers {
+        let holder = holder(&mut all, &server);
         let ids: Vec<u64> = holder
             .held
             .keys()
@@ -331,6 +391,6 @@ pub(crate) fn lend_to_child(child: i32) {
         // Answered before the parent goes on: until then the references
         // are only the parent's, which may drop them or end. A server that
         // is gone has nothing left to lend.
-        let _ = holder.round_trip(&socket, &Request::LendToChild { pid: child, ids });
+        let _ = holder.round_trip(&server, &Request::LendToChild { pid: child, ids });
     }
 }

@@ -3,8 +3,9 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{Read, Write};
+use std::net::TcpListener;
 use std::os::fd::{AsFd, AsRawFd};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -16,6 +17,7 @@ use nix::unistd::geteuid;
 
 use super::protocol::{DictOp, Kind, LockOp, QueueOp, Reply, Request};
 use crate::auth::{self, peer_uid};
+use crate::connection::{Stream, tune_tcp};
 use crate::process::authkey::authkey;
 use crate::process::fork::close_other_fds;
 use crate::sys::{Spinner, deadline_after, pidfd_open, poll_readable};
@@ -53,6 +55,8 @@ pub(super) struct Start {
     pub(super) life: std::io::PipeReader,
     pub(super) dir: PathBuf,
     pub(super) socket: PathBuf,
+    /// A TCP listener too, and the key its clients must prove they know.
+    pub(super) tcp: Option<(TcpListener, [u8; 32])>,
 }
 
 /// The server's whole life. Runs in the forked child; returns its exit code.
@@ -63,6 +67,7 @@ pub(super) fn serve(start: Start) -> i32 {
         life,
         dir,
         socket,
+        tcp,
     } = start;
     // Ctrl-C and SIGTERM go to the owner; the server goes when the owner
     // does (below), and cleans up first. CPython's server ignores SIGINT.
@@ -73,7 +78,9 @@ pub(super) fn serve(start: Start) -> i32 {
     // Nothing of the owner's stays open here (a pipe end of theirs held by
     // the server would keep the owner's readers from ever seeing end of
     // stream).
-    close_other_fds(&[listener.as_raw_fd(), ready.as_raw_fd(), life.as_raw_fd()]);
+    let mut keep = vec![listener.as_raw_fd(), ready.as_raw_fd(), life.as_raw_fd()];
+    keep.extend(tcp.as_ref().map(|(l, _)| l.as_raw_fd()));
+    close_other_fds(&keep);
     let cleanup = Arc::new(Cleanup { dir, socket });
     let watcher = Arc::clone(&cleanup);
     let watching = std::thread::Builder::new().spawn(move || {
@@ -96,6 +103,14 @@ pub(super) fn serve(start: Start) -> i32 {
         changed: Condvar::new(),
         next_id: AtomicU64::new(1),
     });
+    if let Some((listener, key)) = tcp {
+        let (objects, for_tcp) = (Arc::clone(&objects), Arc::clone(&cleanup));
+        let serving = std::thread::Builder::new()
+            .spawn(move || serve_tcp(&listener, key, &objects, &for_tcp));
+        if serving.is_err() {
+            cleanup.remove_and_exit();
+        }
+    }
     let me = geteuid().as_raw();
     let mut said_out_of_fds = false;
     for stream in listener.incoming() {
@@ -123,22 +138,80 @@ pub(super) fn serve(start: Start) -> i32 {
                 continue;
             }
         }
-        let (objects, connection) = (Arc::clone(&objects), objects.new_id());
-        let (cleanup, spare) = (Arc::clone(&cleanup), stream.try_clone());
-        let spawned = std::thread::Builder::new()
-            .spawn(move || serve_connection(stream, &objects, connection, &cleanup));
-        if let Err(e) = spawned {
-            // Out of threads (RLIMIT_NPROC, a pids cgroup): refuse this one
-            // connection, and go on serving the others.
-            if let Ok(mut stream) = spare {
-                auth::refuse(
-                    &mut stream,
-                    format!("the manager cannot serve another connection now: {e}"),
-                );
-            }
-        }
+        // The process at the other end, to lend its children references.
+        let peer = getsockopt(&stream, sockopt::PeerCredentials).map_or(0, |c| c.pid());
+        let client = Client {
+            stream: Stream::Unix(stream),
+            key: *authkey(),
+            peer,
+        };
+        spawn_connection(client, &objects, &cleanup);
     }
     0
+}
+
+/// Accepts TCP clients for as long as the server lives; each one's
+/// handshake and requests run on a thread of its own.
+fn serve_tcp(
+    listener: &TcpListener,
+    key: [u8; 32],
+    objects: &Arc<Objects>,
+    cleanup: &Arc<Cleanup>,
+) {
+    let mut said_out_of_fds = false;
+    for stream in listener.incoming() {
+        let stream = match stream {
+            Ok(stream) => stream,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                if !said_out_of_fds {
+                    eprintln!("multiproc manager: cannot accept a TCP connection ({e}); waiting");
+                    said_out_of_fds = true;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+        };
+        said_out_of_fds = false;
+        // No Nagle delay, and a vanished peer noticed (keepalive): without
+        // it, a lock held by a client whose host went away stays held.
+        if tune_tcp(&stream).is_err() {
+            continue;
+        }
+        // A remote process's pid means nothing here: it lends no children.
+        let client = Client {
+            stream: Stream::Tcp(stream),
+            key,
+            peer: 0,
+        };
+        spawn_connection(client, objects, cleanup);
+    }
+}
+
+/// A client's connection before its handshake, and what it must prove.
+struct Client {
+    stream: Stream,
+    key: [u8; 32],
+    /// Its process id, for a client on this machine (`SO_PEERCRED`); 0
+    /// for TCP.
+    peer: i32,
+}
+
+/// Serves `client` on a thread of its own; if no thread can be made (out
+/// of threads: RLIMIT_NPROC, a pids cgroup), refuses it and goes on.
+fn spawn_connection(client: Client, objects: &Arc<Objects>, cleanup: &Arc<Cleanup>) {
+    let (objects, connection) = (Arc::clone(objects), objects.new_id());
+    let (cleanup, spare) = (Arc::clone(cleanup), client.stream.try_clone());
+    let spawned = std::thread::Builder::new()
+        .spawn(move || serve_connection(client, &objects, connection, &cleanup));
+    if let Err(e) = spawned
+        && let Ok(mut stream) = spare
+    {
+        auth::refuse(
+            &mut stream,
+            format!("the manager cannot serve another connection now: {e}"),
+        );
+    }
 }
 
 /// What the server removes when it goes: its socket and its directory.
@@ -161,18 +234,18 @@ impl Cleanup {
 /// before it sleeps until one comes.
 const REQUEST_SPIN: Duration = Duration::from_micros(30);
 
-fn serve_connection(
-    mut stream: UnixStream,
-    objects: &Arc<Objects>,
-    connection: u64,
-    cleanup: &Cleanup,
-) {
+fn serve_connection(client: Client, objects: &Arc<Objects>, connection: u64, cleanup: &Cleanup) {
+    let Client {
+        mut stream,
+        key,
+        peer,
+    } = client;
     let mut reader = FrameReader::new();
     let _ = stream.set_read_timeout(Some(auth::HANDSHAKE_TIMEOUT));
     if let Err(e) = auth::server_side(
         &mut stream,
         &mut reader,
-        authkey(),
+        &key,
         Instant::now() + auth::HANDSHAKE_TIMEOUT,
     ) {
         if let auth::HandshakeError::WrongKey(why) = e {
@@ -181,7 +254,6 @@ fn serve_connection(
         return;
     }
     let _ = stream.set_read_timeout(None);
-    let peer = getsockopt(&stream, sockopt::PeerCredentials).map_or(0, |c| c.pid());
     let mut spinner = Spinner::default();
     loop {
         // A client often sends its next request within µs of the last
@@ -307,6 +379,10 @@ fn handle(request: Request, objects: &Arc<Objects>, connection: u64, peer: i32) 
             }
             lock_op(table, objects, id, op, connection)
         }
+        // Only the owner's tree, on this machine, may stop the server.
+        Request::Shutdown if peer == 0 => {
+            Reply::Error("a client over TCP may not shut the manager down".into())
+        }
         Request::Shutdown => return Outcome::Shutdown,
     })
 }
@@ -319,6 +395,9 @@ fn handle(request: Request, objects: &Arc<Objects>, connection: u64, peer: i32) 
 /// references stay: an object kept too long is better than one freed under
 /// a live proxy.
 fn lend_to_child(objects: &Arc<Objects>, parent: i32, pid: i32, ids: &[u64]) {
+    if parent == 0 {
+        return; // A client over TCP: its pids are another machine's.
+    }
     let Some(pidfd) = pidfd_open(pid) else {
         return; // Ended and reaped already: it holds nothing any more.
     };

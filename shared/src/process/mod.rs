@@ -105,13 +105,19 @@ impl Process {
     /// As [`Process::start`].
     pub fn start_with_code(body: impl FnOnce() -> i32) -> Result<Process, Error> {
         let (sentinel, child_end) = pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::Os("pipe2", e))?;
-        let pid = fork_child(move || {
+        // Proxies of a manager reached over TCP: their objects must outlive
+        // the parent's proxies while the child uses its copies.
+        crate::manager::lend_before_fork();
+        let forked = fork_child(move || {
             // The child keeps the write end open until it exits; it never
             // writes to it. Its read end would only be a stray descriptor.
             let _keep_until_exit = child_end;
             fork::note_own_sentinel(_keep_until_exit.as_raw_fd());
+            crate::manager::claim_after_fork();
             body()
-        })?;
+        });
+        crate::manager::forget_fork_loan();
+        let pid = forked?;
         // The parent drops its copy of the write end (`child_end` moved into
         // the closure, which the parent never runs and now drops), so the
         // child is the only holder and its exit is what makes the pipe hang up.

@@ -18,6 +18,7 @@ mod manager;
 mod manager_hostile;
 mod manager_refs;
 mod net;
+mod net_manager;
 mod pipe;
 mod pool;
 mod process;
@@ -260,6 +261,14 @@ const SCENARIOS: &[(&str, fn())] = &[
         net::a_client_with_the_key_is_served_and_one_without_is_refused,
     ),
     ("net-strangers", net::strangers_fail_only_their_own_accept),
+    (
+        "net-manager-over-tcp",
+        net_manager::a_client_with_the_key_shares_objects_over_tcp,
+    ),
+    (
+        "net-manager-strangers",
+        net_manager::a_stalled_stranger_holds_up_nobody,
+    ),
     ("net-deadlines", net::every_wait_keeps_its_deadline),
     (
         "net-no-key-beyond-loopback",

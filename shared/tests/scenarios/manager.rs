@@ -131,8 +131,9 @@ pub fn bad_clients_lose_only_their_connection() {
     // with an error reply, not a dropped server.
     let bytes = postcard::to_allocvec(&d).unwrap();
     let stranger: DictProxy<i64> = postcard::from_bytes(&bytes).unwrap();
-    // A proxy's bytes: the socket's path, the object's id, a token (0: none).
-    let forged = postcard::to_allocvec(&(manager.address(), 77u64, 0u64)).unwrap();
+    // A proxy's bytes: where the server is (variant 0, a Unix socket, then
+    // its path), the object's id, a token (0: none).
+    let forged = postcard::to_allocvec(&(0u8, manager.address(), 77u64, 0u64)).unwrap();
     let missing: DictProxy<i64> = postcard::from_bytes(&forged).unwrap();
     assert_eq!(
         missing.get("k").unwrap_err().to_string(),
