@@ -66,17 +66,41 @@ impl Goldens {
     /// # Errors
     /// A message naming the file if `golden.stdout` is missing, or either
     /// file cannot be read or parsed.
+    ///
+    /// A `golden.stdout` whose header says `#@ needs: PROGRAM` checks the
+    /// form of the output that PROGRAM makes possible: where PROGRAM is not
+    /// on `PATH`, `golden.without-PROGRAM.stdout` is checked instead (it
+    /// must exist). So a machine without PROGRAM cannot pass the form that
+    /// needs it, nor one with PROGRAM the form without.
     pub fn load(dir: &Path) -> Result<Goldens, String> {
-        let stdout_path = dir.join("golden.stdout");
+        let mut stdout_path = dir.join("golden.stdout");
         let stderr_path = dir.join("golden.stderr");
+        let missing = |path: &Path| format!("cannot read {}: no such file", shown(path));
+        let mut stdout = read_golden(&stdout_path)?.ok_or_else(|| missing(&stdout_path))?;
+        if let Some(program) = stdout.needs.clone()
+            && !on_path(&program)
+        {
+            stdout_path = dir.join(format!("golden.without-{program}.stdout"));
+            stdout = read_golden(&stdout_path)?.ok_or_else(|| missing(&stdout_path))?;
+        }
         Ok(Goldens {
-            stdout: read_golden(&stdout_path)?
-                .ok_or_else(|| format!("cannot read {}: no such file", shown(&stdout_path)))?,
+            stdout,
             stdout_path,
             stderr: read_golden(&stderr_path)?.map(|golden| (golden, stderr_path)),
             stderr_free: false,
         })
     }
+}
+
+/// True if `program` is an executable file in a directory of `PATH`.
+pub fn on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(program))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
 }
 
 /// Reads and parses a lesson's golden files (from `goldens` instead of the

@@ -176,3 +176,19 @@ fn lesson_06_leaves_nothing() {
 fn lesson_07_leaves_nothing() {
     check("07-shared-memory");
 }
+
+#[test]
+fn lesson_08_leaves_nothing() {
+    check("08-beyond-one-machine");
+    // Its hosts' network namespaces, and the veth pair between them, went
+    // with their processes: no link of theirs is left in this namespace.
+    let links: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .map(|dir| {
+            dir.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|name| name.starts_with("lsn"))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(links.is_empty(), "lesson 08 left links: {links:?}");
+}

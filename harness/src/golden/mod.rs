@@ -44,6 +44,10 @@ pub struct Golden {
     pub timeout: Duration,
     /// Extra command-line arguments (`#@ args: ...`).
     pub args: Vec<String>,
+    /// A program this golden's form of the output needs on `PATH` (`#@
+    /// needs: redis-server`): without it, the lesson prints another form,
+    /// checked by `golden.without-PROGRAM.stdout` instead.
+    pub needs: Option<String>,
     /// The header lines as written, kept by bless.
     pub header: Vec<String>,
     /// The patterns, in order.

@@ -36,6 +36,7 @@ pub fn parse(text: &str) -> Result<Golden, ParseError> {
         exit: 0,
         timeout: Duration::from_secs(30),
         args: Vec::new(),
+        needs: None,
         header: Vec::new(),
         items: Vec::new(),
         trailing_comments: Vec::new(),
@@ -71,6 +72,15 @@ pub fn parse(text: &str) -> Result<Golden, ParseError> {
                         })?
                     }
                     "args" => golden.args = value.split_whitespace().map(String::from).collect(),
+                    "needs" if !value.is_empty() && !value.contains(['/', ' ']) => {
+                        golden.needs = Some(value.to_string())
+                    }
+                    "needs" => {
+                        return Err(parse_error(
+                            number,
+                            format!("`needs` takes one program name, not `{value}`"),
+                        ));
+                    }
                     other => return Err(parse_error(number, format!("unknown header `{other}`"))),
                 }
                 golden.header.append(&mut comments);

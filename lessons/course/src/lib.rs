@@ -1,6 +1,7 @@
 //! The lessons' furniture, kept out of the IPC library: output helpers
 //! shared by the lessons: the section banner, the no-arguments
-//! rule, and timing.
+//! rule, and timing; and lesson 08's machinery: two hosts on one machine
+//! ([`hosts`]) and a private Redis server ([`redis_server`]).
 //!
 //! Every lesson prints one `println!` per line (one `write(2)` each, so lines
 //! from several processes never tear) and flushes before it forks. Durations
@@ -8,6 +9,9 @@
 //! `[ELAPSED]`.
 
 #![warn(missing_docs)]
+
+pub mod hosts;
+pub mod redis_server;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};

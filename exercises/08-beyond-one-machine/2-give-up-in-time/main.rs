@@ -1,0 +1,56 @@
+//! Exercise 08.2: a wait over the network that gives up in time
+//!
+//! Lesson 08, section 2 ("Host B drops off the network in the middle of a
+//! call").
+//! Python:
+//!
+//!     try:
+//!         task = q.get(timeout=0.3)
+//!     except queue.Empty:
+//!         ...                              # nothing came: the producer is gone
+//!
+//! A producer on another host put one task into a manager queue served over
+//! TCP, then its host vanished. The worker takes tasks until there are no
+//! more, but it cannot know that nothing more will come: its second `get`
+//! waits for ever. Make every `get` give up after 0.3 s, and stop when one
+//! does.
+//!
+//! Check: `cargo xtask check 08.2`. Stuck: `cargo xtask hint 08.2`.
+
+use std::time::{Duration, Instant};
+
+use multiproc::manager::{self, QueueProxy};
+use multiproc::{Manager, ManagerError};
+
+const KEY: [u8; 32] = [8; 32];
+
+/// Takes the next task, or says why there is none.
+fn next_task(q: &QueueProxy<u32>) -> Result<u32, ManagerError> {
+    // TODO: wait at most 0.3 s for a task.
+    q.get(None)
+}
+
+fn main() {
+    let manager = Manager::serve("127.0.0.1:0".parse().unwrap(), KEY).expect("serve");
+    let address = manager.tcp_address().expect("a TCP address");
+    let remote = manager::connect(address, KEY, Duration::from_secs(5)).expect("connect");
+    let q: QueueProxy<u32> = remote.queue(0).expect("a queue");
+    q.put(&7, None).expect("the producer's one task");
+    let started = Instant::now();
+    let mut done = Vec::new();
+    let why = loop {
+        match next_task(&q) {
+            Ok(task) => done.push(task),
+            Err(e) => break e,
+        }
+    };
+    let waited = started.elapsed();
+    println!("tasks done: {done:?}");
+    println!(
+        "then the queue stayed empty: {}",
+        matches!(why, ManagerError::Empty)
+    );
+    println!("gave up within 2 s: {}", waited < Duration::from_secs(2));
+    drop(q);
+    manager.shutdown().expect("shutdown");
+}
