@@ -1,6 +1,6 @@
 //! Exercise 08.1: count in the server, not in the client
 //!
-//! Lesson 08, section 5 ("2 processes x 1000 times n = n + 1 on a Redis
+//! Lesson 08, section 6 ("2 processes x 1000 times n = n + 1 on a Redis
 //! hash; HINCRBY; WATCH/MULTI").
 //! Python:
 //!

@@ -4,7 +4,7 @@ answering mid-call, a worker killed holding a task, and the same with Redis.
 Run it with `python3 lesson.py`, or side by side with the Rust lesson:
 `cargo xtask compare 08`. Standard library only, Python 3.8 or later: Redis
 is spoken over a plain socket (the RESP protocol), so redis-py is not needed;
-without `redis-server` on PATH, sections 4 and 5 are one line. Both "hosts"
+without `redis-server` on PATH, sections 5 and 6 are one line. Both "hosts"
 are processes of this machine on loopback (the Rust lesson uses network
 namespaces as root).
 """
@@ -109,6 +109,71 @@ def a_server_stops_answering():
     server.shutdown()
 
 
+def _relay(listener, target, delay):
+    """Passes bytes both ways between each client and `target`, each chunk
+    `delay` seconds after it arrived (netem's job, in user space)."""
+    def pass_on(src, dst):
+        pending = queue.Queue()
+
+        def writer():
+            while True:
+                arrived, chunk = pending.get()
+                time.sleep(max(0.0, arrived + delay - time.monotonic()))
+                try:
+                    if not chunk:
+                        dst.shutdown(socket.SHUT_WR)
+                        return
+                    dst.sendall(chunk)
+                except OSError:
+                    return
+        threading.Thread(target=writer, daemon=True).start()
+        while True:
+            try:
+                chunk = src.recv(65536)
+            except OSError:
+                chunk = b""
+            pending.put((time.monotonic(), chunk))
+            if not chunk:
+                return
+    while True:
+        client, _ = listener.accept()
+        try:
+            server = socket.create_connection(target)
+        except OSError:  # host A's manager was shut down
+            client.close()
+            continue
+        for sock in (client, server):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        threading.Thread(target=pass_on, args=(client, server), daemon=True).start()
+        threading.Thread(target=pass_on, args=(server, client), daemon=True).start()
+
+
+def round_trips_dominate():
+    section(3, "Round trips dominate: 50 sets against one update of 50 keys, 2 ms away")
+    server = HostA(address=("127.0.0.1", 0), authkey=KEY)
+    server.start()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    threading.Thread(target=_relay, args=(listener, server.address, 0.002), daemon=True).start()
+    print("delay: a relay thread in the path holds each chunk 2 ms each way")
+    client = HostA(address=listener.getsockname(), authkey=KEY)
+    client.connect()
+    store = client.store()
+    store.update(warm=0)
+    pairs = {f"k{i}": i for i in range(50)}
+    started = time.monotonic()
+    for key, value in pairs.items():
+        store.update({key: value})
+    one_by_one = time.monotonic() - started
+    started = time.monotonic()
+    store.update(pairs)
+    batched = time.monotonic() - started
+    print(f"50 updates of one key: {one_by_one * 1000:.1f} ms; one update of 50 keys:"
+          f" {batched * 1000:.1f} ms")
+    server.shutdown()
+
+
 def _try_get(tasks):
     try:
         return tasks.get(timeout=1)
@@ -122,7 +187,7 @@ def _take_and_hold(tasks, tell):
 
 
 def a_killed_worker_and_the_managers_queue():
-    section(3, "A worker killed holding a task: the manager's queue")
+    section(4, "A worker killed holding a task: the manager's queue")
     with mp.Manager() as manager:
         tasks = manager.Queue()
         for task in range(1, TASKS + 1):
@@ -228,7 +293,7 @@ def _run_rest(r, pop):
 
 
 def at_most_once_and_at_least_once(port, password):
-    section(4, "A worker killed holding a task: Redis, BRPOP then BLMOVE")
+    section(5, "A worker killed holding a task: Redis, BRPOP then BLMOVE")
     r = Redis(port, password)
     for command in ("BRPOP", "BLMOVE"):
         r.call("DEL", "tasks", "processing", "runs", "results")
@@ -281,7 +346,7 @@ def _watched(port, password):
 
 
 def the_lost_update_and_two_fixes(port, password):
-    section(5, f"2 processes x {INCREMENTS} times n = n + 1 on a Redis hash; HINCRBY; WATCH")
+    section(6, f"2 processes x {INCREMENTS} times n = n + 1 on a Redis hash; HINCRBY; WATCH")
     r = Redis(port, password)
     for name, target in (("HGET then HSET", _lost), ("HINCRBY", _hincrby),
                          ("WATCH/MULTI/EXEC", _watched)):
@@ -298,10 +363,11 @@ if __name__ == "__main__":
     print("Lesson 08 (Python twin): beyond one machine")
     a_manager_between_two_hosts()
     a_server_stops_answering()
+    round_trips_dominate()
     a_killed_worker_and_the_managers_queue()
     started = start_redis()
     if started is None:
-        print("Sections 4 and 5 need Redis: apt-get install redis-server")
+        print("Sections 5 and 6 need Redis: apt-get install redis-server")
     else:
         server, port, password = started
         try:

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use course::hosts::{Host, channel, two_hosts};
 use course::redis_server::RedisServer;
-use course::{section, start_lesson, title};
+use course::{relay, section, start_lesson, timed, title};
 use multiproc::manager::{self, RemoteManager};
 use multiproc::{Manager, ManagerError, Process, RecvEnd, SendEnd};
 
@@ -24,8 +24,8 @@ use multiproc::{Manager, ManagerError, Process, RecvEnd, SendEnd};
 /// they can read, never from an environment variable or a command line).
 const KEY: [u8; 32] = *b"lesson 08: a key both hosts know";
 
-/// How many tasks sections 3 and 4 hand out, and how many increments each
-/// of section 5's two processes makes.
+/// How many tasks sections 4 and 5 hand out, and how many increments each
+/// of section 6's two processes makes.
 const TASKS: u32 = 10;
 const INCREMENTS: i64 = 1000;
 
@@ -36,6 +36,7 @@ fn main() {
 
     a_manager_between_two_hosts();
     a_host_drops_off_mid_call();
+    round_trips_dominate();
     a_killed_worker_and_the_managers_queue();
     match RedisServer::start() {
         Ok(redis) => {
@@ -43,7 +44,7 @@ fn main() {
             at_most_once_and_at_least_once(&url);
             the_lost_update_and_two_fixes(&url);
         }
-        Err(why) => println!("Sections 4 and 5 need Redis: {why}"),
+        Err(why) => println!("Sections 5 and 6 need Redis: {why}"),
     }
 }
 
@@ -195,7 +196,67 @@ fn a_host_drops_off_mid_call() {
 }
 
 // ---------------------------------------------------------------------------
-/// Sections 3 and 4: a worker that takes a task, says which, and is killed
+/// How long the relay holds each chunk, each way: a round trip takes twice
+/// that more.
+const DELAY: Duration = Duration::from_millis(2);
+
+/// How many keys section 3 writes.
+const KEYS: u32 = 50;
+
+fn round_trips_dominate() {
+    section(
+        "Round trips dominate: 50 sets against one update of 50 keys, 2 ms away",
+        "for k, v in pairs: d[k] = v   vs   d.update(pairs)",
+    );
+    let (mut from_a, a_tells) = channel();
+    let (a_listens, mut tell_a) = channel();
+    let (b_listens, mut tell_b) = channel();
+    let host_a = move |host: &Host| serve_on_host_a(host, a_tells, a_listens, |_, _| {});
+    let host_b = move |host: &Host| {
+        let mut b_listens = b_listens;
+        let address: SocketAddr = b_listens.recv().expect("the manager's address");
+        // The kernel's netem would delay the packets below TCP; this kernel
+        // has none, and a relay in host B's path works everywhere.
+        let relay = relay::start(SocketAddr::from((host.ip, 0)), address, DELAY);
+        println!("delay: a relay process in host B's path holds each chunk {DELAY:?} each way");
+        let remote = connect(relay.address);
+        let d = remote.dict::<u32>().expect("a dict on host A");
+        d.set("warm", &0).expect("set");
+        let pairs: Vec<(String, u32)> = (0..KEYS).map(|i| (format!("k{i}"), i)).collect();
+        let (_, one_by_one) = timed(|| {
+            for (key, value) in &pairs {
+                d.set(key, value).expect("set");
+            }
+        });
+        let entries: Vec<(&str, u32)> = pairs.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        let (_, batched) = timed(|| d.update(&entries).expect("update"));
+        println!("{KEYS} sets, one round trip each: {one_by_one:.1?}");
+        println!("one update of {KEYS} keys, one round trip: {batched:.1?}");
+        let round_trip = DELAY * 2;
+        println!(
+            "the sets took at least {KEYS} round trips ({:?}): {}",
+            round_trip * KEYS,
+            one_by_one >= round_trip * KEYS
+        );
+        println!(
+            "the update was over 10x faster: {}",
+            batched * 10 < one_by_one
+        );
+    };
+    let (mut a, mut b, _) = two_hosts(host_a, host_b);
+    let address: SocketAddr = from_a.recv().expect("host A serves");
+    tell_b.send(&address).expect("tell host B");
+    assert_eq!(b.join().expect("host B"), 0, "host B failed");
+    tell_a.send("stop").expect("tell host A");
+    assert_eq!(a.join().expect("host A"), 0, "host A failed");
+    println!("On one machine a round trip costs microseconds, and lesson 06's one request");
+    println!("per operation was fine. Across a network each costs the path's delay twice:");
+    println!("send many operations in one request (update), or several requests before");
+    println!("reading the replies (Redis pipelines), and pay for one round trip.");
+}
+
+// ---------------------------------------------------------------------------
+/// Sections 4 and 5: a worker that takes a task, says which, and is killed
 /// before it finishes. `take` takes one task and returns it.
 fn kill_a_worker_holding_a_task(take: impl FnOnce() -> u32) -> u32 {
     let (mut says, tells) = channel();
@@ -235,7 +296,7 @@ fn a_killed_worker_and_the_managers_queue() {
         !rest.contains(&held) && rest.len() as u32 == TASKS - 1
     );
     println!("A queue hands each item out once. A worker that dies holding one loses it:");
-    println!("at most once, as lesson 04's queue. Redis says the same of BRPOP (section 4).");
+    println!("at most once, as lesson 04's queue. Redis says the same of BRPOP (section 5).");
     drop(q);
     manager.shutdown().expect("shutdown");
 }

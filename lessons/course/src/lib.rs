@@ -1,7 +1,8 @@
 //! The lessons' furniture, kept out of the IPC library: output helpers
 //! shared by the lessons: the section banner, the no-arguments
 //! rule, and timing; and lesson 08's machinery: two hosts on one machine
-//! ([`hosts`]) and a private Redis server ([`redis_server`]).
+//! ([`hosts`]), a relay that delays what crosses it ([`relay`]) and a
+//! private Redis server ([`redis_server`]).
 //!
 //! Every lesson prints one `println!` per line (one `write(2)` each, so lines
 //! from several processes never tear) and flushes before it forks. Durations
@@ -12,6 +13,7 @@
 
 pub mod hosts;
 pub mod redis_server;
+pub mod relay;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
