@@ -18,7 +18,7 @@ use course::hosts::{Host, channel, two_hosts};
 use course::redis_server::RedisServer;
 use course::{relay, section, start_lesson, timed, title};
 use multiproc::manager::{self, RemoteManager};
-use multiproc::{Manager, ManagerError, Process, RecvEnd, SendEnd};
+use multiproc::{DictProxy, Manager, ManagerError, Process, RecvEnd, SendEnd};
 
 /// The key both hosts were given (in a real deployment: from a file only
 /// they can read, never from an environment variable or a command line).
@@ -219,18 +219,25 @@ fn round_trips_dominate() {
         // has none, and a relay in host B's path works everywhere.
         let relay = relay::start(SocketAddr::from((host.ip, 0)), address, DELAY);
         println!("delay: a relay process in host B's path holds each chunk {DELAY:?} each way");
+        let pairs: Vec<(String, u32)> = (0..KEYS).map(|i| (format!("k{i}"), i)).collect();
+        let sets = |d: &DictProxy<u32>| {
+            d.set("warm", &0).expect("set"); // the connection is made
+            timed(|| {
+                for (key, value) in &pairs {
+                    d.set(key, value).expect("set");
+                }
+            })
+            .1
+        };
+        let direct = connect(address).dict::<u32>().expect("a dict on host A");
+        let undelayed = sets(&direct);
+        println!("{KEYS} sets with no delay added: {undelayed:.1?}");
         let remote = connect(relay.address);
         let d = remote.dict::<u32>().expect("a dict on host A");
-        d.set("warm", &0).expect("set");
-        let pairs: Vec<(String, u32)> = (0..KEYS).map(|i| (format!("k{i}"), i)).collect();
-        let (_, one_by_one) = timed(|| {
-            for (key, value) in &pairs {
-                d.set(key, value).expect("set");
-            }
-        });
+        let one_by_one = sets(&d);
         let entries: Vec<(&str, u32)> = pairs.iter().map(|(k, v)| (k.as_str(), *v)).collect();
         let (_, batched) = timed(|| d.update(&entries).expect("update"));
-        println!("{KEYS} sets, one round trip each: {one_by_one:.1?}");
+        println!("{KEYS} sets through the relay, one round trip each: {one_by_one:.1?}");
         println!("one update of {KEYS} keys, one round trip: {batched:.1?}");
         let round_trip = DELAY * 2;
         println!(

@@ -269,6 +269,10 @@ const SCENARIOS: &[(&str, fn())] = &[
         "net-manager-strangers",
         net_manager::a_stalled_stranger_holds_up_nobody,
     ),
+    (
+        "net-manager-thousand-strangers",
+        net_manager::a_thousand_silent_connections_hold_up_nobody,
+    ),
     ("net-deadlines", net::every_wait_keeps_its_deadline),
     (
         "net-no-key-beyond-loopback",

@@ -132,3 +132,49 @@ pub fn a_stalled_stranger_holds_up_nobody() {
         "after shutdown: {after:?}"
     );
 }
+
+/// A thousand strangers connected at once, none saying a word: the server
+/// still serves a client with the key at once, and when they go, nothing
+/// of them stays.
+pub fn a_thousand_silent_connections_hold_up_nobody() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    if hard < 1100 {
+        crate::skip("RLIMIT_NOFILE's hard limit is under 1100");
+    }
+    setrlimit(Resource::RLIMIT_NOFILE, soft.max(1100), hard).unwrap();
+    let (manager, address) = served();
+    let strangers: Vec<TcpStream> = (0..1000)
+        .map(|_| TcpStream::connect(address).unwrap())
+        .collect();
+    let started = Instant::now();
+    let remote = connected(address);
+    let d = remote.dict::<u32>().unwrap();
+    d.set("k", &1).unwrap();
+    assert_eq!(d.get("k").unwrap(), Some(1));
+    let took = ms_since(started);
+    assert!(
+        took < 2000,
+        "a client waited {took} ms behind 1000 strangers"
+    );
+    drop(strangers);
+    // Each stranger's thread ends at once when its peer closes.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let threads = |pid: i32| {
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let server = manager.pid().unwrap();
+    while threads(server) > 10 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        threads(server) <= 10,
+        "the server still has {} threads",
+        threads(server)
+    );
+    assert_eq!(d.get("k").unwrap(), Some(1));
+    drop(d);
+    manager.shutdown().unwrap();
+}
