@@ -311,11 +311,14 @@ fn rayon_for_cpu_work_in_one_process() {
     println!(
         "fastest of 3 turns: 2 processes {with_processes:.1?}, {n} rayon threads {with_threads:.1?}"
     );
-    // Measured 0.9x to 1.4x, idle, under 4 busy loops and pinned to one CPU.
+    // Measured 0.9x to 1.4x, idle, under 4 busy loops and pinned to one CPU;
+    // 2.12x once, pinned to a CPU that 4 busy loops and a build shared: on
+    // one CPU, rayon's idle thread looks for work a while before it sleeps,
+    // and that time comes out of the thread still working.
     let apart = ratio(with_threads, with_processes);
     println!(
-        "rayon took {apart:.2}x the processes' time; within 2x either way: {}",
-        (0.5..=2.0).contains(&apart)
+        "rayon took {apart:.2}x the processes' time; within 3x either way: {}",
+        (1.0 / 3.0..=3.0).contains(&apart)
     );
     println!("What to look for: about the same time. Threads need no fork, no messages and");
     println!("no copies of arguments and results, so for CPU work inside one program rayon is");
