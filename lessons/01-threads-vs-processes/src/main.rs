@@ -23,6 +23,7 @@ use std::time::Duration;
 mod machine;
 mod speedup;
 
+use course::schedule::Schedule as Timeline;
 use course::{ratio, section, start_lesson, timed, title};
 use machine::{CpuUse, parallel_capacity, usable_cpus};
 use multiproc::{AsyncResult, Pool, Process, as_completed};
@@ -107,6 +108,16 @@ impl Done {
             Task::Wait(time) => format!("wait {time:?}"),
         }
     }
+
+    /// Adds this task to `schedule`, in the row of the worker that ran it.
+    fn add_to(&self, schedule: &mut Timeline, worker: String) {
+        let label = match self.task {
+            Task::Fib(n) => format!("fib({n})"),
+            Task::Wait(time) => format!("wait {time:?}"),
+        };
+        let end = self.finished_at.as_nanos() as u64;
+        schedule.add(worker, label, end - self.took.as_nanos() as u64, end);
+    }
 }
 
 /// One task, the same code on every worker: a thread, a process, or none.
@@ -163,12 +174,15 @@ fn fib_on_thread_pool(parent: u32) {
     );
     let mut order = Vec::new();
     let mut threads_used = [false; WORKERS];
+    let mut schedule = Timeline::new("a pool of 2 threads");
     thread_pool_as_completed(&tasks_for_the_pools(), |index, task| {
         println!("{}  pid={}  thread {index}", task.what(), task.pid);
         order.push(task.finished_at);
         threads_used[index] = true;
+        task.add_to(&mut schedule, format!("thread {index}"));
     });
     print_completion_order(&order);
+    schedule.print();
     println!(
         "both threads took tasks: {}",
         threads_used.iter().all(|&used| used)
@@ -225,6 +239,7 @@ fn fib_on_process_pool(parent: u32) {
     let workers: Vec<u32> = pool.worker_pids().iter().map(|&p| p as u32).collect();
     println!("The pool forked {} worker processes.", workers.len());
     let (mut ran_in, mut order) = (Vec::new(), Vec::new());
+    let mut schedule = Timeline::new("a pool of 2 processes");
     let handles: Vec<AsyncResult<Done>> = tasks_for_the_pools()
         .into_iter()
         .map(|task| pool.apply_async(run_task, task).expect("queueing a task"))
@@ -234,8 +249,10 @@ fn fib_on_process_pool(parent: u32) {
         println!("{}  pid={}", task.what(), task.pid);
         ran_in.push(task.pid);
         order.push(task.finished_at);
+        task.add_to(&mut schedule, format!("pid={}", task.pid));
     }
     print_completion_order(&order);
+    schedule.print();
     ran_in.sort();
     ran_in.dedup();
     println!("Distinct pids that ran tasks: {}", ran_in.len());

@@ -2,7 +2,8 @@
 //! shared by the lessons: the section banner, the no-arguments
 //! rule, and timing; and lesson 08's machinery: two hosts on one machine
 //! ([`hosts`]), a relay that delays what crosses it ([`relay`]) and a
-//! private Redis server ([`redis_server`]).
+//! private Redis server ([`redis_server`]); and the text schedules of the
+//! concurrent sections ([`schedule`]).
 //!
 //! Every lesson prints one `println!` per line (one `write(2)` each, so lines
 //! from several processes never tear) and flushes before it forks. Durations
@@ -14,6 +15,7 @@
 pub mod hosts;
 pub mod redis_server;
 pub mod relay;
+pub mod schedule;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -107,6 +109,7 @@ pub fn start_lesson(name: &str) {
         eprintln!("usage: cargo run -p {name}");
         std::process::exit(2);
     }
+    schedule::start_trace();
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         let message = info
