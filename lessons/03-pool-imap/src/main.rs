@@ -11,6 +11,7 @@
 
 use std::time::{Duration, Instant};
 
+use course::schedule::{Ran, Schedule, ran};
 use course::{ratio, section, start_lesson, timed, title};
 use multiproc::{Pool, TaskError};
 use nix::unistd::getpid;
@@ -53,11 +54,14 @@ fn print_fib(n: u32) -> u64 {
     value
 }
 
-/// The tutorial's `do`: sleep `seconds`, say so, return `seconds`.
-fn nap(seconds: f64) -> f64 {
-    std::thread::sleep(Duration::from_secs_f64(seconds));
-    println!("    {seconds} done!");
-    seconds
+/// The tutorial's `do`: sleep `seconds`, say so, return `seconds` (with
+/// which worker ran it and when, for the section's schedule).
+fn nap(seconds: f64) -> Ran<f64> {
+    ran(|| {
+        std::thread::sleep(Duration::from_secs_f64(seconds));
+        println!("    {seconds} done!");
+        seconds
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -82,9 +86,13 @@ fn imap_returns_in_submission_order() {
         "for res in pool.imap(do, (0.3, 0.5, 0.1)): print(res)",
     );
     let pool = Pool::new(WORKERS).expect("fork the workers");
+    let mut schedule = Schedule::new("imap on 3 workers");
     for result in pool.imap(nap, NAPS, 1).expect("queue the tasks") {
-        println!("imap -> {}", result.expect("a nap task failed"));
+        let nap = result.expect("a nap task failed");
+        println!("imap -> {}", nap.value);
+        schedule.add_ran(nap.value.to_string(), &nap);
     }
+    schedule.print();
     println!("The workers finished 0.1, 0.3, 0.5; imap returned 0.3, 0.5, 0.1: the");
     println!("0.1 result waited until the results before it had been returned.");
 }
@@ -97,7 +105,7 @@ fn the_pool_size_decides_who_waits() {
     );
     let pool = Pool::new(2).expect("fork the workers");
     for result in pool.imap(nap, NAPS, 1).expect("queue the tasks") {
-        println!("imap -> {}", result.expect("a nap task failed"));
+        println!("imap -> {}", result.expect("a nap task failed").value);
     }
     println!("0.3 and 0.5 started at once; 0.1 started when 0.3 was done (at 0.3 s)");
     println!("and finished at 0.4 s. The tutorial's cpu_count() makes this differ from");
@@ -109,14 +117,18 @@ fn the_pool_size_decides_who_waits() {
     println!("Given as (0.5, 0.3, 0.1), the 0.1 task goes to the first free worker:");
     let started = Instant::now();
     let mut order = Vec::new();
+    let mut schedule = Schedule::new("the first free worker");
     for result in pool
         .imap_unordered(nap, [0.5, 0.3, 0.1], 1)
         .expect("queue the tasks")
     {
-        let seconds = result.expect("a nap task failed");
+        let nap = result.expect("a nap task failed");
+        let seconds = nap.value;
         println!("imap_unordered -> {seconds} at {:.1?}", started.elapsed());
         order.push(seconds);
+        schedule.add_ran(seconds.to_string(), &nap);
     }
+    schedule.print();
     println!(
         "0.1 was done before 0.5 (at 0.4 s, not 0.6 s): {}",
         order == [0.3, 0.1, 0.5]
@@ -130,9 +142,13 @@ fn imap_unordered_returns_in_completion_order() {
         "for res in pool.imap_unordered(do, (0.3, 0.5, 0.1)): print(res)",
     );
     let pool = Pool::new(WORKERS).expect("fork the workers");
+    let mut schedule = Schedule::new("imap_unordered on 3 workers");
     for result in pool.imap_unordered(nap, NAPS, 1).expect("queue the tasks") {
-        println!("imap_unordered -> {}", result.expect("a nap task failed"));
+        let nap = result.expect("a nap task failed");
+        println!("imap_unordered -> {}", nap.value);
+        schedule.add_ran(nap.value.to_string(), &nap);
     }
+    schedule.print();
     println!("Each result came back as soon as its task was done.");
 }
 

@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use course::schedule::{Ran, Schedule, ran};
 use course::{section, start_lesson, title};
 use multiproc::{Manager, Pool, Process, Queue, QueueError, QueueProxy};
 
@@ -193,17 +194,22 @@ fn many_producers_many_consumers() {
     // Each consumer reports what it got on a second queue, and says on a
     // third that it is ready: the producers start once both are, so that
     // neither consumer can drain the queue before the other has begun.
-    let reports: Queue<Vec<(u32, u32)>> = Queue::new(0).expect("queue");
+    // (Each producer and consumer also says when it ran, for the schedule.)
+    let reports: Queue<Ran<Vec<(u32, u32)>>> = Queue::new(0).expect("queue");
+    let produced: Queue<Ran<u32>> = Queue::new(0).expect("queue");
     let ready: Queue<()> = Queue::new(0).expect("queue");
     let mut consumers: Vec<Process> = (0..CONSUMERS)
         .map(|_| {
             Process::start_daemon(|| {
                 ready.put(&()).expect("put");
-                let mut got = Vec::new();
-                while let Some(item) = queue.get().expect("get") {
-                    handle(item);
-                    got.push(item);
-                }
+                let got = ran(|| {
+                    let mut got = Vec::new();
+                    while let Some(item) = queue.get().expect("get") {
+                        handle(item);
+                        got.push(item);
+                    }
+                    got
+                });
                 reports.put(&got).expect("put");
             })
             .expect("fork")
@@ -214,15 +220,19 @@ fn many_producers_many_consumers() {
             .get_timeout(Duration::from_secs(20))
             .expect("a consumer is ready");
     }
-    let shared = &queue;
+    let (shared, produced) = (&queue, &produced);
     let mut producers: Vec<Process> = (0..PRODUCERS)
         .map(|p| {
             // `move` copies `p` and the reference; the child uses its copy of
             // the queue through it.
             Process::start_daemon(move || {
-                for n in 0..ITEMS_EACH {
-                    shared.put(&Some((p, n))).expect("put");
-                }
+                let done = ran(|| {
+                    for n in 0..ITEMS_EACH {
+                        shared.put(&Some((p, n))).expect("put");
+                    }
+                    p
+                });
+                produced.put(&done).expect("put");
             })
             .expect("fork")
         })
@@ -233,16 +243,24 @@ fn many_producers_many_consumers() {
     for _ in 0..CONSUMERS {
         queue.put(&None).expect("put");
     }
+    let mut schedule = Schedule::new("4 producers, 2 consumers");
+    for _ in 0..PRODUCERS {
+        let done = produced.get().expect("a producer's report");
+        schedule.add_ran(format!("producer {}", done.value), &done);
+    }
     let got: Vec<Vec<(u32, u32)>> = (0..CONSUMERS)
         .map(|_| {
-            reports
+            let report = reports
                 .get_timeout(Duration::from_secs(20))
-                .expect("a consumer's report")
+                .expect("a consumer's report");
+            schedule.add_ran(format!("consumer, {} items", report.value.len()), &report);
+            report.value
         })
         .collect();
     for consumer in &mut consumers {
         consumer.join().expect("waitpid");
     }
+    schedule.print();
     let in_order = got.iter().all(|items| each_producer_in_order(items));
     let mut all: Vec<(u32, u32)> = got.concat();
     let total = all.len();

@@ -12,6 +12,7 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
+use course::schedule::Schedule;
 use course::{monotonic_ns, section, start_lesson, title};
 use multiproc::{
     Barrier, Event, LockError, Manager, Process, Semaphore, Shared, SharedMemory, Value,
@@ -321,15 +322,21 @@ fn a_semaphore_and_a_barrier() {
     let inside = Shared::new(AtomicU32::new(0)).expect("a shared count");
     let most = Shared::new(AtomicU32::new(0)).expect("a shared count");
     let start = Barrier::new(WORKERS as u32).expect("a Barrier");
+    // For the schedule: when each worker began to wait, got its seat, left.
+    let seat_times = Shared::new([0; 3 * WORKERS].map(AtomicU64::new)).expect("shared times");
     let mut workers: Vec<Process> = (0..WORKERS)
-        .map(|_| {
-            Process::start(|| {
+        .map(|w| {
+            let (start, seats, inside, most, times) = (&start, &seats, &inside, &most, &seat_times);
+            Process::start(move || {
                 start.wait(Duration::from_secs(30)).expect("barrier");
+                times[3 * w].store(monotonic_ns(), Ordering::SeqCst);
                 let _seat = seats.acquire();
+                times[3 * w + 1].store(monotonic_ns(), Ordering::SeqCst);
                 let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
                 most.fetch_max(now, Ordering::SeqCst);
                 std::thread::sleep(Duration::from_millis(100));
                 inside.fetch_sub(1, Ordering::SeqCst);
+                times[3 * w + 2].store(monotonic_ns(), Ordering::SeqCst);
             })
             .expect("fork")
         })
@@ -337,6 +344,18 @@ fn a_semaphore_and_a_barrier() {
     for worker in &mut workers {
         assert_eq!(worker.join().expect("waitpid"), 0);
     }
+    let mut schedule = Schedule::new("a Semaphore(2) over 5 workers");
+    for w in 0..WORKERS {
+        let [began, seated, left] = [0, 1, 2].map(|i| seat_times[3 * w + i].load(Ordering::SeqCst));
+        // A wait shorter than half a seat's 100 ms is no wait: a seat was free.
+        if seated - began >= 50_000_000 {
+            schedule.add(format!("worker {w}"), "wait", began, seated);
+            schedule.add(format!("worker {w}"), "seat", seated, left);
+        } else {
+            schedule.add(format!("worker {w}"), "seat at once", seated, left);
+        }
+    }
+    schedule.print();
     let most = most.load(Ordering::SeqCst);
     println!("{WORKERS} workers, {SEATS} seats, 100 ms each: the most inside at once was {most}");
     println!(
@@ -372,6 +391,12 @@ fn a_semaphore_and_a_barrier() {
     let arrivals: Vec<u64> = (0..parties).map(|k| at(2 * k)).collect();
     let departures: Vec<u64> = (0..parties).map(|k| at(2 * k + 1)).collect();
     let (came, left) = (spread(&arrivals), spread(&departures));
+    let mut schedule = Schedule::new("a Barrier(4)");
+    for k in 0..parties {
+        let at = |i: usize| times[i].load(Ordering::SeqCst);
+        schedule.add(format!("worker {k}"), "waits", at(2 * k), at(2 * k + 1));
+    }
+    schedule.print();
     println!(
         "arrivals spread over {came:.0?}; 200 ms or more: {}",
         came >= Duration::from_millis(200)

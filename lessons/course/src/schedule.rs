@@ -20,6 +20,35 @@
 
 use std::io::Write;
 
+use serde::{Deserialize, Serialize};
+
+/// A task's result, with which process ran it and when: what a task
+/// returns across a pool for its schedule to be drawn.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Ran<T> {
+    /// What the task returned.
+    pub value: T,
+    /// The process that ran it.
+    pub pid: u32,
+    /// When it started and ended, in ns on `CLOCK_MONOTONIC`.
+    pub start_ns: u64,
+    /// See `start_ns`.
+    pub end_ns: u64,
+}
+
+/// Runs `task` and notes when and where: the one call a lesson's task
+/// makes for its schedule.
+pub fn ran<T>(task: impl FnOnce() -> T) -> Ran<T> {
+    let start_ns = crate::monotonic_ns();
+    let value = task();
+    Ran {
+        value,
+        pid: std::process::id(),
+        start_ns,
+        end_ns: crate::monotonic_ns(),
+    }
+}
+
 /// The widest a drawn row may be, the worker's name included (the golden
 /// test allows 100 columns).
 pub const COLUMNS: usize = 72;
@@ -67,6 +96,11 @@ impl Schedule {
             start_ns,
             end_ns: end_ns.max(start_ns),
         });
+    }
+
+    /// Adds a task that ran in a pool's worker, in the row of its pid.
+    pub fn add_ran<T>(&mut self, label: impl Into<String>, ran: &Ran<T>) {
+        self.add(format!("pid={}", ran.pid), label, ran.start_ns, ran.end_ns);
     }
 
     /// The rows in the order of their first task, each with its spans in
