@@ -31,6 +31,8 @@ Commands:
   watch           check the current exercise each time you save it
   codegen [--check]
                   write the tables and lists that follow from the folders
+  timeline LESSON [--python]
+                  draw each traced section of a lesson (and its twin) as SVG
   help            this text
 
 An EXERCISE is named by its id (02.1 or 2.1), its name (flush-before-fork)
@@ -90,6 +92,17 @@ target/exercises/progress.txt (never in the tracked tree).
                 shipped must fail, each reference solution must pass every
                 stress run, each racy fixture (exercises/racy/) must pass
                 most single runs and be caught by the stress runs";
+
+pub const TIMELINE_HELP: &str = "\
+cargo xtask timeline LESSON [--python]
+
+Runs the lesson with COURSE_TRACE set, so that each section that prints a
+schedule also writes its tasks to a Chrome trace file, then draws every
+traced section as an SVG Gantt chart (one row per worker, one bar per task):
+target/timelines/NN-name-rust.json and NN-name-rust-K.svg. With --python,
+the lesson's Python twin too (NN-name-python-K.svg), so that CPython's pools
+and the Rust ones can be seen side by side. The JSON opens in Perfetto
+(ui.perfetto.dev) or chrome://tracing.";
 
 pub const HINT_HELP: &str = "\
 cargo xtask hint [EXERCISE]
@@ -294,6 +307,15 @@ pub const COMMANDS: &[Command] = &[
         max_names: Some(0),
         names_are: "arguments",
         run: commands::codegen::cmd_codegen,
+    },
+    Command {
+        name: "timeline",
+        help: || TIMELINE_HELP.into(),
+        switches: &["--python"],
+        options: &[],
+        max_names: Some(1),
+        names_are: "lesson",
+        run: commands::timeline::cmd_timeline,
     },
 ];
 

@@ -37,6 +37,35 @@ def fib_task(n):
     )
 
 
+def trace(section_name, spans):
+    """With COURSE_TRACE=FILE, adds `spans` (row, label, start s, end s on
+    CLOCK_MONOTONIC) to FILE in Chrome's Trace Event format, as the Rust
+    lessons do, so that `cargo xtask timeline 01 --python` draws both."""
+    path = os.environ.get("COURSE_TRACE")
+    if not path:
+        return
+    import json
+
+    try:
+        with open(path) as f:
+            events = json.load(f)["traceEvents"]
+    except FileNotFoundError:
+        events = []
+    pid = os.getpid()
+    rows = []
+    # Each section's rows get tracks of their own, after those already there.
+    before = sum(1 for e in events if e["ph"] == "M")
+    for row, label, start, end in sorted(spans, key=lambda s: s[2]):
+        if row not in rows:
+            rows.append(row)
+            events.append({"name": "thread_name", "ph": "M", "pid": pid, "tid": before + len(rows),
+                           "args": {"name": f"{section_name}: {row}"}})
+        events.append({"name": label, "cat": section_name, "ph": "X", "ts": start * 1e6,
+                       "dur": (end - start) * 1e6, "pid": pid, "tid": before + rows.index(row) + 1})
+    with open(path, "w") as f:
+        json.dump({"traceEvents": events}, f)
+
+
 def section(number, what):
     print()
     print(f"## {number}. {what}")
@@ -54,16 +83,23 @@ def on_pool(executor_class, label):
     with executor_class(WORKERS) as pool:
         start = time.perf_counter()
         futures = [pool.submit(fib_task, n) for n in [None, *TASKS, LAST_AND_SHORT]]
-        pids, threads, order = set(), set(), []
+        pids, threads, order, spans, thread_rows = set(), set(), [], [], {}
         for future in as_completed(futures):
-            n, value, pid, _, finished_at, thread = future.result()
+            n, value, pid, took, finished_at, thread = future.result()
             pids.add(pid)
             threads.add(thread)
             order.append(finished_at)
+            if executor_class is ProcessPoolExecutor:
+                row = f"pid={pid}"
+            else:
+                row = f"thread {thread_rows.setdefault(thread, len(thread_rows))}"
+            name = "wait 300ms" if n is None else f"fib({n})"
+            spans.append((row, name, finished_at - took, finished_at))
             what = "wait 300ms" if n is None else f"fib({n}) = {value}"
             print(f"{what}  pid={pid}")
         took = time.perf_counter() - start
         workers = {p.pid for p in getattr(pool, "_processes", {}).values()}
+    trace(f"a {executor_class.__name__}(2)", spans)
     in_order = all(b + ORDER_SLACK >= a for a, b in zip(order, order[1:]))
     print(f"results in the order the tasks finished: {str(in_order).lower()}")
     if executor_class is ThreadPoolExecutor:
@@ -110,6 +146,9 @@ def main():
     import multiprocessing as mp
 
     mp.set_start_method("fork", force=True)  # Said outright: Python 3.14 defaults to forkserver.
+    if os.environ.get("COURSE_TRACE"):
+        with open(os.environ["COURSE_TRACE"], "w") as f:
+            f.write('{"traceEvents":[]}')
     print("Lesson 01 (Python twin): threads vs processes")
     print(f"This process: pid={os.getpid()}")
 

@@ -229,8 +229,11 @@ fn append_trace(path: &std::path::Path, schedule: &Schedule) -> std::io::Result<
     }
     let pid = std::process::id();
     let rows = schedule.rows();
+    // Each section's rows get tracks of their own: number them after the
+    // tracks the file has already.
+    let tracks_before = old.matches("\"ph\":\"M\"").count();
     for (tid, (row, spans)) in rows.iter().enumerate() {
-        let tid = tid + 1;
+        let tid = tracks_before + tid + 1;
         events.push(format!(
             "{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":{pid},\"tid\":{tid},\"args\":{{\"name\":{}}}}}",
             json_string(&format!("{}: {row}", schedule.name))

@@ -11,6 +11,7 @@ pub mod hint;
 pub mod list;
 pub mod progress;
 pub mod run;
+pub mod timeline;
 pub mod verify;
 pub mod watch;
 
