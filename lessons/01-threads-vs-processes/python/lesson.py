@@ -5,8 +5,13 @@ Run it with `python3 lesson.py`, or side by side with the Rust lesson:
 """
 
 import os
+import sys
 import threading
 import time
+
+# The trace writer the twins share (lessons/course/python).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "course", "python"))
+import course_trace  # noqa: E402
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 
 TASKS = range(30, 35)
@@ -35,35 +40,6 @@ def fib_task(n):
         time.monotonic(),
         threading.get_ident(),
     )
-
-
-def trace(section_name, spans):
-    """With COURSE_TRACE=FILE, adds `spans` (row, label, start s, end s on
-    CLOCK_MONOTONIC) to FILE in Chrome's Trace Event format, as the Rust
-    lessons do, so that `cargo xtask timeline 01 --python` draws both."""
-    path = os.environ.get("COURSE_TRACE")
-    if not path:
-        return
-    import json
-
-    try:
-        with open(path) as f:
-            events = json.load(f)["traceEvents"]
-    except FileNotFoundError:
-        events = []
-    pid = os.getpid()
-    rows = []
-    # Each section's rows get tracks of their own, after those already there.
-    before = sum(1 for e in events if e["ph"] == "M")
-    for row, label, start, end in sorted(spans, key=lambda s: s[2]):
-        if row not in rows:
-            rows.append(row)
-            events.append({"name": "thread_name", "ph": "M", "pid": pid, "tid": before + len(rows),
-                           "args": {"name": f"{section_name}: {row}"}})
-        events.append({"name": label, "cat": section_name, "ph": "X", "ts": start * 1e6,
-                       "dur": (end - start) * 1e6, "pid": pid, "tid": before + rows.index(row) + 1})
-    with open(path, "w") as f:
-        json.dump({"traceEvents": events}, f)
 
 
 def section(number, what):
@@ -99,7 +75,7 @@ def on_pool(executor_class, label):
             print(f"{what}  pid={pid}")
         took = time.perf_counter() - start
         workers = {p.pid for p in getattr(pool, "_processes", {}).values()}
-    trace(f"a {executor_class.__name__}(2)", spans)
+    course_trace.add(f"a {executor_class.__name__}(2)", spans)
     in_order = all(b + ORDER_SLACK >= a for a, b in zip(order, order[1:]))
     print(f"results in the order the tasks finished: {str(in_order).lower()}")
     if executor_class is ThreadPoolExecutor:
@@ -146,9 +122,7 @@ def main():
     import multiprocessing as mp
 
     mp.set_start_method("fork", force=True)  # Said outright: Python 3.14 defaults to forkserver.
-    if os.environ.get("COURSE_TRACE"):
-        with open(os.environ["COURSE_TRACE"], "w") as f:
-            f.write('{"traceEvents":[]}')
+    course_trace.start()
     print("Lesson 01 (Python twin): threads vs processes")
     print(f"This process: pid={os.getpid()}")
 

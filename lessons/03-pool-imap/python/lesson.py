@@ -7,7 +7,12 @@ Run it with `python3 lesson.py`, or side by side with the Rust lesson:
 import multiprocessing as mp
 import os
 import signal
+import sys
 import time
+
+# The trace writer the twins share (lessons/course/python).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "course", "python"))
+import course_trace  # noqa: E402
 
 WORKERS = 3
 
@@ -28,9 +33,21 @@ def print_fib(n):
 
 
 def nap(seconds):
+    """The tutorial's `do`, with which worker ran it and when (for the
+    schedule): (seconds, pid, start, end)."""
+    start = time.monotonic()
     time.sleep(seconds)
     print(f"    {seconds} done!", flush=True)
-    return seconds
+    return seconds, os.getpid(), start, time.monotonic()
+
+
+def traced(section_name, results):
+    """Yields each nap's seconds, and traces them all at the end."""
+    spans = []
+    for seconds, pid, start, end in results:
+        spans.append((f"pid={pid}", str(seconds), start, end))
+        yield seconds
+    course_trace.add(section_name, spans)
 
 
 def square_and_pid(x):
@@ -59,6 +76,7 @@ def die_by_sigkill(_):
 
 def main():
     mp.set_start_method("fork", force=True)  # Said outright: Python 3.14 defaults to forkserver.
+    course_trace.start()
     print("Lesson 03 (Python twin): Pool, apply_async, imap")
     print(f"This process: pid={os.getpid()}")
 
@@ -71,24 +89,24 @@ def main():
 
     section(2, "imap: results in the order the tasks were given")
     with mp.Pool(WORKERS) as pool:
-        for res in pool.imap(nap, (0.3, 0.5, 0.1)):
+        for res in traced("imap on 3 workers", pool.imap(nap, (0.3, 0.5, 0.1))):
             print(f"imap -> {res}", flush=True)
 
     section(3, "The same imap on 2 workers")
     with mp.Pool(2) as pool:
-        for res in pool.imap(nap, (0.3, 0.5, 0.1)):
+        for res, _, _, _ in pool.imap(nap, (0.3, 0.5, 0.1)):
             print(f"imap -> {res}", flush=True)
         print("Given as (0.5, 0.3, 0.1), the 0.1 task goes to the first free worker:")
         start = time.perf_counter()
         order = []
-        for res in pool.imap_unordered(nap, (0.5, 0.3, 0.1)):
+        for res in traced("the first free worker", pool.imap_unordered(nap, (0.5, 0.3, 0.1))):
             print(f"imap_unordered -> {res} at {time.perf_counter() - start:.1f} s", flush=True)
             order.append(res)
         print(f"0.1 was done before 0.5 (at 0.4 s, not 0.6 s): {str(order == [0.3, 0.1, 0.5]).lower()}")
 
     section(4, "imap_unordered: results as they are done")
     with mp.Pool(WORKERS) as pool:
-        for res in pool.imap_unordered(nap, (0.3, 0.5, 0.1)):
+        for res in traced("imap_unordered on 3 workers", pool.imap_unordered(nap, (0.3, 0.5, 0.1))):
             print(f"imap_unordered -> {res}", flush=True)
 
     section(5, "map and chunksize")
