@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from multiprocessing.managers import BaseManager
 
 
 def nothing(*_):
@@ -132,6 +133,38 @@ def manager_dict(count):
             d["k"] = n
             d["k"]
         return per(start, count)
+
+
+class _TcpManager(BaseManager):
+    pass
+
+
+_tcp_dict = {}
+
+
+def _the_dict():
+    return _tcp_dict
+
+
+_TcpManager.register("the_dict", callable=_the_dict)
+
+
+def manager_dict_tcp(count):
+    """The same set/get through a BaseManager served on loopback TCP and
+    reached with connect(), as from another host."""
+    server = _TcpManager(address=("127.0.0.1", 0), authkey=b"bench")
+    server.start()
+    try:
+        client = _TcpManager(address=server.address, authkey=b"bench")
+        client.connect()
+        d = client.the_dict()
+        start = time.perf_counter()
+        for n in range(count // 2):
+            d.update(k=n)
+            d.get("k")
+        return per(start, count)
+    finally:
+        server.shutdown()
 
 
 def imap(count, chunksize, unordered):
@@ -273,6 +306,7 @@ FIGURES = {
     "queue3": lambda n: queue(n, 3),
     "mqueue": lambda n: queue(n, 0, manager=True),
     "mdict": manager_dict,
+    "mdict-tcp": manager_dict_tcp,
     "lock": lock,
     "incr2": increments,
     "imap1": lambda n: imap(n, 1, False),

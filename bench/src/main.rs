@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use multiproc::{Manager, Pipe, Pool, Process, Queue};
 
 /// The figures this binary measures, in the order of the match in `main`.
-const FIGURES: [&str; 19] = [
+const FIGURES: [&str; 20] = [
     "fork",
     "spawn",
     "thread",
@@ -32,6 +32,7 @@ const FIGURES: [&str; 19] = [
     "queue3",
     "mqueue",
     "mdict",
+    "mdict-tcp",
     "lock",
     "incr2",
     "imap1",
@@ -112,6 +113,8 @@ fn main() {
         ("mqueue", true) => manager_queue_ours(count),
         ("mdict", true) => manager_dict_ours(count),
         ("mqueue" | "mdict", false) => rtt_raw(count),
+        ("mdict-tcp", true) => manager_dict_tcp_ours(count),
+        ("mdict-tcp", false) => rtt_tcp_raw(count),
         ("lock", true) => lock_ours(count),
         ("lock", false) => lock_raw(count),
         ("incr2", true) => increments_ours(count),
@@ -432,6 +435,54 @@ fn manager_dict_ours(count: u64) -> f64 {
     }
     let took = start.elapsed();
     manager.shutdown().unwrap();
+    per(took, count)
+}
+
+/// The same set/get, through a manager served on loopback TCP and reached
+/// with `manager::connect`, as a process on another host would.
+fn manager_dict_tcp_ours(count: u64) -> f64 {
+    let key = [5u8; 32];
+    let manager = Manager::serve("127.0.0.1:0".parse().unwrap(), key).unwrap();
+    let address = manager.tcp_address().unwrap();
+    let remote =
+        multiproc::manager::connect(address, key, std::time::Duration::from_secs(5)).unwrap();
+    let dict = remote.dict::<u64>().unwrap();
+    let start = Instant::now();
+    for n in 0..count / 2 {
+        dict.set("k", &n).unwrap();
+        dict.get("k").unwrap();
+    }
+    let took = start.elapsed();
+    drop(dict);
+    manager.shutdown().unwrap();
+    per(took, count)
+}
+
+/// A round trip of 8 bytes over loopback TCP to an echoing child, with
+/// TCP_NODELAY: the floor of any request over TCP.
+fn rtt_tcp_raw(count: u64) -> f64 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let mut child = Process::start(move || {
+        let (mut there, _) = listener.accept().unwrap();
+        there.set_nodelay(true).unwrap();
+        let mut buf = [0u8; 8];
+        while there.read_exact(&mut buf).is_ok() {
+            there.write_all(&buf).unwrap();
+        }
+    })
+    .unwrap();
+    let mut here = std::net::TcpStream::connect(address).unwrap();
+    here.set_nodelay(true).unwrap();
+    let mut buf = [0u8; 8];
+    let start = Instant::now();
+    for _ in 0..count {
+        here.write_all(&buf).unwrap();
+        here.read_exact(&mut buf).unwrap();
+    }
+    let took = start.elapsed();
+    here.shutdown(std::net::Shutdown::Both).unwrap();
+    child.join().unwrap();
     per(took, count)
 }
 

@@ -32,6 +32,7 @@ const PAIRS: &[(&str, &str)] = &[
     ("queue", "crossbeam"),
     ("queue3", "crossbeam"),
     ("mdict", "redis"),
+    ("mdict-tcp", "redis"),
     ("lock", "std-mutex"),
     ("imap1", "procspawn"),
     ("imapu1", "procspawn"),
@@ -92,6 +93,7 @@ fn main() {
         ("queue", "crossbeam") => Ok(crossbeam_between_threads(count, None)),
         ("queue3", "crossbeam") => Ok(crossbeam_between_threads(count, Some(3))),
         ("mdict", "redis") => redis_set_get(count),
+        ("mdict-tcp", "redis") => redis_tcp_set_get(count),
         ("imap1", "procspawn") | ("imapu1", "procspawn") => Ok(procspawn_pool(count)),
         ("fib-threads", "rayon") => Ok(rayon_fib_speedup()),
         ("lock", "std-mutex") => Ok(std_mutex_uncontended(count)),
@@ -343,6 +345,72 @@ fn redis_set_get(count: u64) -> Result<f64, String> {
     drop(connection);
     drop(server);
     Ok(per(took, count))
+}
+
+/// The same SET/GET against a redis-server on a loopback TCP port, the
+/// peer of our manager served over TCP. Its settings, the password among
+/// them, go in on its stdin (never on a command line `ps` shows).
+fn redis_tcp_set_get(count: u64) -> Result<f64, String> {
+    use std::io::Write;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("no free port: {e}"))?
+        .port();
+    let mut random = [0u8; 16];
+    std::io::Read::read_exact(
+        &mut std::fs::File::open("/dev/urandom").map_err(|e| format!("/dev/urandom: {e}"))?,
+        &mut random,
+    )
+    .map_err(|e| format!("/dev/urandom: {e}"))?;
+    let password: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    let mut child = Command::new("redis-server")
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| {
+            format!("redis-server is not installed ({e}): apt-get install redis-server")
+        })?;
+    let config =
+        format!("bind 127.0.0.1\nport {port}\nsave \"\"\nappendonly no\nrequirepass {password}\n");
+    let written = child
+        .stdin
+        .take()
+        .map(|mut stdin| stdin.write_all(config.as_bytes()));
+    let result = (|| {
+        if !matches!(written, Some(Ok(()))) {
+            return Err("redis-server did not take its settings".to_string());
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                return Err("redis-server did not listen within 10 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let client = redis::Client::open(format!("redis://:{password}@127.0.0.1:{port}/"))
+            .map_err(|e| format!("redis client: {e}"))?;
+        let mut connection = client
+            .get_connection()
+            .map_err(|e| format!("connecting to redis-server: {e}"))?;
+        let start = Instant::now();
+        for n in 0..count / 2 {
+            redis::cmd("SET")
+                .arg("k")
+                .arg(n)
+                .exec(&mut connection)
+                .map_err(|e| format!("SET: {e}"))?;
+            let _: u64 = redis::cmd("GET")
+                .arg("k")
+                .query(&mut connection)
+                .map_err(|e| format!("GET: {e}"))?;
+        }
+        Ok(per(start.elapsed(), count))
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    result
 }
 
 struct RedisServer {

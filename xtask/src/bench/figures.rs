@@ -154,6 +154,17 @@ pub const FIGURES: &[Figure] = &[
         peers: &["redis"],
     },
     Figure {
+        name: "mdict-tcp",
+        title: "manager dict set/get over loopback TCP",
+        unit: Unit::Rate("op/s"),
+        count: (10_000, 4000),
+        goals: &[
+            Goal::TimesPythonAtMost(1.0 / 3.0),
+            Goal::TimesPeerAtLeast("redis", 1.0 / 1.2),
+        ],
+        peers: &["redis"],
+    },
+    Figure {
         name: "lock",
         title: "Lock acquire + release, uncontended",
         unit: Unit::Time,
