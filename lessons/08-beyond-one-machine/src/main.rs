@@ -14,11 +14,11 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use course::hosts::{Host, channel, two_hosts};
+use course::hosts::{Host, Network, channel, two_hosts};
 use course::redis_server::RedisServer;
 use course::{relay, section, start_lesson, timed, title};
 use multiproc::manager::{self, RemoteManager};
-use multiproc::{DictProxy, Manager, ManagerError, Process, RecvEnd, SendEnd};
+use multiproc::{DictProxy, Manager, ManagerError, Process, RecvEnd};
 
 /// The key both hosts were given (in a real deployment: from a file only
 /// they can read, never from an environment variable or a command line).
@@ -55,22 +55,42 @@ fn connect(address: SocketAddr) -> RemoteManager {
 }
 
 // ---------------------------------------------------------------------------
-/// Host A's part in sections 1 and 2: serves a manager on its own address
-/// (port 0: the kernel picks a free one) and tells the lesson where; then
-/// does what `after` says, and shuts the manager down when the lesson says.
-fn serve_on_host_a(
-    host: &Host,
-    lesson: SendEnd,
-    said: RecvEnd,
-    after: impl FnOnce(&Manager, &mut RecvEnd),
-) {
-    let (mut lesson, mut said) = (lesson, said);
-    let manager = Manager::serve(SocketAddr::from((host.ip, 0)), KEY).expect("serve");
-    let address = manager.tcp_address().expect("served on TCP");
-    lesson.send(&address).expect("tell the lesson");
-    after(&manager, &mut said);
-    let _: Result<String, _> = said.recv();
-    manager.shutdown().expect("shutdown");
+/// Sections 1 to 3: host A serves a manager on its own address (port 0: the
+/// kernel picks one), then runs `on_a` while host B runs `on_b` with the
+/// manager's address; `said_by_lesson` prints what the lesson says between
+/// (host A serves, host B has not begun). When host B is done, host A is
+/// told, and shuts its manager down. Returns how the hosts were joined.
+fn manager_on_a_client_on_b(
+    on_a: impl FnOnce(&Manager) + 'static,
+    on_b: impl FnOnce(&Host, SocketAddr) + 'static,
+    said_by_lesson: impl FnOnce(&Network, SocketAddr),
+) -> Network {
+    let (mut from_a, a_tells) = channel();
+    let (a_listens, mut tell_a) = channel();
+    let (b_listens, mut tell_b) = channel();
+    let host_a = move |host: &Host| {
+        let (mut a_tells, mut a_listens) = (a_tells, a_listens);
+        let manager = Manager::serve(SocketAddr::from((host.ip, 0)), KEY).expect("serve");
+        let address = manager.tcp_address().expect("served on TCP");
+        a_tells.send(&address).expect("tell the lesson");
+        on_a(&manager);
+        // Until host B is done (or the lesson is gone).
+        let _: Result<String, _> = a_listens.recv();
+        manager.shutdown().expect("shutdown");
+    };
+    let host_b = move |host: &Host| {
+        let mut b_listens = b_listens;
+        let address: SocketAddr = b_listens.recv().expect("the manager's address");
+        on_b(host, address);
+    };
+    let (mut a, mut b, network) = two_hosts(host_a, host_b);
+    let address: SocketAddr = from_a.recv().expect("host A serves");
+    said_by_lesson(&network, address);
+    tell_b.send(&address).expect("tell host B");
+    assert_eq!(b.join().expect("host B"), 0, "host B failed");
+    tell_a.send("host B is done").expect("tell host A");
+    assert_eq!(a.join().expect("host A"), 0, "host A failed");
+    network
 }
 
 fn a_manager_between_two_hosts() {
@@ -78,13 +98,7 @@ fn a_manager_between_two_hosts() {
         "A manager on host A, a dict in it used from host B",
         "BaseManager(address=(host, port), authkey=key).start() on A; .connect() on B",
     );
-    let (mut from_a, a_tells) = channel();
-    let (a_listens, mut tell_a) = channel();
-    let (b_listens, mut tell_b) = channel();
-    let host_a = move |host: &Host| serve_on_host_a(host, a_tells, a_listens, |_, _| {});
-    let host_b = move |host: &Host| {
-        let mut b_listens = b_listens;
-        let address: SocketAddr = b_listens.recv().expect("the manager's address");
+    let host_b = |host: &Host, address: SocketAddr| {
         let wrong = manager::connect(address, [0; 32], Duration::from_secs(5));
         println!(
             "host B with a wrong key: refused: {}",
@@ -103,14 +117,14 @@ fn a_manager_between_two_hosts() {
             remote.number_of_objects().expect("count")
         );
     };
-    let (mut a, mut b, network) = two_hosts(host_a, host_b);
-    println!("{}", network.describe());
-    let address: SocketAddr = from_a.recv().expect("host A serves");
-    println!("host A serves the manager at tcp:{address}");
-    tell_b.send(&address).expect("tell host B");
-    assert_eq!(b.join().expect("host B"), 0, "host B failed");
-    tell_a.send("stop").expect("tell host A");
-    assert_eq!(a.join().expect("host A"), 0, "host A failed");
+    manager_on_a_client_on_b(
+        |_| {},
+        host_b,
+        |network, address| {
+            println!("{}", network.describe());
+            println!("host A serves the manager at tcp:{address}");
+        },
+    );
     println!("Host B inherited nothing: it dialled an address and proved it knew the key");
     println!("(and host A proved it too). The dict lives on host A, as lesson 06's lived in");
     println!("its server.");
@@ -122,31 +136,24 @@ fn a_host_drops_off_mid_call() {
         "Host B drops off the network in the middle of a call",
         "q.get(timeout=1) through a proxy whose host vanished",
     );
-    let (mut from_a, a_tells) = channel();
-    let (a_listens, mut tell_a) = channel();
-    let (b_listens, mut tell_b) = channel();
     let (stop_asked, ask_to_stop) = channel();
     let (stopped_said, say_stopped) = channel();
     // On loopback host B has no link of its own to take down: host A's
     // server stops answering instead (SIGSTOP to host A's own child, whose
-    // pid cannot be reused while it is unreaped), until the lesson goes on.
-    let host_a = move |host: &Host| {
+    // pid cannot be reused while it is unreaped), until host B is done.
+    let host_a = move |manager: &Manager| {
         let (mut stop_asked, mut say_stopped) = (stop_asked, say_stopped);
-        serve_on_host_a(host, a_tells, a_listens, move |manager, said| {
-            if let Ok(true) = stop_asked.recv::<bool>() {
-                use nix::sys::signal::{Signal, kill};
-                let server = nix::unistd::Pid::from_raw(manager.pid().expect("a server"));
-                let _ = kill(server, Signal::SIGSTOP);
-                say_stopped.send("stopped").expect("tell host B");
-                let _: Result<String, _> = said.recv();
-                let _ = kill(server, Signal::SIGCONT);
-            }
-        })
+        if let Ok(true) = stop_asked.recv::<bool>() {
+            use nix::sys::signal::{Signal, kill};
+            let server = nix::unistd::Pid::from_raw(manager.pid().expect("a server"));
+            let _ = kill(server, Signal::SIGSTOP);
+            say_stopped.send("stopped").expect("tell host B");
+            let _: Result<String, _> = stop_asked.recv();
+            let _ = kill(server, Signal::SIGCONT);
+        }
     };
-    let host_b = move |host: &Host| {
-        let (mut b_listens, mut ask_to_stop, mut stopped_said) =
-            (b_listens, ask_to_stop, stopped_said);
-        let address: SocketAddr = b_listens.recv().expect("the manager's address");
+    let host_b = move |host: &Host, address: SocketAddr| {
+        let (mut ask_to_stop, mut stopped_said) = (ask_to_stop, stopped_said);
         let remote = connect(address);
         let q = remote.queue::<u32>(0).expect("a queue on host A");
         q.put(&1, None).expect("put");
@@ -178,14 +185,9 @@ fn a_host_drops_off_mid_call() {
         );
         // Its connections cannot say goodbye: they end with this process.
         std::mem::forget(q);
+        let _ = ask_to_stop.send("done");
     };
-    let (mut a, mut b, _) = two_hosts(host_a, host_b);
-    let address: SocketAddr = from_a.recv().expect("host A serves");
-    tell_b.send(&address).expect("tell host B");
-    assert_eq!(b.join().expect("host B"), 0, "host B failed");
-    tell_a.send("go on").expect("tell host A");
-    tell_a.send("stop").expect("tell host A");
-    assert_eq!(a.join().expect("host A"), 0, "host A failed");
+    manager_on_a_client_on_b(host_a, host_b, |_, _| {});
     println!("Without a timeout the call would wait for TCP itself to give up: keepalive");
     println!(
         "probes and TCP_USER_TIMEOUT bound that to about {:?} here (Python's sockets,",
@@ -208,13 +210,7 @@ fn round_trips_dominate() {
         "Round trips dominate: 50 sets against one update of 50 keys, 2 ms away",
         "for k, v in pairs: d[k] = v   vs   d.update(pairs)",
     );
-    let (mut from_a, a_tells) = channel();
-    let (a_listens, mut tell_a) = channel();
-    let (b_listens, mut tell_b) = channel();
-    let host_a = move |host: &Host| serve_on_host_a(host, a_tells, a_listens, |_, _| {});
-    let host_b = move |host: &Host| {
-        let mut b_listens = b_listens;
-        let address: SocketAddr = b_listens.recv().expect("the manager's address");
+    let host_b = |host: &Host, address: SocketAddr| {
         // The kernel's netem would delay the packets below TCP; this kernel
         // has none, and a relay in host B's path works everywhere.
         let relay = relay::start(SocketAddr::from((host.ip, 0)), address, DELAY);
@@ -250,12 +246,7 @@ fn round_trips_dominate() {
             batched * 10 < one_by_one
         );
     };
-    let (mut a, mut b, _) = two_hosts(host_a, host_b);
-    let address: SocketAddr = from_a.recv().expect("host A serves");
-    tell_b.send(&address).expect("tell host B");
-    assert_eq!(b.join().expect("host B"), 0, "host B failed");
-    tell_a.send("stop").expect("tell host A");
-    assert_eq!(a.join().expect("host A"), 0, "host A failed");
+    manager_on_a_client_on_b(|_| {}, host_b, |_, _| {});
     println!("On one machine a round trip costs microseconds, and lesson 06's one request");
     println!("per operation was fine. Across a network each costs the path's delay twice:");
     println!("send many operations in one request (update), or several requests before");

@@ -112,30 +112,14 @@ pub(super) fn serve(start: Start) -> i32 {
         }
     }
     let me = geteuid().as_raw();
-    let mut said_out_of_fds = false;
-    for stream in listener.incoming() {
-        let stream = match stream {
-            Ok(stream) => stream,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                // Out of descriptors (EMFILE): accept would fail again at
-                // once. Wait for a connection to close, and say so once.
-                if !said_out_of_fds {
-                    eprintln!("multiproc manager: cannot accept a connection ({e}); waiting");
-                    said_out_of_fds = true;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-                continue;
-            }
-        };
-        said_out_of_fds = false;
+    accept_each(listener.incoming(), "a connection", |stream| {
         match peer_uid(&stream) {
             Some(uid) if uid == me => {}
             other => {
                 eprintln!(
                     "multiproc manager: refused a connection from uid {other:?} (only uid {me} may connect)"
                 );
-                continue;
+                return;
             }
         }
         // The process at the other end, to lend its children references.
@@ -146,8 +130,35 @@ pub(super) fn serve(start: Start) -> i32 {
             peer,
         };
         spawn_connection(client, &objects, &cleanup);
-    }
+    });
     0
+}
+
+/// Hands each accepted connection to `serve`, for as long as the listener
+/// lives. Out of descriptors (EMFILE), accept would fail again at once:
+/// it waits for a connection to close instead, and says so once.
+fn accept_each<S>(
+    incoming: impl Iterator<Item = std::io::Result<S>>,
+    what: &str,
+    mut serve: impl FnMut(S),
+) {
+    let mut said_out_of_fds = false;
+    for stream in incoming {
+        match stream {
+            Ok(stream) => {
+                said_out_of_fds = false;
+                serve(stream);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                if !said_out_of_fds {
+                    eprintln!("multiproc manager: cannot accept {what} ({e}); waiting");
+                    said_out_of_fds = true;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
 }
 
 /// Accepts TCP clients for as long as the server lives; each one's
@@ -158,25 +169,11 @@ fn serve_tcp(
     objects: &Arc<Objects>,
     cleanup: &Arc<Cleanup>,
 ) {
-    let mut said_out_of_fds = false;
-    for stream in listener.incoming() {
-        let stream = match stream {
-            Ok(stream) => stream,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                if !said_out_of_fds {
-                    eprintln!("multiproc manager: cannot accept a TCP connection ({e}); waiting");
-                    said_out_of_fds = true;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-                continue;
-            }
-        };
-        said_out_of_fds = false;
+    accept_each(listener.incoming(), "a TCP connection", |stream| {
         // No Nagle delay, and a vanished peer noticed (keepalive): without
         // it, a lock held by a client whose host went away stays held.
         if tune_tcp(&stream).is_err() {
-            continue;
+            return;
         }
         // A remote process's pid means nothing here: it lends no children.
         let client = Client {
@@ -185,7 +182,7 @@ fn serve_tcp(
             peer: 0,
         };
         spawn_connection(client, objects, cleanup);
-    }
+    });
 }
 
 /// A client's connection before its handshake, and what it must prove.
