@@ -33,3 +33,36 @@ fn a_run_prints_the_key_facts_and_leaves_nothing_behind() {
     );
     assert!(!run.stdout.contains(": false"), "every checked claim holds");
 }
+
+/// As root the hosts are network namespaces; a learner who is not root gets
+/// the loopback form. Run it as `nobody` too, and check it against the
+/// same golden file (CI runs as root, so this is where that form is seen).
+#[test]
+fn the_loopback_form_passes_the_golden_as_another_user() {
+    let root = nix::unistd::geteuid().is_root();
+    let setpriv = std::path::Path::new("/usr/bin/setpriv");
+    if !root || !setpriv.exists() {
+        eprintln!("skipped: needs root and setpriv to run the lesson as nobody");
+        return;
+    }
+    let goldens = harness::verify::Goldens::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
+        .expect("the golden files");
+    let args: Vec<String> = [
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--",
+        BINARY,
+    ]
+    .map(String::from)
+    .to_vec();
+    let run = harness::runner::run(setpriv, &args, Duration::from_secs(60)).expect("setpriv");
+    assert!(
+        run.stdout.contains("hosts: this machine's loopback"),
+        "not the loopback form:\n{}",
+        run.stdout
+    );
+    if let Err(failure) = harness::verify::check_run("lesson 08 as nobody", &goldens, run) {
+        panic!("{failure}");
+    }
+}
