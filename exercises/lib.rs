@@ -25,3 +25,24 @@ pub fn work_for(cpu: Duration) {
         }
     }
 }
+
+/// Notes that `row` (a worker) did `label` from `start_ns` to `end_ns` (on
+/// `CLOCK_MONOTONIC`), for the grader: when a stress run fails, `cargo
+/// xtask check` draws these spans as that run's schedule, so that a race is
+/// seen as the interleaving that lost. Does nothing outside the grader.
+/// One `write(2)` per span to a file opened for appending, so spans from
+/// several processes never tear.
+pub fn schedule_span(row: &str, label: &str, start_ns: u64, end_ns: u64) {
+    use std::io::Write;
+    let Some(path) = std::env::var_os("COURSE_SPANS") else {
+        return;
+    };
+    let line = format!("{row}\t{label}\t{start_ns}\t{end_ns}\n");
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+    {
+        let _ = file.write_all(line.as_bytes());
+    }
+}

@@ -83,6 +83,8 @@ of output and 64 processes), and after one passing run runs it 20 more
 times: idle, with a busy loop on every CPU, pinned to one CPU, and starved
 (one CPU at the lowest priority beside a busy loop). It passes only if all
 21 runs pass; a race shows as some of them failing. At most 30 s of stress.
+An exercise that notes its spans (exercises::schedule_span) gets the failing
+run's schedule drawn under the failure: which worker did what, and when.
 
 Without EXERCISE: the first exercise not solved yet. Progress is kept in
 target/exercises/progress.txt (never in the tracked tree).

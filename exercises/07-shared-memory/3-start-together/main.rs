@@ -51,6 +51,7 @@ fn worker(k: usize, times: &Times) {
 
 fn main() {
     let times: Times = Shared::new([0; 2 * WORKERS].map(AtomicU64::new)).expect("shared times");
+    let began = now_ns();
     let mut workers: Vec<Process> = (0..WORKERS)
         .map(|k| {
             let times = &times;
@@ -63,6 +64,13 @@ fn main() {
     let at = |i: usize| times[i].load(Ordering::SeqCst);
     let last_ready = (0..WORKERS).map(at).max().unwrap_or(0);
     let first_start = (WORKERS..2 * WORKERS).map(at).min().unwrap_or(0);
+    // For the grader's schedule, if a stress run fails: each worker's set-up,
+    // and the moment it began to run.
+    for k in 0..WORKERS {
+        let row = format!("worker {k}");
+        exercises::schedule_span(&row, "set up", began, at(k));
+        exercises::schedule_span(&row, "run", at(WORKERS + k), at(WORKERS + k) + 1);
+    }
     println!("{WORKERS} workers set up, then ran");
     println!(
         "no worker ran before all were set up: {}",

@@ -137,14 +137,58 @@ pub fn run_once(
     let what = format!("exercise {} ({})", exercise.id, exercise.name);
     let _load = mode.load();
     let timeout = mode.timeout(goldens.stdout.timeout);
-    let run = runner::run_with(binary, &goldens.stdout.args, timeout, &mode.conditions()).map_err(
-        |e| Failure {
+    // Where the exercise notes its spans (`exercises::schedule_span`).
+    let spans = std::env::temp_dir().join(format!(
+        "course-spans-{}-{}.tsv",
+        std::process::id(),
+        SPANS_FILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let mut conditions = mode.conditions();
+    conditions
+        .env
+        .push(("COURSE_SPANS".into(), spans.display().to_string()));
+    let run =
+        runner::run_with(binary, &goldens.stdout.args, timeout, &conditions).map_err(|e| Failure {
             reason: format!("{what}: could not start {}: {e}", binary.display()),
             diff: String::new(),
             run: None,
-        },
-    )?;
-    check_run(&what, goldens, run).map_err(|failure| Box::new(explain_limits(failure)))
+        });
+    let noted = std::fs::read_to_string(&spans).unwrap_or_default();
+    let _ = std::fs::remove_file(&spans);
+    check_run(&what, goldens, run?).map_err(|failure| {
+        let mut failure = explain_limits(failure);
+        let schedule = draw_spans(&noted);
+        if !schedule.is_empty() {
+            failure
+                .reason
+                .push_str("\nThis run's schedule (who ran what, when):");
+            for line in schedule {
+                failure.reason.push('\n');
+                failure.reason.push_str(&line);
+            }
+        }
+        Box::new(failure)
+    })
+}
+
+/// Numbers the spans files of this grader's runs.
+static SPANS_FILES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The text schedule of the spans an exercise noted (`row\tlabel\tstart\tend`
+/// lines); none if it noted none.
+pub fn draw_spans(noted: &str) -> Vec<String> {
+    let mut schedule = course::schedule::Schedule::new("the run");
+    let mut any = false;
+    for line in noted.lines() {
+        let fields: Vec<&str> = line.split('\t').collect();
+        if let [row, label, start, end] = fields[..]
+            && let (Ok(start), Ok(end)) = (start.parse(), end.parse())
+        {
+            schedule.add(row, label, start, end);
+            any = true;
+        }
+    }
+    if any { schedule.render() } else { Vec::new() }
 }
 
 /// Builds and grades `kind` of `exercise` under `plan`.
