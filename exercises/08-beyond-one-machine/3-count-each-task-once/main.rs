@@ -16,9 +16,7 @@
 //!
 //! Check: `cargo xtask check 08.3`. Stuck: `cargo xtask hint 08.3`.
 
-use std::time::Duration;
-
-use multiproc::{DictProxy, Manager, ManagerError, Process, QueueProxy};
+use multiproc::{DictProxy, Manager, Process, QueueProxy};
 
 const WORKERS: usize = 2;
 
@@ -28,25 +26,24 @@ fn record(results: &DictProxy<i64>, n: i64) {
     results.add("sum", n * n).expect("add");
 }
 
-/// Takes tasks until none comes for 0.3 s.
-fn work(tasks: &QueueProxy<i64>, results: &DictProxy<i64>) {
-    loop {
-        match tasks.get(Some(Duration::from_millis(300))) {
-            Ok(n) => record(results, n),
-            Err(ManagerError::Empty) => return,
-            Err(e) => panic!("get: {e}"),
-        }
+/// Takes tasks until the one that says there are no more (`None`).
+fn work(tasks: &QueueProxy<Option<i64>>, results: &DictProxy<i64>) {
+    while let Some(n) = tasks.get(None).expect("get") {
+        record(results, n);
     }
 }
 
 fn main() {
     let manager = Manager::start().expect("start a manager");
     let results: DictProxy<i64> = manager.dict().expect("a dict");
-    let tasks: QueueProxy<i64> = manager.queue(0).expect("a queue");
-    // At least once: task 3 comes twice.
+    let tasks: QueueProxy<Option<i64>> = manager.queue(0).expect("a queue");
+    // At least once: task 3 comes twice. Then one None per worker: stop.
     let deliveries: Vec<i64> = (1..=10).chain([3]).collect();
     for n in &deliveries {
-        tasks.put(n, None).expect("put");
+        tasks.put(&Some(*n), None).expect("put");
+    }
+    for _ in 0..WORKERS {
+        tasks.put(&None, None).expect("put");
     }
     let mut workers: Vec<Process> = (0..WORKERS)
         .map(|_| Process::start(|| work(&tasks, &results)).expect("start a worker"))
